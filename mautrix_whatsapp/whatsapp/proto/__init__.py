@@ -1,0 +1,1 @@
+"""WhatsApp protobuf schemas written for this project, and their generated modules."""

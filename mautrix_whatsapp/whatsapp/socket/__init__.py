@@ -1,0 +1,1 @@
+"""The WhatsApp transport: frames over a websocket, wrapped in a Noise session."""
