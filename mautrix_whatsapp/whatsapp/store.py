@@ -240,3 +240,43 @@ class MemorySignalStore(
     def generate(cls) -> MemorySignalStore:
         """A fresh device: new identity key pair and registration id."""
         return cls(KeyPair.generate(), generate_registration_id())
+
+
+# --------------------------------------------------------------------------------------------
+# Device identity store (linking; see device.py and client.py)
+# --------------------------------------------------------------------------------------------
+
+from .device import DeviceIdentity  # noqa: E402
+
+
+@runtime_checkable
+class DeviceStore(Protocol):
+    """Where one client keeps its :class:`DeviceIdentity` (one device per store object)."""
+
+    async def load_device(self) -> DeviceIdentity | None:
+        """The saved identity, or None if there is none (never paired, or deleted)."""
+        ...
+
+    async def save_device(self, device: DeviceIdentity) -> None: ...
+
+    async def delete_device(self) -> None:
+        """Forget the device (logout, removal); the next load returns None."""
+        ...
+
+
+class MemoryDeviceStore:
+    """Keeps the identity as plain data, so loads hand out independent copies (as SQL would)."""
+
+    def __init__(self, device: DeviceIdentity | None = None) -> None:
+        self.data: dict[str, object] | None = device.to_dict() if device is not None else None
+        self.saves = 0
+
+    async def load_device(self) -> DeviceIdentity | None:
+        return DeviceIdentity.from_dict(dict(self.data)) if self.data is not None else None
+
+    async def save_device(self, device: DeviceIdentity) -> None:
+        self.data = device.to_dict()
+        self.saves += 1
+
+    async def delete_device(self) -> None:
+        self.data = None

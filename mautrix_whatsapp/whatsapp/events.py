@@ -1,0 +1,273 @@
+"""Typed events the client emits: plain frozen dataclasses, one per thing that happened.
+
+Handlers registered with :meth:`Client.add_event_handler` receive every event and pick the ones
+they care about with ``isinstance`` or ``match``. Events about the connection's life:
+
+- linking: :class:`QRCode` (rotating), :class:`QRTimeout`, :class:`PairingCode`,
+  :class:`PairSuccess`, :class:`PairError`;
+- session: :class:`Connected`, :class:`Disconnected` (a reconnect follows),
+  :class:`KeepAliveTimeout`, :class:`KeepAliveRestored`, :class:`OfflineSyncPreview`,
+  :class:`OfflineSyncCompleted`, :class:`PhoneSeen`;
+- permanent: :class:`LoggedOut`, :class:`StreamReplaced`, :class:`TemporaryBan`,
+  :class:`ClientOutdated`, :class:`ConnectFailure`, :class:`StreamError`. After these the client
+  does not reconnect by itself (they implement :class:`PermanentDisconnect`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import IntEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .binary.jid import JID
+
+
+class ConnectFailureReason(IntEnum):
+    """The ``reason`` of ``<failure>`` (and the code of a 401 device-removed stream error)."""
+
+    GENERIC = 400
+    LOGGED_OUT = 401
+    TEMP_BANNED = 402
+    MAIN_DEVICE_GONE = 403
+    """WhatsApp Web calls it LOCKED: the phone was logged out or switched."""
+    CLIENT_OUTDATED = 405
+    UNKNOWN_LOGOUT = 406
+    """WhatsApp Web calls it BANNED."""
+    BAD_USER_AGENT = 409
+    CAT_EXPIRED = 413
+    CAT_INVALID = 414
+    NOT_FOUND = 415
+    CLIENT_UNKNOWN = 418
+    INTERNAL_SERVER_ERROR = 500
+    EXPERIMENTAL = 501
+    SERVICE_UNAVAILABLE = 503
+
+    @property
+    def is_logged_out(self) -> bool:
+        """The failures after which the device is unlinked and its identity must be dropped."""
+        return self in (self.LOGGED_OUT, self.MAIN_DEVICE_GONE, self.UNKNOWN_LOGOUT)
+
+    @property
+    def is_transient(self) -> bool:
+        """Server trouble: reconnecting later is the right answer."""
+        return self in (self.INTERNAL_SERVER_ERROR, self.SERVICE_UNAVAILABLE)
+
+
+class TempBanReason(IntEnum):
+    """The ``code`` of a 402 temporary ban."""
+
+    SENT_TO_TOO_MANY_PEOPLE = 101
+    BLOCKED_BY_USERS = 102
+    CREATED_TOO_MANY_GROUPS = 103
+    SENT_TOO_MANY_SAME_MESSAGE = 104
+    BROADCAST_LIST = 106
+
+
+_TEMP_BAN_TEXT = {
+    101: "you sent too many messages to people who don't have you in their address books",
+    102: "too many people blocked you",
+    103: "you created too many groups with people who don't have you in their address books",
+    104: "you sent the same message to too many people",
+    106: "you sent too many messages to a broadcast list",
+}
+
+
+class PermanentDisconnect:
+    """Marker for events after which the client stays disconnected until told otherwise."""
+
+    def describe(self) -> str:
+        return type(self).__name__
+
+
+@dataclass(frozen=True)
+class QRCode:
+    """Show this QR text now; it is valid for ``timeout`` seconds (60 s first, then 20 s)."""
+
+    code: str = field(repr=False)
+    timeout: float
+    index: int
+    """0-based position in the server's batch of refs."""
+
+
+@dataclass(frozen=True)
+class QRTimeout:
+    """Every ref expired before a phone scanned one; the client has disconnected."""
+
+
+@dataclass(frozen=True)
+class PairingCode:
+    """The code to type on the phone (``XXXX-XXXX``), after :meth:`Client.pair_phone`."""
+
+    code: str = field(repr=False)
+    phone: str
+
+
+@dataclass(frozen=True)
+class PairSuccess:
+    """The phone linked us; the client now reconnects (515) and logs in."""
+
+    jid: JID
+    lid: JID | None
+    platform: str
+    business_name: str
+
+
+@dataclass(frozen=True)
+class PairError:
+    """Linking failed; the client is left unpaired and disconnected."""
+
+    error: Exception
+
+
+@dataclass(frozen=True)
+class Connected:
+    """Logged in (``<success>``) and the post-login steps are done."""
+
+
+@dataclass(frozen=True)
+class Disconnected:
+    """The connection dropped unexpectedly; the client reconnects with backoff.
+
+    ``code`` says why when the server told us (a 503 stream error, a 500/503 failure).
+    """
+
+    code: int | None = None
+
+
+@dataclass(frozen=True)
+class LoggedOut(PermanentDisconnect):
+    """The device is no longer linked; its stored identity has been deleted.
+
+    ``on_connect`` is True for a ``<failure>`` at login, False for a ``device_removed`` stream
+    error on a live connection.
+    """
+
+    on_connect: bool
+    reason: ConnectFailureReason
+
+    @property
+    def device_removed(self) -> bool:
+        return not self.on_connect
+
+    def describe(self) -> str:
+        return f"logged out ({int(self.reason)})"
+
+
+@dataclass(frozen=True)
+class StreamReplaced(PermanentDisconnect):
+    """Another connection with the same device took over."""
+
+    def describe(self) -> str:
+        return "stream replaced"
+
+
+@dataclass(frozen=True)
+class TemporaryBan(PermanentDisconnect):
+    """The account is banned for a while (``<failure reason="402" code expire>``)."""
+
+    code: int
+    expire: timedelta
+
+    @property
+    def reason_text(self) -> str:
+        return _TEMP_BAN_TEXT.get(
+            self.code, "you may have violated the terms of service (unknown error)"
+        )
+
+    def describe(self) -> str:
+        text = f"You've been temporarily banned: {self.code}: {self.reason_text}"
+        if self.expire:
+            text += f". The ban expires in {self.expire}"
+        return text
+
+
+@dataclass(frozen=True)
+class ClientOutdated(PermanentDisconnect):
+    """The server refuses our client version (405)."""
+
+    def describe(self) -> str:
+        return "client outdated"
+
+
+@dataclass(frozen=True)
+class ConnectFailure(PermanentDisconnect):
+    """Any other ``<failure>``: bad user agent (409), generic (400), unknown codes."""
+
+    reason: int
+    message: str = ""
+
+    def describe(self) -> str:
+        return f"connect failure {self.reason}"
+
+
+@dataclass(frozen=True)
+class StreamError(PermanentDisconnect):
+    """A ``<stream:error>`` with a code we do not know."""
+
+    code: str
+
+    def describe(self) -> str:
+        return f"stream error {self.code}"
+
+
+@dataclass(frozen=True)
+class KeepAliveTimeout:
+    """A keepalive ping went unanswered (the client reconnects after long failure)."""
+
+    error_count: int
+    last_success: datetime
+
+
+@dataclass(frozen=True)
+class KeepAliveRestored:
+    """Keepalive pings are answered again."""
+
+
+@dataclass(frozen=True)
+class OfflineSyncPreview:
+    """The server is about to deliver what queued up while we were offline."""
+
+    total: int
+    messages: int
+    notifications: int
+    receipts: int
+    app_data_changes: int
+
+
+@dataclass(frozen=True)
+class OfflineSyncCompleted:
+    """Everything queued while we were offline has been delivered."""
+
+    count: int
+
+
+@dataclass(frozen=True)
+class PhoneSeen:
+    """The phone (primary device) was active at ``at``; see ``Client.phone_last_seen``."""
+
+    at: datetime
+
+
+Event = (
+    QRCode
+    | QRTimeout
+    | PairingCode
+    | PairSuccess
+    | PairError
+    | Connected
+    | Disconnected
+    | LoggedOut
+    | StreamReplaced
+    | TemporaryBan
+    | ClientOutdated
+    | ConnectFailure
+    | StreamError
+    | KeepAliveTimeout
+    | KeepAliveRestored
+    | OfflineSyncPreview
+    | OfflineSyncCompleted
+    | PhoneSeen
+)
+"""Every event type of this module (other modules add their own: messages, receipts…)."""
