@@ -1,0 +1,65 @@
+// Connect Baileys to a WhatsApp server (the simulator) as a new device and print its first QR.
+//
+//   node baileys_qr.mjs --url ws://127.0.0.1:PORT/ws/chat --root-key HEX [--timeout-ms N]
+//
+// Prints one JSON line on stdout: {"qr": "..."} on success (exit 0), {"error": "..."} when the
+// connection closes first (exit 1) or nothing happens in time (exit 2). For wss, run node with
+// NODE_EXTRA_CA_CERTS=<the simulator's CA file>.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import pino from 'pino'
+import makeWASocket, { WA_CERT_DETAILS, useMultiFileAuthState } from '@whiskeysockets/baileys'
+
+const { values: args } = parseArgs({
+	options: {
+		url: { type: 'string' },
+		'root-key': { type: 'string' },
+		'timeout-ms': { type: 'string', default: '20000' }
+	}
+})
+if (!args.url || !/^[0-9a-f]{64}$/i.test(args['root-key'] ?? '')) {
+	console.error('usage: node baileys_qr.mjs --url WS_URL --root-key HEX64 [--timeout-ms N]')
+	process.exit(64)
+}
+
+// Trust the simulator's root instead of WhatsApp's, as a Baileys that checked signatures would need.
+WA_CERT_DETAILS.PUBLIC_KEY = Buffer.from(args['root-key'], 'hex')
+
+const authDir = await mkdtemp(join(tmpdir(), 'baileys-qr-'))
+let sock
+const finish = async (result, code) => {
+	clearTimeout(timer)
+	try {
+		sock?.ev.removeAllListeners('connection.update')
+		sock?.end(undefined)
+	} catch {
+		// already closed
+	}
+	await rm(authDir, { recursive: true, force: true })
+	process.stdout.write(JSON.stringify(result) + '\n', () => process.exit(code))
+}
+const timer = setTimeout(
+	() => finish({ error: `no QR within ${args['timeout-ms']} ms` }, 2),
+	Number(args['timeout-ms'])
+)
+
+const { state } = await useMultiFileAuthState(authDir)
+sock = makeWASocket({
+	auth: state,
+	waWebSocketUrl: args.url,
+	logger: pino({ level: 'silent' }),
+	printQRInTerminal: false,
+	markOnlineOnConnect: false,
+	defaultQueryTimeoutMs: 5000,
+	connectTimeoutMs: 10000
+})
+sock.ev.on('connection.update', update => {
+	if (update.qr) {
+		finish({ qr: update.qr }, 0)
+	} else if (update.connection === 'close') {
+		const error = update.lastDisconnect?.error
+		finish({ error: `connection closed before a QR: ${error?.message ?? error}` }, 1)
+	}
+})

@@ -1,0 +1,386 @@
+"""One client connection to the simulator: deframing, the Noise handshake, node dispatch.
+
+The wire, from the client: an optional ``ED 00 01 <len24> <routing info>`` prefix and the
+``WA 06 03`` header once, then 3-byte big-endian length-prefixed frames that may be split across
+websocket messages or share one. The first two frames are the Noise handshake; every later frame is
+an AES-GCM encrypted binary node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import secrets
+import time
+from collections import deque
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import WSMsgType, web
+from google.protobuf.message import DecodeError
+
+from mautrix_whatsapp.whatsapp.binary import Node, marshal, unmarshal
+from mautrix_whatsapp.whatsapp.binary.errors import BinaryError
+from mautrix_whatsapp.whatsapp.proto.wa_wa6_pb2 import ClientPayload
+from mautrix_whatsapp.whatsapp.socket.errors import SocketError
+from mautrix_whatsapp.whatsapp.socket.frames import (
+    FRAME_LENGTH_SIZE,
+    FRAME_MAX_SIZE,
+    FrameDecoder,
+    encode_frame,
+)
+from mautrix_whatsapp.whatsapp.socket.noise_handshake import WA_CONN_HEADER, CipherPair
+
+from .noise import NoiseResponder, ResponderHandshakeError
+
+if TYPE_CHECKING:
+    from .state import ServerState
+
+log = logging.getLogger("simulator.connection")
+
+ROUTING_PREFIX = b"ED\x00\x01"
+HANDSHAKE_TIMEOUT = 20.0
+DEFAULT_IQ_TIMEOUT = 10.0
+SERVER = "s.whatsapp.net"
+
+_connection_ids = itertools.count(1)
+
+
+class FrameError(Exception):
+    """The client's byte stream does not start with a valid connection header."""
+
+
+class ConnectionClosedError(Exception):
+    """The websocket closed; no more frames will come."""
+
+
+class IQErrorResponse(Exception):
+    """The client answered a server IQ with ``type="error"``."""
+
+    def __init__(self, node: Node) -> None:
+        super().__init__(f"client answered with an error: {node!r}")
+        self.node = node
+
+
+class ClientStreamDecoder:
+    """Strips the one-time connection header, then splits frames; sans-IO.
+
+    Fed with each websocket message; header bytes may arrive split like anything else.
+    """
+
+    def __init__(self, max_frame_size: int = FRAME_MAX_SIZE) -> None:
+        self._header_buffer: bytearray | None = bytearray()
+        self._frames = FrameDecoder(max_frame_size)
+        self.routing_info: bytes | None = None
+        """The routing bytes from an ``ED`` prefix, if the client sent one."""
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """Add received bytes; return every frame completed so far (possibly none)."""
+        if self._header_buffer is not None:
+            self._header_buffer += data
+            rest = self._consume_header(self._header_buffer)
+            if rest is None:
+                return []
+            self._header_buffer = None
+            data = rest
+        return self._frames.feed(data)
+
+    def _consume_header(self, buffer: bytearray) -> bytes | None:
+        """Return the bytes after the header once it is complete; ``None`` while incomplete."""
+        start = 0
+        if buffer[:1] == b"E":
+            prefix_end = len(ROUTING_PREFIX) + FRAME_LENGTH_SIZE
+            if not buffer[: len(ROUTING_PREFIX)] == ROUTING_PREFIX[: len(buffer)]:
+                raise FrameError("malformed ED routing prefix")
+            if len(buffer) < prefix_end:
+                return None
+            length = int.from_bytes(buffer[len(ROUTING_PREFIX) : prefix_end], "big")
+            if len(buffer) < prefix_end + length:
+                return None
+            self.routing_info = bytes(buffer[prefix_end : prefix_end + length])
+            start = prefix_end + length
+        header = bytes(buffer[start : start + len(WA_CONN_HEADER)])
+        if not WA_CONN_HEADER.startswith(header):
+            raise FrameError(f"bad connection header {header.hex()}")
+        if len(header) < len(WA_CONN_HEADER):
+            return None
+        return bytes(buffer[start + len(WA_CONN_HEADER) :])
+
+
+def new_stanza_id() -> str:
+    return secrets.token_hex(8).upper()
+
+
+def _attr(node: Node, key: str) -> str | None:
+    value = (node.attrs or {}).get(key)
+    return None if value is None else str(value)
+
+
+class Connection:
+    """A client's websocket session with the simulator, from handshake to close.
+
+    Feature modules talk to the client through :meth:`send_node`, :meth:`send_iq` (awaits the
+    client's answer), :meth:`send_failure`, :meth:`send_stream_error` and :meth:`close`, and may
+    attach their own data in :attr:`extra`.
+    """
+
+    def __init__(self, state: ServerState, ws: web.WebSocketResponse, remote: str) -> None:
+        self.id = next(_connection_ids)
+        self.state = state
+        self.ws = ws
+        self.remote = remote
+        self.decoder = ClientStreamDecoder()
+        self.client_static: bytes | None = None
+        self.payload: ClientPayload | None = None
+        self.extra: dict[str, Any] = {}
+        self.closed = asyncio.Event()
+        self._frames: deque[bytes] = deque()
+        self._ciphers: CipherPair | None = None
+        self._send_lock = asyncio.Lock()
+        self._pending_iqs: dict[str, asyncio.Future[Node]] = {}
+        self._inbox: asyncio.Queue[Node | None] = asyncio.Queue()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def __repr__(self) -> str:
+        return f"<Connection #{self.id} from {self.remote}>"
+
+    @property
+    def routing_info(self) -> bytes | None:
+        return self.decoder.routing_info
+
+    # --- lifecycle ---
+
+    async def serve(self) -> None:
+        """Run the handshake and the session until the websocket closes."""
+        self.state.connections.add(self)
+        worker = asyncio.get_running_loop().create_task(self._work(), name=f"{self!r} worker")
+        try:
+            await asyncio.wait_for(self._handshake(), HANDSHAKE_TIMEOUT)
+            await self._read_loop()
+        except (ConnectionClosedError, asyncio.CancelledError):
+            pass
+        except TimeoutError:
+            self.state.record_protocol_error(f"{self!r}: handshake timed out")
+        except (FrameError, ResponderHandshakeError, SocketError) as e:
+            self.state.record_protocol_error(f"{self!r}: {e}")
+        finally:
+            self._inbox.put_nowait(None)
+            await self.close()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+            for task in list(self._tasks):
+                task.cancel()
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+            for future in self._pending_iqs.values():
+                if not future.done():
+                    future.set_exception(ConnectionClosedError("connection closed"))
+            self._pending_iqs.clear()
+            self.state.connections.discard(self)
+            for hook in list(self.state.close_hooks):
+                try:
+                    await hook(self)
+                except Exception:
+                    log.exception("close hook failed for %r", self)
+
+    async def close(self, code: int = 1000) -> None:
+        if not self.closed.is_set():
+            self.closed.set()
+            await self.ws.close(code=code)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run a task that lives at most as long as this connection; errors are logged."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%r: task failed", self, exc_info=task.exception())
+
+    # --- raw frames ---
+
+    async def _next_frame(self) -> bytes:
+        while not self._frames:
+            message = await self.ws.receive()
+            if message.type == WSMsgType.BINARY:
+                self._frames.extend(self.decoder.feed(message.data))
+            elif message.type == WSMsgType.TEXT:
+                raise FrameError("text websocket message")
+            else:
+                raise ConnectionClosedError(f"websocket {message.type.name}")
+        return self._frames.popleft()
+
+    async def _send_frame(self, payload: bytes) -> None:
+        if self.ws.closed:
+            raise ConnectionClosedError("websocket closed")
+        await self.ws.send_bytes(encode_frame(payload))
+
+    # --- handshake ---
+
+    async def _handshake(self) -> None:
+        credentials = self.state.credentials
+        responder = NoiseResponder(credentials.static, credentials.cert_chain)
+        await self._send_frame(responder.server_hello(await self._next_frame()))
+        result = responder.finish(await self._next_frame())
+        self._ciphers = result.ciphers
+        self.client_static = result.client_static
+        payload = ClientPayload()
+        try:
+            payload.ParseFromString(result.client_payload)
+        except DecodeError as e:
+            raise ResponderHandshakeError("the client payload is not a ClientPayload") from e
+        self.payload = payload
+        log.debug("%r: handshake done, payload %s", self, payload)
+        self.spawn(self._handle_payload(payload))
+
+    async def _handle_payload(self, payload: ClientPayload) -> None:
+        if payload.HasField("username"):
+            handler = self.state.login_handler
+        elif payload.HasField("devicePairingData"):
+            handler = self.state.registration_handler
+        else:
+            self.state.record_protocol_error(f"{self!r}: payload neither login nor registration")
+            await self.send_failure("400")
+            return
+        if handler is None:
+            await self.send_failure("501")
+            return
+        await handler(self, payload)
+
+    # --- encrypted nodes ---
+
+    async def send_node(self, node: Node) -> None:
+        if self._ciphers is None:
+            raise ConnectionClosedError("handshake not finished")
+        log.debug("%r: send %r", self, node)
+        data = marshal(node)
+        async with self._send_lock:
+            await self._send_frame(self._ciphers.write.encrypt(data))
+
+    async def send_iq(self, node: Node, timeout: float = DEFAULT_IQ_TIMEOUT) -> Node:
+        """Send a server IQ (an ``id`` is added if missing) and return the client's result.
+
+        Raises :class:`IQErrorResponse` for an error answer, :class:`TimeoutError`, or
+        :class:`ConnectionClosedError`. Never await this inside a stanza handler for a reply that
+        the same connection must deliver after the handler returns: use :meth:`spawn`.
+        """
+        attrs = dict(node.attrs or {})
+        iq_id = str(attrs.setdefault("id", new_stanza_id()))
+        future: asyncio.Future[Node] = asyncio.get_running_loop().create_future()
+        self._pending_iqs[iq_id] = future
+        try:
+            await self.send_node(Node(node.tag, attrs, node.content))
+            response = await asyncio.wait_for(future, timeout)
+        finally:
+            self._pending_iqs.pop(iq_id, None)
+        if _attr(response, "type") == "error":
+            raise IQErrorResponse(response)
+        return response
+
+    async def send_failure(self, reason: str, **attrs: str) -> None:
+        """Send ``<failure reason=…/>`` and close, as WhatsApp does for a refused login."""
+        await self.send_node(Node("failure", {"reason": reason, **attrs}))
+        await self.close()
+
+    async def send_stream_error(
+        self, code: str | None, children: list[Node] | None = None
+    ) -> None:
+        """Send ``<stream:error>`` (``code`` may be None for conflict-only errors) and close."""
+        attrs = {"code": code} if code is not None else {}
+        await self.send_node(Node("stream:error", attrs, children or None))
+        await self.close()
+
+    async def _read_loop(self) -> None:
+        assert self._ciphers is not None
+        while True:
+            frame = await self._next_frame()
+            data = self._ciphers.read.decrypt(frame)
+            try:
+                node = unmarshal(data)
+            except BinaryError as e:  # one bad stanza is skipped, the session goes on
+                self.state.record_protocol_error(f"{self!r}: undecodable node: {e!r}")
+                continue
+            log.debug("%r: recv %r", self, node)
+            if node.tag == "iq" and _attr(node, "type") in ("result", "error"):
+                future = self._pending_iqs.get(_attr(node, "id") or "")
+                if future is not None and not future.done():
+                    future.set_result(node)
+                else:
+                    log.debug("%r: unsolicited IQ response %r", self, node)
+                continue
+            self._inbox.put_nowait(node)
+
+    async def _work(self) -> None:
+        """Handle stanzas one at a time, in the order they arrived."""
+        while (node := await self._inbox.get()) is not None:
+            try:
+                await self._dispatch(node)
+            except ConnectionClosedError:
+                return
+            except Exception:
+                log.exception("%r: handler failed for %r", self, node)
+
+    async def _dispatch(self, node: Node) -> None:
+        if node.tag == "iq":
+            await self._dispatch_iq(node)
+            return
+        handler = self.state.stanza_handlers.find(node.tag)
+        if handler is not None:
+            await handler(self, node)
+        else:
+            await self._default_stanza(node)
+
+    async def _dispatch_iq(self, node: Node) -> None:
+        iq_id = _attr(node, "id")
+        iq_type = _attr(node, "type")
+        if not iq_id or iq_type not in ("get", "set"):
+            self.state.record_protocol_error(f"{self!r}: malformed iq {node!r}")
+            if iq_id:
+                await self.send_node(iq_error(node, "400", "bad-request"))
+            return
+        children = node.children
+        child = children[0].tag if children else None
+        handler = self.state.iq_handlers.find(_attr(node, "xmlns") or "", iq_type, child)
+        if handler is None:
+            log.debug("%r: no handler for %r", self, node)
+            await self.send_node(iq_error(node, "501", "feature-not-implemented"))
+            return
+        try:
+            reply = await handler(self, node)
+        except ConnectionClosedError:
+            raise
+        except Exception:
+            log.exception("%r: IQ handler failed for %r", self, node)
+            await self.send_node(iq_error(node, "500", "internal-server-error"))
+            return
+        if reply is not None:
+            await self.send_node(reply)
+
+    async def _default_stanza(self, node: Node) -> None:
+        """Ack what a real server acks; let everything else pass, logged."""
+        log.debug("%r: unhandled <%s>", self, node.tag)
+        stanza_id = _attr(node, "id")
+        if node.tag in ("message", "receipt", "call") and stanza_id:
+            attrs = {"class": node.tag, "id": stanza_id, "from": SERVER}
+            if node.tag == "message":
+                attrs["t"] = str(int(time.time()))
+            if node.tag == "receipt" and _attr(node, "type"):
+                attrs["type"] = _attr(node, "type") or ""
+            await self.send_node(Node("ack", attrs))
+
+
+def iq_result(request: Node, content: list[Node] | None = None, **attrs: str) -> Node:
+    """The ``type="result"`` answer to a client IQ."""
+    base = {"id": _attr(request, "id") or "", "type": "result", "from": SERVER}
+    return Node("iq", {**base, **attrs}, content)
+
+
+def iq_error(request: Node, code: str, text: str) -> Node:
+    """The ``type="error"`` answer to a client IQ, with ``<error code text/>``."""
+    attrs = {"id": _attr(request, "id") or "", "type": "error", "from": SERVER}
+    return Node("iq", attrs, [Node("error", {"code": code, "text": text})])

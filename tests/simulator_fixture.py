@@ -1,0 +1,157 @@
+"""Run the WhatsApp simulator as a real subprocess for a test.
+
+Import the fixtures into a test module (``from tests.simulator_fixture import simulator``), or use
+:func:`run_simulator` directly for other scopes or options. Readiness is the info file appearing;
+teardown stops the process and fails the test if the simulator had died on its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+START_TIMEOUT = 20.0
+STOP_TIMEOUT = 5.0
+LOG_TAIL = 8000
+
+
+class SimulatorStartError(RuntimeError):
+    """The simulator exited or stayed silent instead of writing its info file."""
+
+
+@dataclass(frozen=True)
+class SimulatorInfo:
+    """Where a running simulator listens and what a client must trust."""
+
+    websocket_url: str
+    admin_url: str
+    media_url: str
+    root_public_key: bytes
+    ca_file: Path | None
+    port: int
+    pid: int
+    log_file: Path
+    raw: dict[str, Any]
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """A client context trusting only the simulator's CA (``None`` without TLS)."""
+        if self.ca_file is None:
+            return None
+        return ssl.create_default_context(cafile=str(self.ca_file))
+
+    def log_tail(self, size: int = LOG_TAIL) -> str:
+        try:
+            data = self.log_file.read_bytes()
+        except FileNotFoundError:
+            return ""
+        return data[-size:].decode("utf-8", "replace")
+
+
+def _tail(path: Path, size: int = LOG_TAIL) -> str:
+    with contextlib.suppress(FileNotFoundError):
+        return path.read_bytes()[-size:].decode("utf-8", "replace")
+    return ""
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(STOP_TIMEOUT)
+
+
+@contextlib.contextmanager
+def run_simulator(
+    directory: Path,
+    *,
+    tls: bool = False,
+    extra_args: Sequence[str] = (),
+    log_level: str = "DEBUG",
+) -> Iterator[SimulatorInfo]:
+    """Start ``python -m tests.simulator`` on a free loopback port; stop it on exit."""
+    directory.mkdir(parents=True, exist_ok=True)
+    info_file = directory / "simulator-info.json"
+    log_file = directory / "simulator.log"
+    args = [
+        sys.executable,
+        "-m",
+        "tests.simulator",
+        "--listen",
+        "127.0.0.1:0",
+        "--info-file",
+        str(info_file),
+        "--log-level",
+        log_level,
+        *extra_args,
+    ]
+    if tls:
+        args += ["--tls", "--tls-dir", str(directory / "tls")]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with log_file.open("wb") as log:
+        process = subprocess.Popen(
+            args, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=env
+        )
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while not info_file.exists():
+            if process.poll() is not None:
+                raise SimulatorStartError(
+                    f"simulator exited with {process.returncode}:\n{_tail(log_file)}"
+                )
+            if time.monotonic() > deadline:
+                raise SimulatorStartError(
+                    f"no info file after {START_TIMEOUT}s:\n{_tail(log_file)}"
+                )
+            time.sleep(0.02)
+        raw = json.loads(info_file.read_text())
+        info = SimulatorInfo(
+            websocket_url=raw["websocket_url"],
+            admin_url=raw["admin_url"],
+            media_url=raw["media_url"],
+            root_public_key=bytes.fromhex(raw["root_public_key"]),
+            ca_file=Path(raw["ca_file"]) if "ca_file" in raw else None,
+            port=raw["port"],
+            pid=raw["pid"],
+            log_file=log_file,
+            raw=raw,
+        )
+        yield info
+        if process.poll() is not None:
+            raise AssertionError(
+                f"the simulator died during the test (exit {process.returncode}):\n"
+                + _tail(log_file)
+            )
+    finally:
+        _stop(process)
+        # Shown by pytest only when the test fails.
+        print(f"--- simulator log ({log_file}) ---\n{_tail(log_file)}")
+
+
+@pytest.fixture
+def simulator(tmp_path: Path) -> Iterator[SimulatorInfo]:
+    """A fresh simulator speaking plain ``ws``/``http`` on a free loopback port."""
+    with run_simulator(tmp_path / "simulator") as info:
+        yield info
+
+
+@pytest.fixture
+def simulator_tls(tmp_path: Path) -> Iterator[SimulatorInfo]:
+    """A fresh simulator speaking ``wss``/``https``; trust ``info.ca_file`` to connect."""
+    with run_simulator(tmp_path / "simulator-tls", tls=True) as info:
+        yield info
