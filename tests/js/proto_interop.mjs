@@ -529,6 +529,100 @@ const historySync = {
 	phoneNumberToLidMappings: [{ pnJid: DM, lidJid: '123456789012345@lid' }],
 }
 
+const contactAction = {
+	index: Buffer.from(JSON.stringify(['contact', DM])),
+	value: {
+		timestamp: 1764002000000,
+		contactAction: { fullName: 'Bob Builder', firstName: 'Bob', lidJid: '123456789012345@lid', saveOnPrimaryAddressbook: true },
+	},
+	padding: fill(0x00, 4),
+	version: 2,
+}
+
+const archiveAction = {
+	index: Buffer.from(JSON.stringify(['archive', GROUP])),
+	value: {
+		timestamp: 1764002100000,
+		archiveChatAction: {
+			archived: true,
+			messageRange: {
+				lastMessageTimestamp: 1764002000,
+				lastSystemMessageTimestamp: 1764001000,
+				messages: [{ key: { remoteJid: GROUP, fromMe: false, id: '3EB0LAST', participant: DM }, timestamp: 1764002000 }],
+			},
+		},
+	},
+	version: 3,
+}
+
+const settingsActions = {
+	index: Buffer.from(JSON.stringify(['mute', DM])),
+	value: {
+		timestamp: 1764002200000,
+		muteAction: { muted: true, muteEndTimestamp: -1, autoMuted: false },
+		pinAction: { pinned: true },
+		starAction: { starred: false },
+		pushNameSetting: { name: 'Me' },
+		localeSetting: { locale: 'en_US' },
+		markChatAsReadAction: { read: false, messageRange: { lastMessageTimestamp: 1764002000 } },
+		deleteMessageForMeAction: { deleteMedia: true, messageTimestamp: 1764001900 },
+		clearChatAction: { messageRange: { lastMessageTimestamp: 1764001800 } },
+		deleteChatAction: { messageRange: { lastMessageTimestamp: 1764001700 } },
+		unarchiveChatsSetting: { unarchiveChats: true },
+		userStatusMuteAction: { muted: true },
+		timeFormatAction: { isTwentyFourHourFormatEnabled: true },
+		primaryVersionAction: { version: '2.26.1.1' },
+		pnForLidChatAction: { pnJid: DM },
+		lockChatAction: { locked: true },
+		lidContactAction: { fullName: 'Lid Contact', firstName: 'Lid', username: 'lidder' },
+		keyExpiration: { expiredKeyEpoch: 7 },
+		labelEditAction: { name: 'Work', color: 3, predefinedId: 1, deleted: false, orderIndex: 2, isActive: true, type: 5 },
+		labelAssociationAction: { labeled: true },
+	},
+}
+
+const keyIdBytes = Buffer.from([0, 0, 0, 0, 0x5a, 0x01])
+const syncdPatch = {
+	version: { version: 42 },
+	mutations: [
+		{
+			operation: 0, // SET
+			record: { index: { blob: fill(0x61, 32) }, value: { blob: fill(0x62, 96) }, keyId: { id: keyIdBytes } },
+		},
+		{
+			operation: 1, // REMOVE
+			record: { index: { blob: fill(0x63, 32) }, value: { blob: fill(0x64, 80) }, keyId: { id: keyIdBytes } },
+		},
+	],
+	snapshotMac: fill(0x65, 32),
+	patchMac: fill(0x66, 32),
+	keyId: { id: keyIdBytes },
+	deviceIndex: 5,
+}
+
+const syncdPatchExternal = {
+	version: { version: 43 },
+	externalMutations: {
+		mediaKey: fill(0x67, 32),
+		directPath: '/v/t62.1234-24/55555_66666_n.enc?ccb=11-4',
+		handle: 'handle-1',
+		fileSizeBytes: 70000,
+		fileSha256: fill(0x68, 32),
+		fileEncSha256: fill(0x69, 32),
+	},
+	snapshotMac: fill(0x6a, 32),
+	patchMac: fill(0x6b, 32),
+	keyId: { id: keyIdBytes },
+	exitCode: { code: 0, text: 'ok' },
+}
+
+const syncdSnapshot = {
+	version: { version: 41 },
+	records: [{ index: { blob: fill(0x6c, 32) }, value: { blob: fill(0x6d, 64) }, keyId: { id: keyIdBytes } }],
+	mac: fill(0x6e, 32),
+	keyId: { id: keyIdBytes },
+}
+
 const handshake = {
 	serverHello: { ephemeral: fill(0x01, 32), static: fill(0x02, 48), payload: fill(0x03, 300) },
 }
@@ -573,6 +667,13 @@ const samples = [
 	['msg_ephemeral_view_once', 'Message', ephemeralViewOnce],
 	['history_sync', 'HistorySync', historySync],
 	['web_message_info', 'WebMessageInfo', webMessages[0]],
+	['sync_action_contact', 'SyncActionData', contactAction],
+	['sync_action_archive', 'SyncActionData', archiveAction],
+	['sync_action_settings', 'SyncActionData', settingsActions],
+	['syncd_patch', 'SyncdPatch', syncdPatch],
+	['syncd_patch_external', 'SyncdPatch', syncdPatchExternal],
+	['syncd_mutations', 'SyncdMutations', { mutations: syncdPatch.mutations }],
+	['syncd_snapshot', 'SyncdSnapshot', syncdSnapshot],
 ]
 
 // Field-name-independent view of a message, for comparing two decodings.

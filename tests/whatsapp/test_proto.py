@@ -37,6 +37,8 @@ def test_expected_schemas_exist() -> None:
         "wa_e2e",
         "wa_web",
         "wa_history_sync",
+        "wa_server_sync",
+        "wa_sync_action",
     } <= names
 
 

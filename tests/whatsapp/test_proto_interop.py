@@ -26,6 +26,8 @@ from mautrix_whatsapp.whatsapp.proto import (
     wa_e2e_pb2,
     wa_handshake_pb2,
     wa_history_sync_pb2,
+    wa_server_sync_pb2,
+    wa_sync_action_pb2,
     wa_wa6_pb2,
     wa_web_pb2,
 )
@@ -44,6 +46,10 @@ OUR_TYPES: dict[str, type[ProtoMessage]] = {
     "Message": wa_e2e_pb2.Message,
     "HistorySync": wa_history_sync_pb2.HistorySync,
     "WebMessageInfo": wa_web_pb2.WebMessageInfo,
+    "SyncActionData": wa_sync_action_pb2.SyncActionData,
+    "SyncdPatch": wa_server_sync_pb2.SyncdPatch,
+    "SyncdMutations": wa_server_sync_pb2.SyncdMutations,
+    "SyncdSnapshot": wa_server_sync_pb2.SyncdSnapshot,
 }
 
 SAMPLE_NAMES = [
@@ -86,6 +92,13 @@ SAMPLE_NAMES = [
     "msg_ephemeral_view_once",
     "history_sync",
     "web_message_info",
+    "sync_action_contact",
+    "sync_action_archive",
+    "sync_action_settings",
+    "syncd_patch",
+    "syncd_patch_external",
+    "syncd_mutations",
+    "syncd_snapshot",
 ]
 
 DM = "15557654321@s.whatsapp.net"
@@ -631,3 +644,93 @@ def test_history_sync(exchange: Exchange) -> None:
     assert [(m.pnJID, m.lidJID) for m in hs.phoneNumberToLidMappings] == [
         (DM, "123456789012345@lid")
     ]
+
+
+def test_sync_action_contact_and_archive(exchange: Exchange) -> None:
+    contact = get(exchange, "sync_action_contact", wa_sync_action_pb2.SyncActionData)
+    assert json.loads(contact.index) == ["contact", DM]
+    assert (contact.padding, contact.version) == (b"\0\0\0\0", 2)
+    assert contact.value.timestamp == 1764002000000
+    action = contact.value.contactAction
+    assert (action.fullName, action.firstName) == ("Bob Builder", "Bob")
+    assert action.lidJID == "123456789012345@lid"
+    assert action.saveOnPrimaryAddressbook is True
+
+    archive = get(exchange, "sync_action_archive", wa_sync_action_pb2.SyncActionData)
+    assert json.loads(archive.index) == ["archive", GROUP]
+    assert archive.version == 3
+    arch = archive.value.archiveChatAction
+    assert arch.archived is True
+    rng = arch.messageRange
+    assert (rng.lastMessageTimestamp, rng.lastSystemMessageTimestamp) == (1764002000, 1764001000)
+    (last,) = rng.messages
+    assert (last.key.remoteJID, last.key.ID, last.key.participant) == (GROUP, "3EB0LAST", DM)
+    assert last.timestamp == 1764002000
+
+
+def test_sync_action_settings(exchange: Exchange) -> None:
+    data = get(exchange, "sync_action_settings", wa_sync_action_pb2.SyncActionData)
+    value = data.value
+    assert value.timestamp == 1764002200000
+    assert value.muteAction.muted is True and value.muteAction.muteEndTimestamp == -1
+    assert value.muteAction.HasField("autoMuted") and not value.muteAction.autoMuted
+    assert value.pinAction.pinned is True
+    assert value.starAction.HasField("starred") and not value.starAction.starred
+    assert value.pushNameSetting.name == "Me"
+    assert value.localeSetting.locale == "en_US"
+    assert not value.markChatAsReadAction.read
+    assert value.markChatAsReadAction.messageRange.lastMessageTimestamp == 1764002000
+    assert value.deleteMessageForMeAction.deleteMedia is True
+    assert value.deleteMessageForMeAction.messageTimestamp == 1764001900
+    assert value.clearChatAction.messageRange.lastMessageTimestamp == 1764001800
+    assert value.deleteChatAction.messageRange.lastMessageTimestamp == 1764001700
+    assert value.unarchiveChatsSetting.unarchiveChats is True
+    assert value.userStatusMuteAction.muted is True
+    assert value.timeFormatAction.isTwentyFourHourFormatEnabled is True
+    assert value.primaryVersionAction.version == "2.26.1.1"
+    assert value.pnForLidChatAction.pnJID == DM
+    assert value.lockChatAction.locked is True
+    lid = value.lidContactAction
+    assert (lid.fullName, lid.firstName, lid.username) == ("Lid Contact", "Lid", "lidder")
+    assert value.keyExpiration.expiredKeyEpoch == 7
+    label = value.labelEditAction
+    assert (label.name, label.color, label.predefinedID, label.orderIndex) == ("Work", 3, 1, 2)
+    assert label.isActive and not label.deleted
+    assert label.type == wa_sync_action_pb2.LabelEditAction.CUSTOM
+    assert value.labelAssociationAction.labeled is True
+
+
+def test_syncd_patch_and_snapshot(exchange: Exchange) -> None:
+    key_id = bytes([0, 0, 0, 0, 0x5A, 0x01])
+    Op = wa_server_sync_pb2.SyncdMutation
+    patch = get(exchange, "syncd_patch", wa_server_sync_pb2.SyncdPatch)
+    assert patch.version.version == 42
+    set_op, remove_op = patch.mutations
+    assert set_op.HasField("operation") and set_op.operation == Op.SET
+    assert remove_op.operation == Op.REMOVE
+    assert set_op.record.index.blob == fill(0x61, 32)
+    assert set_op.record.value.blob == fill(0x62, 96)
+    assert key_id == set_op.record.keyID.ID
+    assert remove_op.record.index.blob == fill(0x63, 32)
+    assert remove_op.record.value.blob == fill(0x64, 80)
+    assert (patch.snapshotMAC, patch.patchMAC) == (fill(0x65, 32), fill(0x66, 32))
+    assert key_id == patch.keyID.ID and patch.deviceIndex == 5
+
+    mutations = get(exchange, "syncd_mutations", wa_server_sync_pb2.SyncdMutations)
+    assert list(mutations.mutations) == list(patch.mutations)
+
+    external = get(exchange, "syncd_patch_external", wa_server_sync_pb2.SyncdPatch)
+    assert external.version.version == 43 and not external.mutations
+    blob = external.externalMutations
+    assert blob.mediaKey == fill(0x67, 32)
+    assert blob.directPath == "/v/t62.1234-24/55555_66666_n.enc?ccb=11-4"
+    assert (blob.handle, blob.fileSizeBytes) == ("handle-1", 70000)
+    assert (blob.fileSHA256, blob.fileEncSHA256) == (fill(0x68, 32), fill(0x69, 32))
+    assert external.exitCode.HasField("code") and external.exitCode.text == "ok"
+
+    snapshot = get(exchange, "syncd_snapshot", wa_server_sync_pb2.SyncdSnapshot)
+    assert snapshot.version.version == 41
+    (record,) = snapshot.records
+    assert (record.index.blob, record.value.blob) == (fill(0x6C, 32), fill(0x6D, 64))
+    assert key_id == record.keyID.ID
+    assert snapshot.mac == fill(0x6E, 32) and key_id == snapshot.keyID.ID
