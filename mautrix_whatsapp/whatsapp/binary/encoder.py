@@ -13,7 +13,16 @@ import re
 from typing import Final
 
 from .errors import BinaryEncodeError
-from .jid import AD_SERVERS, INTEROP_SERVER, JID, MESSENGER_SERVER, SERVER_DOMAINS
+from .jid import (
+    AD_SERVERS,
+    DEFAULT_USER_SERVER,
+    DOMAIN_SERVERS,
+    HOSTED_LID_SERVER,
+    HOSTED_SERVER,
+    INTEROP_SERVER,
+    JID,
+    MESSENGER_SERVER,
+)
 from .node import Node
 from .token import (
     AD_JID,
@@ -40,7 +49,7 @@ _HEX_RE: Final = re.compile(rf"[0-9A-F]{{1,{PACKED_MAX}}}")
 # Nibble values 10 and 11 are '-' and '.'; as hex digits that is 'a' and 'b'.
 _NIBBLE_TO_HEX: Final = str.maketrans("-.", "ab")
 _EMPTY_STRING: Final = bytes((BINARY_8, 0))
-_HOSTED_SERVERS: Final = frozenset(SERVER_DOMAINS) - {"lid"}
+_HOSTED_SERVERS: Final = frozenset({HOSTED_SERVER, HOSTED_LID_SERVER})
 
 
 def marshal(node: Node) -> bytes:
@@ -180,8 +189,10 @@ def _write_jid(out: bytearray, jid: JID) -> None:
     device = jid.device
     if jid.integrator and server != INTEROP_SERVER:
         raise BinaryEncodeError(f"only interop JIDs have an integrator: {jid}")
-    if jid.raw_agent and server != "s.whatsapp.net":
-        raise BinaryEncodeError(f"the wire cannot carry an agent on {server}: {jid}")
+    if jid.raw_agent and (server != DEFAULT_USER_SERVER or jid.raw_agent in DOMAIN_SERVERS):
+        # On the wire the agent shares a byte with the domain: 1, 128 and 129 would read back
+        # as lid/hosted/hosted.lid, and other servers have no such byte at all.
+        raise BinaryEncodeError(f"the wire cannot carry agent {jid.raw_agent} on {server}: {jid}")
     if server in AD_SERVERS and (device or jid.ad or jid.raw_agent or server in _HOSTED_SERVERS):
         if device > 0xFF:
             raise BinaryEncodeError(f"device {device} does not fit an AD_JID: {jid}")
