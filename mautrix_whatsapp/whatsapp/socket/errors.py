@@ -49,6 +49,10 @@ class HandshakeTimeoutError(HandshakeError, TimeoutError):
     """The server did not answer the handshake in time."""
 
 
+class HandshakeClosedError(HandshakeError, SocketClosedError):
+    """The connection ended before the handshake completed."""
+
+
 class CertificateErrorReason(Enum):
     """Why the server's Noise certificate chain was rejected."""
 
