@@ -28,8 +28,13 @@ import { unpadRandomMax16, writeRandomPadMax16 } from '@whiskeysockets/baileys/l
 const parties = new Map()
 
 // The store Baileys' group cipher expects: records by SenderKeyName string, a fresh empty record
-// for an unknown name (as Baileys' own signal storage does).
-function storeFor(party) {
+// for an unknown name. With `persist` it keeps them the way Baileys' own signal storage does
+// (src/Signal/libsignal.ts: JSON of record.serialize()), which the benchmark uses so Baileys pays
+// for its storage format as we pay for ours. The interop parties keep live objects instead:
+// Baileys' JSON round trip leaves skipped message keys' seeds as {type: 'Buffer', data: [...]}
+// objects, and decrypting an out-of-order message with such a key then fails in libsignal's
+// deriveSecrets ("Expected Buffer instead of: Object").
+function storeFor(party, persist = false) {
 	let records = parties.get(party)
 	if (!records) {
 		records = new Map()
@@ -37,10 +42,13 @@ function storeFor(party) {
 	}
 	return {
 		async loadSenderKey(name) {
-			return records.get(name.toString()) ?? new SenderKeyRecord()
+			const data = records.get(name.toString())
+			if (!data) return new SenderKeyRecord()
+			return persist ? SenderKeyRecord.deserialize(data) : data
 		},
 		async storeSenderKey(name, record) {
-			records.set(name.toString(), record)
+			const data = persist ? Buffer.from(JSON.stringify(record.serialize()), 'utf-8') : record
+			records.set(name.toString(), data)
 		}
 	}
 }
@@ -52,8 +60,8 @@ const keyName = req => new SenderKeyName(req.group, new ProtocolAddress(req.name
 async function bench(count, size) {
 	const group = 'bench@g.us'
 	const name = new SenderKeyName(group, new ProtocolAddress('1000', 0))
-	const senderStore = storeFor('bench-sender-' + Math.random())
-	const receiverStore = storeFor('bench-receiver-' + Math.random())
+	const senderStore = storeFor('bench-sender-' + Math.random(), true)
+	const receiverStore = storeFor('bench-receiver-' + Math.random(), true)
 	const skdm = await new GroupSessionBuilder(senderStore).create(name)
 	await new GroupSessionBuilder(receiverStore).process(name, skdm)
 	const sender = new GroupCipher(senderStore, name)
