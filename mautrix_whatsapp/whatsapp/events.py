@@ -9,8 +9,8 @@ they care about with ``isinstance`` or ``match``. Events about the connection's 
   :class:`KeepAliveTimeout`, :class:`KeepAliveRestored`, :class:`OfflineSyncPreview`,
   :class:`OfflineSyncCompleted`, :class:`PhoneSeen`;
 - permanent: :class:`LoggedOut`, :class:`StreamReplaced`, :class:`TemporaryBan`,
-  :class:`ClientOutdated`, :class:`ConnectFailure`, :class:`StreamError`. After these the client
-  does not reconnect by itself (they implement :class:`PermanentDisconnect`).
+  :class:`ClientOutdated`, :class:`ConnectFailure`. After these the client does not reconnect by
+  itself (they implement :class:`PermanentDisconnect`); after :class:`StreamError` it does.
 """
 
 from __future__ import annotations
@@ -203,13 +203,10 @@ class ConnectFailure(PermanentDisconnect):
 
 
 @dataclass(frozen=True)
-class StreamError(PermanentDisconnect):
-    """A ``<stream:error>`` with a code we do not know."""
+class StreamError:
+    """A ``<stream:error>`` with a code we do not know; the client reconnects (as whatsmeow)."""
 
     code: str
-
-    def describe(self) -> str:
-        return f"stream error {self.code}"
 
 
 @dataclass(frozen=True)
