@@ -244,6 +244,8 @@ class ServerState:
         """Faults of connected clients (bad frames, undecodable nodes), for tests to inspect."""
         self.info: dict[str, Any] = {}
         """What the info file says (URLs, root key), filled in by the server once it listens."""
+        self.extra: dict[str, Any] = {}
+        """Feature modules' own state, by module name (e.g. ``"phone"``)."""
         self.registration_handler: RegistrationHandler | None = None
         self.login_handler: LoginHandler | None = None
         self.qr_scan_handler: QRScanHandler | None = None
