@@ -1,0 +1,124 @@
+"""Signal protocol throughput: our implementation against libsignal-node, in the same run.
+
+    .venv/bin/python bench/signal.py [--count N] [--size BYTES] [--case NAME ...]
+
+Every case measures messages per second for encrypting ``count`` payloads of ``size`` bytes (1 KiB
+by default) and decrypting them again, once in-process with our code and once inside a node
+harness under ``tests/js`` (the peer times itself, so process start-up and the pipe are not
+counted). Both sides go through their real record storage: our in-memory stores keep serialized
+protobuf records, the peer keeps whatever its library persists.
+
+Cases are listed in :data:`CASES`; add one by writing an ``ours`` coroutine and a ``peer``
+request for its harness.
+"""
+
+# ruff: noqa: E402
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# This file shares its name with the standard library's ``signal`` module, which asyncio imports:
+# take its folder off the import path (``python bench/signal.py`` puts it first) and put the
+# project root there instead.
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+JS_DIR = ROOT / "tests" / "js"
+
+Timings = dict[str, float]
+"""Operation name ("encrypt", "decrypt") → seconds for ``count`` messages."""
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    ours: Callable[[int, int], Coroutine[Any, Any, Timings]]
+    """(count, size) → timings of our implementation."""
+    peer_script: str
+    """The harness under tests/js that answers a ``bench`` request with the same timings."""
+    peer_name: str
+
+
+def run_peer(script: str, count: int, size: int) -> Timings:
+    """Send one ``{"op": "bench"}`` line to a node harness and read its self-measured timings."""
+    request = json.dumps({"op": "bench", "count": count, "size": size}) + "\n"
+    result = subprocess.run(
+        ["node", script], cwd=JS_DIR, input=request, capture_output=True, text=True, check=True
+    )
+    answer: dict[str, Any] = json.loads(result.stdout.splitlines()[0])
+    if not answer.pop("ok"):
+        raise RuntimeError(f"{script}: {answer.get('error')}")
+    return {key.removesuffix("_seconds"): float(value) for key, value in answer.items()}
+
+
+# --------------------------------------------------------------------------------------------
+# Group (sender keys): Baileys' GroupCipher on libsignal-node via tests/js/signal_group.mjs
+# --------------------------------------------------------------------------------------------
+
+
+async def group_ours(count: int, size: int) -> Timings:
+    from mautrix_whatsapp.whatsapp.signal.address import SignalAddress
+    from mautrix_whatsapp.whatsapp.signal.group_cipher import GroupCipher
+    from mautrix_whatsapp.whatsapp.signal.group_session import GroupSessionBuilder
+    from mautrix_whatsapp.whatsapp.signal.sender_key import SenderKeyName
+    from mautrix_whatsapp.whatsapp.store import MemorySenderKeyStore
+
+    name = SenderKeyName("bench@g.us", SignalAddress("1000", 0))
+    sender_store, receiver_store = MemorySenderKeyStore(), MemorySenderKeyStore()
+    skdm = await GroupSessionBuilder(sender_store).create(name)
+    await GroupSessionBuilder(receiver_store).process(name, skdm)
+    sender, receiver = GroupCipher(sender_store, name), GroupCipher(receiver_store, name)
+    plaintext = os.urandom(size)
+    start = time.perf_counter()
+    ciphertexts = [await sender.encrypt(plaintext) for _ in range(count)]
+    encrypt = time.perf_counter() - start
+    start = time.perf_counter()
+    for ciphertext in ciphertexts:
+        if await receiver.decrypt(ciphertext) != plaintext:
+            raise AssertionError("group round trip mismatch")
+    decrypt = time.perf_counter() - start
+    return {"encrypt": encrypt, "decrypt": decrypt}
+
+
+CASES: list[Case] = [
+    Case("group", group_ours, "signal_group.mjs", "Baileys GroupCipher (libsignal-node)"),
+]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--count", type=int, default=500, help="messages per measurement")
+    parser.add_argument("--size", type=int, default=1024, help="payload bytes")
+    parser.add_argument("--case", action="append", choices=[c.name for c in CASES])
+    args = parser.parse_args()
+    selected = [c for c in CASES if not args.case or c.name in args.case]
+    print(f"{args.count} messages of {args.size} bytes each; messages/second (higher is better)")
+    print(f"{'case':<10} {'operation':<10} {'ours':>10} {'peer':>10} {'ratio':>8}  peer")
+    for case in selected:
+        ours = asyncio.run(case.ours(args.count, args.size))
+        peer = run_peer(case.peer_script, args.count, args.size)
+        for operation, seconds in ours.items():
+            ours_rate = args.count / seconds
+            peer_rate = args.count / peer[operation]
+            print(
+                f"{case.name:<10} {operation:<10} {ours_rate:>10.0f} {peer_rate:>10.0f} "
+                f"{ours_rate / peer_rate:>7.1f}x  {case.peer_name}"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
