@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 from collections.abc import Iterator
@@ -119,18 +120,12 @@ async def test_we_reject_a_bundle_with_a_bad_signature(
     bundle = harness.init(party)
     signature = bytearray(bundle.signed_pre_key_signature)
     signature[5] ^= 0x01
-    tampered = PreKeyBundleCopy(bundle, signed_pre_key_signature=bytes(signature))
+    tampered = dataclasses.replace(bundle, signed_pre_key_signature=bytes(signature))
     with pytest.raises(InvalidSignatureError):
         await ours.start_session(NODE, tampered)
     assert not await ours.cipher(NODE).has_session()
     await ours.start_session(NODE, bundle)  # the genuine bundle still works
     assert harness.decrypt(party, OURS, await encrypt_all(ours, [b"ok"])) == [b"ok"]
-
-
-def PreKeyBundleCopy(bundle: object, **changes: object) -> object:  # noqa: N802
-    import dataclasses
-
-    return dataclasses.replace(bundle, **changes)  # type: ignore[type-var]
 
 
 async def test_long_conversation_out_of_order_with_drops(

@@ -29,7 +29,7 @@ def generate_registration_id() -> int:
 def public_key(data: bytes, what: str = "public key") -> bytes:
     """Validate a 32- or 33-byte (05-prefixed) public key and return its bare 32 bytes."""
     try:
-        return strip_key_type(data)
+        return strip_key_type(bytes(data))
     except ValueError:
         raise InvalidKeyError(f"invalid {what} ({len(data)} bytes)") from None
 
@@ -129,6 +129,7 @@ class PreKeyBundle:
     def __post_init__(self) -> None:
         # Normalise to bare keys and reject malformed ones here, where the bundle is parsed.
         object.__setattr__(self, "identity_key", public_key(self.identity_key, "identity key"))
+        object.__setattr__(self, "signed_pre_key_signature", bytes(self.signed_pre_key_signature))
         spk = public_key(self.signed_pre_key, "signed pre-key")
         object.__setattr__(self, "signed_pre_key", spk)
         if (self.pre_key is None) != (self.pre_key_id is None):
