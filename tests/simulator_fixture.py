@@ -7,6 +7,7 @@ teardown stops the process and fails the test if the simulator had died on its o
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -22,10 +23,18 @@ from typing import Any
 
 import pytest
 
+from mautrix_whatsapp.whatsapp.binary import Node, marshal, unmarshal
+from mautrix_whatsapp.whatsapp.crypto import KeyPair, xeddsa
+from mautrix_whatsapp.whatsapp.proto.wa_wa6_pb2 import ClientPayload
+from mautrix_whatsapp.whatsapp.socket.framesocket import FrameSocket, connection_header
+from mautrix_whatsapp.whatsapp.socket.handshake import do_handshake
+from mautrix_whatsapp.whatsapp.socket.noise_socket import NoiseSocket
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 5.0
 LOG_TAIL = 8000
+RECEIVE_TIMEOUT = 10.0
 
 
 class SimulatorStartError(RuntimeError):
@@ -155,3 +164,83 @@ def simulator_tls(tmp_path: Path) -> Iterator[SimulatorInfo]:
     """A fresh simulator speaking ``wss``/``https``; trust ``info.ca_file`` to connect."""
     with run_simulator(tmp_path / "simulator-tls", tls=True) as info:
         yield info
+
+
+@dataclass(frozen=True, repr=False)
+class RegistrationKeys:
+    """The keys a new companion registers with; enough for a registration payload and a QR."""
+
+    noise: KeyPair
+    identity: KeyPair
+    signed_prekey: KeyPair
+    signed_prekey_id: int
+    registration_id: int
+
+    @classmethod
+    def generate(cls) -> RegistrationKeys:
+        return cls(
+            noise=KeyPair.generate(),
+            identity=KeyPair.generate(),
+            signed_prekey=KeyPair.generate(),
+            signed_prekey_id=1,
+            registration_id=int.from_bytes(os.urandom(2), "big") % 16380 + 1,
+        )
+
+    def registration_payload(self) -> bytes:
+        """A minimal registration ``ClientPayload``: no username, DevicePairingRegistrationData."""
+        spk_signature = xeddsa.sign(self.identity.private, b"\x05" + self.signed_prekey.public)
+        payload = ClientPayload(passive=False, pull=False)
+        payload.devicePairingData.CopyFrom(
+            ClientPayload.DevicePairingRegistrationData(
+                eRegid=self.registration_id.to_bytes(4, "big"),
+                eKeytype=b"\x05",
+                eIdent=self.identity.public,
+                eSkeyID=self.signed_prekey_id.to_bytes(3, "big"),
+                eSkeyVal=self.signed_prekey.public,
+                eSkeySig=spk_signature,
+                buildHash=os.urandom(16),
+                deviceProps=b"",
+            )
+        )
+        return payload.SerializeToString()
+
+
+class SimulatorClient:
+    """A bare protocol client for simulator tests: our socket layer and codec, no Client logic."""
+
+    def __init__(self, noise: NoiseSocket) -> None:
+        self.noise = noise
+
+    @classmethod
+    async def connect(
+        cls,
+        info: SimulatorInfo,
+        noise_key: KeyPair,
+        payload: bytes,
+        *,
+        routing_info: bytes | None = None,
+    ) -> SimulatorClient:
+        frame_socket = FrameSocket(
+            info.websocket_url, header=connection_header(routing_info), ca_file=info.ca_file
+        )
+        await frame_socket.connect()
+        noise = await do_handshake(frame_socket, noise_key, payload, info.root_public_key)
+        return cls(noise)
+
+    async def send(self, node: Node) -> None:
+        await self.noise.send_frame(marshal(node))
+
+    async def receive(self, timeout: float = RECEIVE_TIMEOUT) -> Node:
+        return unmarshal(await self.noise.receive_frame(timeout))
+
+    async def request(self, node: Node, timeout: float = RECEIVE_TIMEOUT) -> Node:
+        """Send an IQ and return the server's response with the same id, skipping other nodes."""
+        await self.send(node)
+        async with asyncio.timeout(timeout):
+            while True:
+                response = await self.receive()
+                if response.tag == "iq" and response.attrs.get("id") == node.attrs["id"]:
+                    return response
+
+    async def close(self) -> None:
+        await self.noise.close()

@@ -1,9 +1,11 @@
 // Connect Baileys to a WhatsApp server (the simulator) as a new device and print its first QR.
 //
-//   node baileys_qr.mjs --url ws://127.0.0.1:PORT/ws/chat --root-key HEX [--timeout-ms N]
+//   node baileys_qr.mjs --url ws://127.0.0.1:PORT/ws/chat --root-key HEX [--timeout-ms N] [--hold]
 //
-// Prints one JSON line on stdout: {"qr": "..."} on success (exit 0), {"error": "..."} when the
-// connection closes first (exit 1) or nothing happens in time (exit 2). For wss, run node with
+// Prints JSON lines on stdout. The first is {"qr": "..."} on success, or {"error": "..."} when the
+// connection closes first (exit 1) or nothing happens in time (exit 2). Without --hold it exits 0
+// right after the QR; with --hold it stays connected, printing later connection updates as
+// {"update": {...}}, until stdin closes, then exits 0. For wss, run node with
 // NODE_EXTRA_CA_CERTS=<the simulator's CA file>.
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -16,11 +18,12 @@ const { values: args } = parseArgs({
 	options: {
 		url: { type: 'string' },
 		'root-key': { type: 'string' },
-		'timeout-ms': { type: 'string', default: '20000' }
+		'timeout-ms': { type: 'string', default: '20000' },
+		hold: { type: 'boolean', default: false }
 	}
 })
 if (!args.url || !/^[0-9a-f]{64}$/i.test(args['root-key'] ?? '')) {
-	console.error('usage: node baileys_qr.mjs --url WS_URL --root-key HEX64 [--timeout-ms N]')
+	console.error('usage: node baileys_qr.mjs --url WS_URL --root-key HEX64 [--timeout-ms N] [--hold]')
 	process.exit(64)
 }
 
@@ -28,8 +31,12 @@ if (!args.url || !/^[0-9a-f]{64}$/i.test(args['root-key'] ?? '')) {
 WA_CERT_DETAILS.PUBLIC_KEY = Buffer.from(args['root-key'], 'hex')
 
 const authDir = await mkdtemp(join(tmpdir(), 'baileys-qr-'))
+const print = value => new Promise(resolve => process.stdout.write(JSON.stringify(value) + '\n', resolve))
 let sock
+let finished = false
 const finish = async (result, code) => {
+	if (finished) return
+	finished = true
 	clearTimeout(timer)
 	try {
 		sock?.ev.removeAllListeners('connection.update')
@@ -38,7 +45,8 @@ const finish = async (result, code) => {
 		// already closed
 	}
 	await rm(authDir, { recursive: true, force: true })
-	process.stdout.write(JSON.stringify(result) + '\n', () => process.exit(code))
+	if (result) await print(result)
+	process.exit(code)
 }
 const timer = setTimeout(
 	() => finish({ error: `no QR within ${args['timeout-ms']} ms` }, 2),
@@ -55,11 +63,26 @@ sock = makeWASocket({
 	defaultQueryTimeoutMs: 5000,
 	connectTimeoutMs: 10000
 })
-sock.ev.on('connection.update', update => {
+
+let qrSeen = false
+sock.ev.on('connection.update', async update => {
+	if (qrSeen) {
+		const error = update.lastDisconnect?.error
+		await print({ update: { ...update, lastDisconnect: error ? String(error.message ?? error) : undefined } })
+		return
+	}
 	if (update.qr) {
-		finish({ qr: update.qr }, 0)
+		qrSeen = true
+		clearTimeout(timer)
+		if (!args.hold) {
+			await finish({ qr: update.qr }, 0)
+			return
+		}
+		await print({ qr: update.qr })
+		process.stdin.resume()
+		process.stdin.on('end', () => finish(null, 0))
 	} else if (update.connection === 'close') {
 		const error = update.lastDisconnect?.error
-		finish({ error: `connection closed before a QR: ${error?.message ?? error}` }, 1)
+		await finish({ error: `connection closed before a QR: ${error?.message ?? error}` }, 1)
 	}
 })

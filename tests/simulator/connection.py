@@ -235,7 +235,8 @@ class Connection:
         except DecodeError as e:
             raise ResponderHandshakeError("the client payload is not a ClientPayload") from e
         self.payload = payload
-        log.debug("%r: handshake done, payload %s", self, payload)
+        kind = "login" if payload.HasField("username") else "registration"
+        log.debug("%r: handshake done, %s payload", self, kind)
         self.spawn(self._handle_payload(payload))
 
     async def _handle_payload(self, payload: ClientPayload) -> None:

@@ -185,6 +185,10 @@ def install(state: ServerState) -> None:
             or scanned.identity_public != registration.identity_public
         ):
             raise AdminError(400, "the QR keys do not match the companion that holds this ref")
+        if request.query.get("check_only") not in (None, "", "0", "false"):
+            return json_response(
+                {"valid": True, "platform": scanned.platform, "url_form": scanned.had_url_prefix}
+            )
         if state.qr_scan_handler is None:
             raise AdminError(
                 501, "QR is valid, but no simulated phone is installed to link it", qr_valid=True

@@ -24,7 +24,11 @@ from .tls import TLSFiles, generate_tls_files
 
 log = logging.getLogger("simulator.server")
 
-PLUGINS: tuple[str, ...] = ()
+PLUGINS: tuple[str, ...] = (
+    "tests.simulator.login",
+    "tests.simulator.prekeys",
+    "tests.simulator.admin_phone",
+)
 """Feature modules loaded at start-up, in order; each defines ``install(state: ServerState)``."""
 
 WEBSOCKET_PATH = "/ws/chat"
