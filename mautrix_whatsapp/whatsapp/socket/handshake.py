@@ -62,8 +62,8 @@ async def do_handshake(
     the frame socket is closed and a :class:`HandshakeError` (or, for an oversized frame,
     :class:`FrameTooLargeError`) is raised.
     """
-    root = strip_key_type(root_public_key)
     try:
+        root = strip_key_type(root_public_key)
         async with asyncio.timeout(timeout):
             return await _handshake(
                 frame_socket, noise_key, client_payload, root, ephemeral or KeyPair.generate(), now
