@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mautrix_whatsapp.whatsapp.signal.errors import InvalidMessageError
 from mautrix_whatsapp.whatsapp.signal.padding import (
     MAX_PAD,
     MIN_PAD,
@@ -49,8 +50,10 @@ def test_unpad_strips() -> None:
     ],
 )
 def test_unpad_rejects_invalid_padding(padded: bytes, reason: str) -> None:
-    with pytest.raises(InvalidPaddingError, match=reason):
+    with pytest.raises(InvalidPaddingError, match=reason) as caught:
         unpad_message(padded)
+    # Callers catch one Signal error type per stanza (and answer with a retry receipt).
+    assert isinstance(caught.value, InvalidMessageError)
 
 
 @settings(max_examples=200)

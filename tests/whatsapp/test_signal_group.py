@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from mautrix_whatsapp.whatsapp.crypto import xeddsa
 from mautrix_whatsapp.whatsapp.signal.address import SignalAddress
 from mautrix_whatsapp.whatsapp.signal.errors import (
     DuplicateMessageError,
@@ -33,6 +34,7 @@ from mautrix_whatsapp.whatsapp.signal.group_session import (
     process_distribution,
 )
 from mautrix_whatsapp.whatsapp.signal.padding import pad_message, unpad_message
+from mautrix_whatsapp.whatsapp.signal.proto import whisper_pb2
 from mautrix_whatsapp.whatsapp.signal.sender_key import (
     MAX_FORWARD_JUMP,
     MAX_MESSAGE_KEYS,
@@ -363,3 +365,21 @@ async def test_store_backed_builder_and_cipher_with_padding() -> None:
         await stranger.decrypt(sent[0])
     with pytest.raises(NoSessionError):
         await stranger.encrypt(b"x")
+
+
+def test_zero_id_and_iteration_may_be_left_out_by_the_encoder() -> None:
+    """Encoders that skip zero values send neither id 0 nor iteration 0; both read as 0."""
+    sender, receiver = new_pair()
+    for record in (sender, receiver):
+        record.current_state().key_id = 0
+    state = sender.current_state()
+    assert state.signing_private is not None
+    key = state.chain_key.message_key()
+    ciphertext = Cipher(algorithms.AES(key.cipher_key), modes.CBC(key.iv)).encryptor()
+    body = ciphertext.update(b"zero" + bytes([12]) * 12) + ciphertext.finalize()
+    signed = b"\x33" + whisper_pb2.SenderKeyMessage(ciphertext=body).SerializeToString()
+    assert b"\x08" not in signed[:2]  # no id field on the wire
+    data = signed + xeddsa.sign(state.signing_private, signed)
+    assert decrypt_with_record(receiver, data) == b"zero"
+    with pytest.raises(DuplicateMessageError):
+        decrypt_with_record(receiver, data)

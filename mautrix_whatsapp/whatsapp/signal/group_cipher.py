@@ -71,8 +71,8 @@ class SenderKeyMessage:
             body.ParseFromString(data[1:-SIGNATURE_SIZE])
         except DecodeError as e:
             raise InvalidMessageError(f"malformed sender key message: {e}") from e
-        if not body.HasField("id") or not body.HasField("iteration"):
-            raise InvalidMessageError("sender key message lacks its id or iteration")
+        # An absent id or iteration reads as 0, as an encoder that skips zero values means it;
+        # the signature covers them either way.
         ciphertext = body.ciphertext
         if not ciphertext or len(ciphertext) % _BLOCK:
             raise InvalidMessageError(

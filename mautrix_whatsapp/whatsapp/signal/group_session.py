@@ -57,7 +57,8 @@ class SenderKeyDistributionMessage:
             body.ParseFromString(data[1:])
         except DecodeError as e:
             raise InvalidMessageError(f"malformed sender key distribution message: {e}") from e
-        for name in ("id", "iteration", "chainKey", "signingKey"):
+        # id and iteration may be absent (= 0) when an encoder skips zero values.
+        for name in ("chainKey", "signingKey"):
             if not body.HasField(name):
                 raise InvalidMessageError(f"sender key distribution message lacks {name}")
         if len(body.chainKey) != 32:

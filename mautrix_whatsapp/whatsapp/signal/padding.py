@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import secrets
 
+from .errors import InvalidMessageError
+
 MIN_PAD = 1
 MAX_PAD = 15
 """The range we draw pad lengths from on send (inclusive)."""
@@ -23,7 +25,7 @@ MAX_ACCEPTED_PAD = 255
 """Any N a single byte can hold is accepted on receive, as long as the bytes are consistent."""
 
 
-class InvalidPaddingError(ValueError):
+class InvalidPaddingError(InvalidMessageError):
     """A decrypted plaintext did not end in valid WhatsApp padding."""
 
 
