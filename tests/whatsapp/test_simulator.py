@@ -176,12 +176,7 @@ async def test_scan_qr_validation(simulator: SimulatorInfo) -> None:
         )
         assert status == 400 and "do not match" in body["error"]
 
-        status, body = await admin(
-            simulator, "POST", "/mock-phone/scan-qr", qr_text(keys, refs[0])
-        )
-        assert status not in (400, 404, 405)
-        if status == 501:  # no simulated phone installed: the QR was still validated
-            assert body["qr_valid"] is True
+        # A real scan (without check_only) is tested with Baileys, which can answer the phone.
         status, _ = await admin(simulator, "GET", "/mock-phone/scan-qr")
         assert status == 405
         status, _ = await admin(simulator, "GET", "/no/such/endpoint")
