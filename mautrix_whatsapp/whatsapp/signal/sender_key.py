@@ -112,7 +112,7 @@ class SenderChainKey:
 class KeyLookup:
     """The message key for one iteration, and how to advance the state once it has been used.
 
-    Decryption looks the key up, decrypts, and only then :meth:`SenderKeyState.commit`\\ s, so a
+    Decryption looks the key up, decrypts, and only then calls :meth:`SenderKeyState.commit`, so a
     message that fails to decrypt leaves the state exactly as it was.
     """
 
