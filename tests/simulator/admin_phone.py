@@ -1,0 +1,170 @@
+"""Admin endpoints to act as the phone and as WhatsApp towards linked devices.
+
+Documented in ``tests/simulator/README.md`` ("Phones, linking and the connection's life").
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from aiohttp import web
+
+from mautrix_whatsapp.whatsapp.binary import Node
+
+from .core import json_response
+from .login import phone_activity_node
+from .pairing import Tamper
+from .phone import LoginFailure, get_world
+from .state import AdminError, ServerState
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError as e:
+        raise AdminError(400, f"body is not JSON: {e}") from e
+    if not isinstance(data, dict):
+        raise AdminError(400, "body must be a JSON object")
+    return data
+
+
+def _str(data: dict[str, Any], key: str, default: str | None = None) -> str:
+    value = data.get(key, default)
+    if not isinstance(value, str | int) or value == "":
+        raise AdminError(400, f"{key!r} is required")
+    return str(value)
+
+
+def install(state: ServerState) -> None:
+    world = get_world(state)
+
+    def account_json(phone: str) -> dict[str, Any]:
+        account = world.accounts.get(phone)
+        return {
+            "phone": account.phone,
+            "lid": account.lid,
+            "jid": account.jid,
+            "lid_jid": account.lid_jid,
+            "identity_public": account.identity.public.hex(),
+            "push_name": account.push_name,
+            "last_seen": account.last_seen,
+            "devices": [
+                {
+                    "device": d.device_id,
+                    "jid": account.device_jid(d.device_id),
+                    "lid": account.device_lid(d.device_id),
+                    "confirmed": d.confirmed,
+                    "connected": world.connection_of(account, d.device_id) is not None,
+                    "active": bool(
+                        (c := world.connection_of(account, d.device_id)) and c.extra.get("active")
+                    ),
+                }
+                for d in account.devices.values()
+            ],
+        }
+
+    async def create_account(request: web.Request, params: dict[str, str]) -> web.StreamResponse:
+        data = await _body(request)
+        phone = data.get("phone")
+        account = world.accounts.create(
+            str(phone).lstrip("+") if phone else None, str(data.get("push_name") or "")
+        )
+        if data.get("default"):
+            world.scan_phone = account.phone
+        return json_response(account_json(account.phone))
+
+    async def get_account(request: web.Request, params: dict[str, str]) -> web.StreamResponse:
+        try:
+            return json_response(account_json(params["phone"]))
+        except LookupError:
+            raise AdminError(404, "no such account") from None
+
+    async def enter_code(request: web.Request, params: dict[str, str]) -> web.StreamResponse:
+        data = await _body(request)
+        result = await world.enter_code(_str(data, "phone"), _str(data, "code"))
+        return json_response(result.to_json(), 200 if result.error is None else 409)
+
+    async def remove_device(request: web.Request, params: dict[str, str]) -> web.StreamResponse:
+        account, device = world.device_of(_str(await _body(request), "jid"))
+        world.unlink(account, device)
+        return json_response({"removed": account.device_jid(device.device_id)})
+
+    async def last_seen(request: web.Request, params: dict[str, str]) -> web.StreamResponse:
+        data = await _body(request)
+        account = world.account(data.get("phone"))
+        if "t" in data:
+            account.last_seen = float(data["t"])
+        else:
+            account.last_seen = time.time() - float(data.get("ago", 0))
+        notified = 0
+        for device_id in list(account.devices):
+            conn = world.connection_of(account, device_id)
+            if conn is not None:
+                await conn.send_node(phone_activity_node(account.last_seen))
+                notified += 1
+        return json_response(
+            {"phone": account.phone, "last_seen": account.last_seen, "notified": notified}
+        )
+
+    async def tamper(request: web.Request, params: dict[str, str]) -> web.StreamResponse:
+        data = await _body(request)
+        world.next_tamper = Tamper(
+            bad_hmac=bool(data.get("bad_hmac")),
+            bad_account_signature=bool(data.get("bad_account_signature")),
+        )
+        return json_response({"ok": True})
+
+    async def ref_lifetime(request: web.Request, params: dict[str, str]) -> web.StreamResponse:
+        data = await _body(request)
+        world.ref_lifetimes.first = float(data.get("first", 60.0))
+        world.ref_lifetimes.next = float(data.get("next", 20.0))
+        return json_response(
+            {"first": world.ref_lifetimes.first, "next": world.ref_lifetimes.next}
+        )
+
+    def live_connection(jid: str):  # type: ignore[no-untyped-def]
+        account, device = world.device_of(jid)
+        conn = world.connection_of(account, device.device_id)
+        if conn is None:
+            raise AdminError(409, f"{jid} is not connected")
+        return conn
+
+    async def stream_error(request: web.Request, params: dict[str, str]) -> web.StreamResponse:
+        data = await _body(request)
+        conn = live_connection(_str(data, "jid"))
+        children = (
+            [Node("conflict", {"type": str(data["conflict"])})] if data.get("conflict") else None
+        )
+        code = str(data["code"]) if data.get("code") is not None else None
+        await conn.send_stream_error(code, children)
+        return json_response({"sent": True})
+
+    async def login_failure(request: web.Request, params: dict[str, str]) -> web.StreamResponse:
+        data = await _body(request)
+        key = str(data.get("jid") or "*")
+        attrs = {k: str(data[k]) for k in ("code", "expire", "message") if k in data}
+        failure = LoginFailure(int(_str(data, "reason")), attrs)
+        world.login_failures.setdefault(key, []).extend([failure] * int(data.get("count", 1)))
+        return json_response({"queued": len(world.login_failures[key])})
+
+    async def drop(request: web.Request, params: dict[str, str]) -> web.StreamResponse:
+        conn = live_connection(_str(await _body(request), "jid"))
+        await conn.close()
+        return json_response({"dropped": True})
+
+    routes = state.admin_routes
+    routes.add("POST", "/accounts", create_account)
+    routes.add("GET", "/accounts/{phone}", get_account)
+    routes.add("POST", "/mock-phone/enter-code", enter_code)
+    routes.add("POST", "/mock-phone/remove-device", remove_device)
+    routes.add("POST", "/mock-phone/last-seen", last_seen)
+    routes.add("POST", "/mock-phone/tamper", tamper)
+    routes.add("POST", "/mock-phone/ref-lifetime", ref_lifetime)
+    routes.add("POST", "/devices/stream-error", stream_error)
+    routes.add("POST", "/devices/login-failure", login_failure)
+    routes.add("POST", "/devices/drop", drop)

@@ -1,0 +1,106 @@
+"""Shared helpers of the client tests against the simulator (no tests of its own)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any, TypeVar
+
+import aiohttp
+
+from mautrix_whatsapp.whatsapp.client import Client, ConnectionTiming
+from mautrix_whatsapp.whatsapp.device import DeviceIdentity
+from mautrix_whatsapp.whatsapp.keepalive import KeepAliveTiming
+from mautrix_whatsapp.whatsapp.qrchan import QRTiming
+from mautrix_whatsapp.whatsapp.store import MemoryDeviceStore
+from tests.simulator_fixture import SimulatorInfo
+
+E = TypeVar("E")
+
+FAST = ConnectionTiming(
+    keepalive=KeepAliveTiming(interval_min=5, interval_max=6, response_deadline=2),
+    reconnect_step=0.05,
+    reconnect_max=0.2,
+    iq_timeout=10,
+)
+
+
+class EventLog:
+    """Collects a client's events; tests wait for the ones they expect."""
+
+    def __init__(self) -> None:
+        self.events: list[object] = []
+        self._changed = asyncio.Condition()
+
+    async def __call__(self, event: object) -> None:
+        async with self._changed:
+            self.events.append(event)
+            self._changed.notify_all()
+
+    def of(self, kind: type[E]) -> list[E]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+    async def wait_for(self, kind: type[E], timeout: float = 15.0, count: int = 1) -> E:
+        """The ``count``-th event of ``kind`` (waiting for it if needed)."""
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(lambda: len(self.of(kind)) >= count)
+        return self.of(kind)[count - 1]
+
+
+def make_client(
+    info: SimulatorInfo,
+    device: DeviceIdentity | None = None,
+    store: MemoryDeviceStore | None = None,
+    timing: ConnectionTiming = FAST,
+    **kwargs: Any,
+) -> tuple[Client, MemoryDeviceStore, EventLog]:
+    device = device or DeviceIdentity.generate()
+    store = store or MemoryDeviceStore()
+    client = Client(
+        device,
+        store,
+        url=info.websocket_url,
+        root_public_key=info.root_public_key,
+        timing=timing,
+        **kwargs,
+    )
+    log = EventLog()
+    client.add_event_handler(log)
+    return client, store, log
+
+
+async def admin(
+    info: SimulatorInfo, method: str, path: str, body: Any = None, *, raw: str | None = None
+) -> tuple[int, Any]:
+    """Call the simulator's admin API; return (status, JSON body)."""
+    data = raw.encode() if raw is not None else json.dumps(body).encode() if body else None
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, info.admin_url.rstrip("/") + path, data=data) as response,
+    ):
+        return response.status, await response.json(content_type=None)
+
+
+async def link_by_qr(info: SimulatorInfo, client: Client, log: EventLog) -> dict[str, Any]:
+    """Connect an unpaired client, scan its first QR, and wait until it is logged in."""
+    from mautrix_whatsapp.whatsapp.events import Connected, QRCode
+
+    await client.connect()
+    qr = await log.wait_for(QRCode)
+    status, result = await admin(info, "POST", "/mock-phone/scan-qr", raw=qr.code)
+    assert status == 200, result
+    await log.wait_for(Connected)
+    return dict(result)
+
+
+async def no_leaked_tasks(before: set[asyncio.Task[Any]], timeout: float = 5.0) -> None:
+    """Wait until only the tasks of ``before`` (and the current one) are left."""
+    async with asyncio.timeout(timeout):
+        while True:
+            extra = asyncio.all_tasks() - before - {asyncio.current_task()}
+            if not extra:
+                return
+            await asyncio.sleep(0.02)
+
+
+__all__ = ["FAST", "EventLog", "QRTiming", "admin", "link_by_qr", "make_client", "no_leaked_tasks"]

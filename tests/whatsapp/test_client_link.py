@@ -1,0 +1,139 @@
+"""Linking our Client to the simulator (a real subprocess) by QR and by pairing code."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from mautrix_whatsapp.whatsapp.client import Client
+from mautrix_whatsapp.whatsapp.events import (
+    Connected,
+    PairError,
+    PairingCode,
+    PairSuccess,
+    QRCode,
+    QRTimeout,
+)
+from mautrix_whatsapp.whatsapp.pair_code import InvalidPhoneNumberError
+from mautrix_whatsapp.whatsapp.qrchan import QRTiming
+from mautrix_whatsapp.whatsapp.request import IQError
+from tests.simulator_fixture import SimulatorInfo, simulator  # noqa: F401
+from tests.whatsapp.test_client_helpers import FAST, admin, link_by_qr, make_client
+
+pytestmark = pytest.mark.timeout(60)
+
+
+async def test_qr_link_then_515_then_login_then_relogin(simulator: SimulatorInfo) -> None:  # noqa: F811
+    client, store, log = make_client(simulator)
+    result = await link_by_qr(simulator, client, log)
+    success = log.of(PairSuccess)[0]
+    assert str(success.jid) == result["jid"]
+    assert client.is_logged_in
+    stored = await store.load_device()
+    assert stored is not None and str(stored.jid) == result["jid"]
+    assert stored.account is not None and stored.lid is not None
+    # The simulator saw the countersignature, active mode and the first pre-key batch.
+    _, account = await admin(simulator, "GET", f"/accounts/{result['phone']}")
+    device = next(d for d in account["devices"] if d["jid"] == result["jid"])
+    assert device["confirmed"] and device["connected"] and device["active"]
+    assert await client.get_server_pre_key_count() == 812
+    await client.disconnect()
+    assert not client.is_connected
+
+    # A new Client from the stored identity logs in without pairing.
+    again, _, log2 = make_client(simulator, stored, store)
+    await again.connect()
+    await log2.wait_for(Connected)
+    assert not log2.of(QRCode) and again.is_logged_in
+    assert await again.get_server_pre_key_count() == 812  # no second upload needed
+    await again.disconnect()
+
+
+async def test_qr_codes_rotate_and_time_out(simulator: SimulatorInfo) -> None:  # noqa: F811
+    await admin(simulator, "POST", "/mock-phone/ref-lifetime", {"first": 0.3, "next": 0.1})
+    timing = FAST.__class__(**{**FAST.__dict__, "qr": QRTiming(first=0.3, next=0.1)})
+    client, store, log = make_client(simulator, timing=timing)
+    await client.connect()
+    await log.wait_for(QRTimeout)
+    codes = log.of(QRCode)
+    assert [c.timeout for c in codes] == [0.3, 0.1, 0.1, 0.1, 0.1, 0.1]
+    assert len({c.code for c in codes}) == 6
+    assert all(c.code.startswith("https://wa.me/settings/linked_devices#") for c in codes)
+    assert not client.is_connected
+    status, body = await admin(simulator, "POST", "/mock-phone/scan-qr", raw=codes[-1].code)
+    assert status in (404, 410), body  # expired (or dropped with the connection)
+    assert await store.load_device() is None
+    await client.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("tamper", "error_text"),
+    [
+        ({"bad_hmac": True}, "hmac-mismatch"),
+        ({"bad_account_signature": True}, "signature-mismatch"),
+    ],
+)
+async def test_tampered_pair_success_is_refused(
+    simulator: SimulatorInfo,  # noqa: F811
+    tamper: dict[str, bool],
+    error_text: str,
+) -> None:
+    await admin(simulator, "POST", "/mock-phone/tamper", tamper)
+    client, store, log = make_client(simulator)
+    await client.connect()
+    qr = await log.wait_for(QRCode)
+    status, result = await admin(simulator, "POST", "/mock-phone/scan-qr", raw=qr.code)
+    assert status == 200 and result["linked"] is False
+    assert result["error"] == {"code": "401", "text": error_text}
+    error = await log.wait_for(PairError)
+    assert getattr(error.error, "text", None) == error_text
+    assert not client.device.is_paired and await store.load_device() is None
+    assert not log.of(PairSuccess)
+    await client.disconnect()
+    # Not corrupted: the same identity links fine afterwards.
+    client2, _store2, log2 = make_client(simulator, client.device, store)
+    await link_by_qr(simulator, client2, log2)
+    assert client2.device.is_paired
+    await client2.disconnect()
+
+
+async def test_pairing_code_links(simulator: SimulatorInfo) -> None:  # noqa: F811
+    client, _store, log = make_client(simulator)
+    await client.connect()
+    await log.wait_for(QRCode)
+    code = await client.pair_phone("+1 555 010 2030")
+    assert len(code) == 9 and code[4] == "-"
+    assert log.of(PairingCode)[0].code == code
+    status, result = await admin(
+        simulator, "POST", "/mock-phone/enter-code", {"phone": "15550102030", "code": code}
+    )
+    assert status == 200 and result["linked"], result
+    await log.wait_for(Connected)
+    assert str(client.device.jid).startswith("15550102030:")
+    await client.disconnect()
+
+
+async def test_wrong_pairing_code_is_an_error_not_a_hang(simulator: SimulatorInfo) -> None:  # noqa: F811
+    client, _store, log = make_client(simulator)
+    await client.connect()
+    await log.wait_for(QRCode)
+    code = await client.pair_phone("+15550102031")
+    wrong = "ZZZZ-ZZZZ" if code != "ZZZZ-ZZZZ" else "YYYY-YYYY"
+    status, result = await admin(
+        simulator, "POST", "/mock-phone/enter-code", {"phone": "15550102031", "code": wrong}
+    )
+    assert status == 409 and result["error"]["text"] == "incorrect-code"
+    error = await log.wait_for(PairError)
+    assert isinstance(error.error, IQError) and error.error.text == "incorrect-code"
+    assert not client.device.is_paired
+    await client.disconnect()
+
+
+async def test_invalid_phone_number_is_refused_before_sending(simulator: SimulatorInfo) -> None:  # noqa: F811
+    client, _, _log = make_client(simulator)
+    with pytest.raises(InvalidPhoneNumberError):
+        await client.pair_phone("0123 4567")  # national format
+    assert not client.is_connected  # nothing was even dialled
+    assert isinstance(client, Client)
+    await asyncio.sleep(0)
