@@ -63,6 +63,50 @@ def run_peer(script: str, count: int, size: int) -> Timings:
 
 
 # --------------------------------------------------------------------------------------------
+# 1:1 sessions (double ratchet): libsignal-node's SessionCipher via tests/js/signal_session.mjs
+# --------------------------------------------------------------------------------------------
+
+
+async def session_ours(count: int, size: int) -> Timings:
+    from mautrix_whatsapp.whatsapp.signal.address import SignalAddress
+    from mautrix_whatsapp.whatsapp.signal.builder import SessionBuilder
+    from mautrix_whatsapp.whatsapp.signal.cipher import SessionCipher
+    from mautrix_whatsapp.whatsapp.signal.keys import (
+        PreKeyBundle,
+        PreKeyRecord,
+        SignedPreKeyRecord,
+    )
+    from mautrix_whatsapp.whatsapp.store import MemorySignalStore
+
+    alice_addr, bob_addr = SignalAddress("1000", 0), SignalAddress("2000", 0)
+    alice, bob = MemorySignalStore.generate(), MemorySignalStore.generate()
+    signed = SignedPreKeyRecord.generate(bob.identity_key_pair, 1)
+    pre_key = PreKeyRecord.generate(1)
+    await bob.store_signed_pre_key(signed)
+    await bob.store_pre_key(pre_key)
+    bundle = PreKeyBundle.from_records(
+        bob.registration_id, 0, bob.identity_key_pair, signed, pre_key
+    )
+    await SessionBuilder(alice, bob_addr).process_bundle(bundle)
+    sender, receiver = SessionCipher(alice, bob_addr), SessionCipher(bob, alice_addr)
+    # Settle the session (answer the pkmsg) so the loop measures steady-state "msg" traffic.
+    first = await sender.encrypt(b"hello")
+    await receiver.decrypt(first.type, first.serialized)
+    reply = await receiver.encrypt(b"hi")
+    await sender.decrypt(reply.type, reply.serialized)
+    plaintext = os.urandom(size)
+    start = time.perf_counter()
+    messages = [await sender.encrypt(plaintext) for _ in range(count)]
+    encrypt = time.perf_counter() - start
+    start = time.perf_counter()
+    for message in messages:
+        if await receiver.decrypt(message.type, message.serialized) != plaintext:
+            raise AssertionError("1:1 round trip mismatch")
+    decrypt = time.perf_counter() - start
+    return {"encrypt": encrypt, "decrypt": decrypt}
+
+
+# --------------------------------------------------------------------------------------------
 # Group (sender keys): Baileys' GroupCipher on libsignal-node via tests/js/signal_group.mjs
 # --------------------------------------------------------------------------------------------
 
@@ -92,6 +136,7 @@ async def group_ours(count: int, size: int) -> Timings:
 
 
 CASES: list[Case] = [
+    Case("1:1", session_ours, "signal_session.mjs", "libsignal-node SessionCipher"),
     Case("group", group_ours, "signal_group.mjs", "Baileys GroupCipher (libsignal-node)"),
 ]
 
