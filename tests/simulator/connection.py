@@ -251,7 +251,18 @@ class Connection:
         if handler is None:
             await self.send_failure("501")
             return
-        await handler(self, payload)
+        try:
+            await handler(self, payload)
+        except ConnectionClosedError:
+            pass
+        except Exception:
+            # A simulator bug must not look like a silent server: fail the login visibly.
+            log.exception("%r: payload handler failed", self)
+            self.state.record_protocol_error(
+                f"{self!r}: the simulator failed handling the payload"
+            )
+            if not self.closed.is_set():
+                await self.send_failure("500")
 
     # --- encrypted nodes ---
 
