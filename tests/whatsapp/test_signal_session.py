@@ -346,3 +346,20 @@ def test_signal_address() -> None:
         SignalAddress.from_jid_parts("123", 0, "g.us")
     with pytest.raises(ValueError):
         SignalAddress("a.b", 0)
+
+
+async def test_degenerate_keys_in_a_pkmsg() -> None:
+    alice, bob = await pair()
+    real = PreKeySignalMessage.parse((await alice.cipher(BOB).encrypt(b"x")).serialized)
+    for field in ("base_key", "identity_key"):
+        forged = PreKeySignalMessage.build(
+            real.registration_id,
+            real.pre_key_id,
+            real.signed_pre_key_id,
+            bytes(32) if field == "base_key" else real.base_key,
+            bytes(32) if field == "identity_key" else real.identity_key,
+            real.message,
+        )
+        with pytest.raises(InvalidKeyError):
+            await bob.cipher(ALICE).decrypt("pkmsg", forged.serialized)
+    assert await bob.cipher(ALICE).decrypt("pkmsg", real.serialized) == b"x"

@@ -12,13 +12,21 @@ from __future__ import annotations
 from ..crypto.keys import KeyPair
 from ..store import Direction, SignalProtocolStore
 from .address import SignalAddress
-from .errors import InvalidKeyIdError, UntrustedIdentityError
+from .errors import InvalidKeyError, InvalidKeyIdError, UntrustedIdentityError
 from .keys import PreKeyBundle
 from .messages import PreKeySignalMessage
 from .ratchet import TEXT_INFO, ZERO_SALT, ChainKey, hkdf, root_step
 from .session import PendingPreKey, SessionRecord, SessionState
 
 _DISCONTINUITY = b"\xff" * 32
+
+
+def _dh(ours: KeyPair, theirs: bytes) -> bytes:
+    """X25519, turning a peer's degenerate (low-order) key into a typed error."""
+    try:
+        return ours.dh(theirs)
+    except ValueError:
+        raise InvalidKeyError("the peer's key gives no shared secret") from None
 
 
 def _derive_initial(secret: bytes) -> tuple[bytes, ChainKey]:
@@ -36,12 +44,12 @@ def initialize_alice_session(
     """The initiator's fresh session (keys already validated, 32 bytes)."""
     secret = (
         _DISCONTINUITY
-        + our_identity.dh(their_signed_pre_key)
-        + our_base_key.dh(their_identity)
-        + our_base_key.dh(their_signed_pre_key)
+        + _dh(our_identity, their_signed_pre_key)
+        + _dh(our_base_key, their_identity)
+        + _dh(our_base_key, their_signed_pre_key)
     )
     if their_one_time_pre_key is not None:
-        secret += our_base_key.dh(their_one_time_pre_key)
+        secret += _dh(our_base_key, their_one_time_pre_key)
     root_key, _ = _derive_initial(secret)
     sending_ratchet = KeyPair.generate()
     new_root, sending_chain = root_step(root_key, their_signed_pre_key, sending_ratchet)
@@ -61,12 +69,12 @@ def initialize_bob_session(
     """The responder's fresh session; its sender chain is replaced on the first message."""
     secret = (
         _DISCONTINUITY
-        + our_signed_pre_key.dh(their_identity)
-        + our_identity.dh(their_base_key)
-        + our_signed_pre_key.dh(their_base_key)
+        + _dh(our_signed_pre_key, their_identity)
+        + _dh(our_identity, their_base_key)
+        + _dh(our_signed_pre_key, their_base_key)
     )
     if our_one_time_pre_key is not None:
-        secret += our_one_time_pre_key.dh(their_base_key)
+        secret += _dh(our_one_time_pre_key, their_base_key)
     root_key, chain_key = _derive_initial(secret)
     state = SessionState()
     state.root_key = root_key
