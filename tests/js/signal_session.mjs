@@ -2,7 +2,8 @@
 //
 // One request per stdin line, one answer per stdout line, in order. A "party" is one simulated
 // device with its own in-memory store (identity, registration id, pre-keys, sessions):
-//   {"op": "init", "party", "prekeys": n}    -> {"bundle"}   (new identity, keys; pre-key 1..n)
+//   {"op": "init", "party", "prekeys": n, "prekey": bool} -> {"bundle"}
+//        (a new identity, signed pre-key 1 and pre-keys 1..n; replaces the party if it exists)
 //   {"op": "bundle", "party", "prekey": bool} -> {"bundle"}   (a bundle using one unused pre-key)
 //   {"op": "process_bundle", "party", "name", "device", "bundle"} -> {}
 //   {"op": "encrypt", "party", "name", "device", "plaintexts": [b64]}
