@@ -230,9 +230,17 @@ class Client:
     def jid(self) -> JID | None:
         return self.device.jid
 
-    def note_phone_activity(self, at: datetime) -> None:
-        """Record that the phone was active at ``at`` (from any sign of life of device 0)."""
-        if self.phone_last_seen is None or at > self.phone_last_seen:
+    def note_phone_activity(self, at: datetime, *, authoritative: bool = False) -> None:
+        """Record that the phone was active at ``at``.
+
+        Signs of life of device 0 (its messages, receipts) only move the time forward; the
+        server's own statement (``authoritative``) replaces it.
+        """
+        if (
+            authoritative
+            and at != self.phone_last_seen
+            or (self.phone_last_seen is None or at > self.phone_last_seen)
+        ):
             self.phone_last_seen = at
             self._spawn(self.dispatch(PhoneSeen(at=at)), connection=False)
 
@@ -832,7 +840,7 @@ class Client:
             elif child.tag == "phone_activity":
                 seen = child.attr_unix_time_opt("t")
                 if seen is not None:
-                    self.note_phone_activity(seen)
+                    self.note_phone_activity(seen, authoritative=True)
 
     async def _handle_notification(self, node: Node) -> None:
         notification_type = str(node.attrs.get("type", ""))

@@ -1,0 +1,174 @@
+"""Every stream error and login failure the simulator can inject gives the client's typed event;
+transient ones reconnect; removal and logout unlink the device."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from mautrix_whatsapp.whatsapp.client import DeviceDeletedError
+from mautrix_whatsapp.whatsapp.device import DeviceIdentity
+from mautrix_whatsapp.whatsapp.events import (
+    ClientOutdated,
+    ConnectFailure,
+    ConnectFailureReason,
+    Connected,
+    Disconnected,
+    LoggedOut,
+    PhoneSeen,
+    StreamError,
+    StreamReplaced,
+    TemporaryBan,
+)
+from mautrix_whatsapp.whatsapp.store import MemoryDeviceStore
+from tests.simulator_fixture import SimulatorInfo, simulator  # noqa: F401
+from tests.whatsapp.test_client_helpers import EventLog, admin, link_by_qr, make_client
+
+pytestmark = pytest.mark.timeout(60)
+
+
+async def _linked(info: SimulatorInfo) -> tuple[Any, MemoryDeviceStore, EventLog, str]:
+    client, store, log = make_client(info)
+    result = await link_by_qr(info, client, log)
+    return client, store, log, result["jid"]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected", "reconnects"),
+    [
+        ({"code": "503"}, Disconnected(code=503), True),
+        ({"code": "500"}, StreamError(code="500"), True),
+        (
+            {"code": "401", "conflict": "device_removed"},
+            LoggedOut(False, ConnectFailureReason.LOGGED_OUT),
+            False,
+        ),
+        ({"conflict": "replaced"}, StreamReplaced(), False),
+    ],
+)
+async def test_stream_errors(
+    simulator: SimulatorInfo,  # noqa: F811
+    body: dict[str, str],
+    expected: object,
+    reconnects: bool,
+) -> None:
+    client, store, log, jid = await _linked(simulator)
+    status, _ = await admin(simulator, "POST", "/devices/stream-error", {"jid": jid, **body})
+    assert status == 200
+    event = await log.wait_for(type(expected))
+    assert event == expected
+    if reconnects:
+        await log.wait_for(Connected, count=2)
+        assert client.is_logged_in
+    else:
+        assert not client.is_connected
+        assert len(log.of(Connected)) == 1
+    if isinstance(expected, LoggedOut):
+        assert await store.load_device() is None
+        with pytest.raises(DeviceDeletedError):
+            await client.connect()
+    await client.disconnect()
+
+
+async def test_515_reconnects_without_disconnected_event(simulator: SimulatorInfo) -> None:  # noqa: F811
+    client, _, log, jid = await _linked(simulator)
+    await admin(simulator, "POST", "/devices/stream-error", {"jid": jid, "code": "515"})
+    await log.wait_for(Connected, count=2)
+    assert not log.of(Disconnected)
+    await client.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("failure", "expected"),
+    [
+        ({"reason": 401}, LoggedOut(True, ConnectFailureReason.LOGGED_OUT)),
+        (
+            {"reason": 402, "code": 101, "expire": 3600},
+            TemporaryBan(code=101, expire=timedelta(hours=1)),
+        ),
+        ({"reason": 403}, LoggedOut(True, ConnectFailureReason.MAIN_DEVICE_GONE)),
+        ({"reason": 405}, ClientOutdated()),
+        ({"reason": 406}, LoggedOut(True, ConnectFailureReason.UNKNOWN_LOGOUT)),
+        ({"reason": 409}, ConnectFailure(reason=409)),
+    ],
+)
+async def test_permanent_login_failures(
+    simulator: SimulatorInfo,  # noqa: F811
+    failure: dict[str, int],
+    expected: object,
+) -> None:
+    client, store, log, jid = await _linked(simulator)
+    await admin(simulator, "POST", "/devices/login-failure", {"jid": jid, **failure})
+    await admin(simulator, "POST", "/devices/drop", {"jid": jid})
+    event = await log.wait_for(type(expected))
+    assert event == expected
+    assert log.of(Disconnected)  # the drop itself
+    assert len(log.of(Connected)) == 1
+    assert not client.is_connected
+    if isinstance(expected, TemporaryBan):
+        assert "101" in expected.describe() and "1:00:00" in expected.describe()
+    deleted = await store.load_device() is None
+    assert deleted == isinstance(expected, LoggedOut)
+    await client.disconnect()
+
+
+@pytest.mark.parametrize("reason", [500, 503])
+async def test_transient_login_failures_reconnect(simulator: SimulatorInfo, reason: int) -> None:  # noqa: F811
+    client, _, log, jid = await _linked(simulator)
+    await admin(simulator, "POST", "/devices/login-failure", {"jid": jid, "reason": reason})
+    await admin(simulator, "POST", "/devices/drop", {"jid": jid})
+    await log.wait_for(Connected, count=2)
+    assert Disconnected(code=reason) in log.of(Disconnected)
+    await client.disconnect()
+
+
+async def test_phone_removes_device(simulator: SimulatorInfo) -> None:  # noqa: F811
+    client, store, log, jid = await _linked(simulator)
+    saved = DeviceIdentity.from_dict(client.device.to_dict())
+    await admin(simulator, "POST", "/mock-phone/remove-device", {"jid": jid})
+    event = await log.wait_for(LoggedOut)
+    assert event.device_removed and not event.on_connect
+    assert await store.load_device() is None
+    # The next connect with the old identity is refused too.
+    again, _, log2 = make_client(simulator, saved)
+    await again.connect()
+    event2 = await log2.wait_for(LoggedOut)
+    assert event2 == LoggedOut(True, ConnectFailureReason.LOGGED_OUT)
+    await again.disconnect()
+    await client.disconnect()
+
+
+async def test_logout_removes_device_at_simulator(simulator: SimulatorInfo) -> None:  # noqa: F811
+    client, store, log, jid = await _linked(simulator)
+    saved = DeviceIdentity.from_dict(client.device.to_dict())
+    phone = jid.split(":")[0]
+    await client.logout()
+    assert not client.is_connected and await store.load_device() is None
+    _, account = await admin(simulator, "GET", f"/accounts/{phone}")
+    assert jid not in [d["jid"] for d in account["devices"]]
+    assert not log.of(LoggedOut)  # our own logout is not an external one
+    again, _, log2 = make_client(simulator, saved)
+    await again.connect()
+    assert (await log2.wait_for(LoggedOut)).reason == ConnectFailureReason.LOGGED_OUT
+    await again.disconnect()
+
+
+async def test_phone_last_seen(simulator: SimulatorInfo) -> None:  # noqa: F811
+    client, _, log, jid = await _linked(simulator)
+    first = await log.wait_for(PhoneSeen)
+    assert client.phone_last_seen == first.at
+    phone = jid.split(":")[0]
+    t = int(first.at.timestamp()) - 13 * 24 * 3600
+    status, body = await admin(
+        simulator, "POST", "/mock-phone/last-seen", {"phone": phone, "t": t}
+    )
+    assert status == 200 and body["notified"] == 1
+    # The server's word replaces last-seen (13 days back: the bridge's warning case)...
+    older = await log.wait_for(PhoneSeen, count=2)
+    assert older.at.timestamp() == t and client.phone_last_seen == older.at
+    # ... while a sign of life seen elsewhere only moves it forward.
+    client.note_phone_activity(first.at.replace(year=2000))
+    assert client.phone_last_seen == older.at
+    await client.disconnect()
