@@ -43,6 +43,7 @@ log = logging.getLogger("simulator.connection")
 ROUTING_PREFIX = b"ED\x00\x01"
 HANDSHAKE_TIMEOUT = 20.0
 DEFAULT_IQ_TIMEOUT = 10.0
+WORKER_GRACE = 1.0
 SERVER = "s.whatsapp.net"
 
 _connection_ids = itertools.count(1)
@@ -166,18 +167,22 @@ class Connection:
         except (FrameError, ResponderHandshakeError, SocketError) as e:
             self.state.record_protocol_error(f"{self!r}: {e}")
         finally:
-            self._inbox.put_nowait(None)
             await self.close()
+            for future in self._pending_iqs.values():
+                if not future.done():
+                    future.set_exception(ConnectionClosedError("connection closed"))
+            self._pending_iqs.clear()
+            # Let the worker finish the stanza in hand (handlers may record state), no more.
+            self._inbox.put_nowait(None)
+            done, _ = await asyncio.wait({worker}, timeout=WORKER_GRACE)
+            if not done:
+                worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
             for task in list(self._tasks):
                 task.cancel()
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
-            for future in self._pending_iqs.values():
-                if not future.done():
-                    future.set_exception(ConnectionClosedError("connection closed"))
-            self._pending_iqs.clear()
             self.state.connections.discard(self)
             for hook in list(self.state.close_hooks):
                 try:
@@ -218,7 +223,10 @@ class Connection:
     async def _send_frame(self, payload: bytes) -> None:
         if self.ws.closed:
             raise ConnectionClosedError("websocket closed")
-        await self.ws.send_bytes(encode_frame(payload))
+        try:
+            await self.ws.send_bytes(encode_frame(payload))
+        except (ConnectionError, RuntimeError) as e:  # closed under our feet
+            raise ConnectionClosedError(f"websocket closed: {e}") from e
 
     # --- handshake ---
 
@@ -269,6 +277,8 @@ class Connection:
     async def send_node(self, node: Node) -> None:
         if self._ciphers is None:
             raise ConnectionClosedError("handshake not finished")
+        if self.closed.is_set():
+            raise ConnectionClosedError("connection closed")
         log.debug("%r: send %r", self, node)
         data = marshal(node)
         async with self._send_lock:
