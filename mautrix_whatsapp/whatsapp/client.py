@@ -236,10 +236,8 @@ class Client:
         Signs of life of device 0 (its messages, receipts) only move the time forward; the
         server's own statement (``authoritative``) replaces it.
         """
-        if (
-            authoritative
-            and at != self.phone_last_seen
-            or (self.phone_last_seen is None or at > self.phone_last_seen)
+        if (authoritative and at != self.phone_last_seen) or (
+            self.phone_last_seen is None or at > self.phone_last_seen
         ):
             self.phone_last_seen = at
             self._spawn(self.dispatch(PhoneSeen(at=at)), connection=False)

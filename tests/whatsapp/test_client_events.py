@@ -12,9 +12,9 @@ from mautrix_whatsapp.whatsapp.client import DeviceDeletedError
 from mautrix_whatsapp.whatsapp.device import DeviceIdentity
 from mautrix_whatsapp.whatsapp.events import (
     ClientOutdated,
+    Connected,
     ConnectFailure,
     ConnectFailureReason,
-    Connected,
     Disconnected,
     LoggedOut,
     PhoneSeen,
