@@ -1,0 +1,72 @@
+// Link Baileys to the simulator by QR and log in, the way an application does, with saved creds.
+//
+//   node baileys_link.mjs --url WS_URL --root-key HEX64 --auth DIR [--timeout-ms N]
+//
+// Prints JSON lines: {"qr": "..."} for each QR (post it to /admin/mock-phone/scan-qr),
+// {"restart": 515} when the server asks for the post-pairing restart (a new socket is made, as
+// Baileys' docs tell applications to), then {"open": {"id": ..., "lid": ...}} once the connection
+// is open, and exits 0 after saving the credentials. With saved credentials in DIR it logs in
+// without a QR. Any other close prints {"closed": CODE, "error": "..."} and exits 1; a timeout 2.
+import { parseArgs } from 'node:util'
+import pino from 'pino'
+import makeWASocket, { DisconnectReason, WA_CERT_DETAILS, useMultiFileAuthState } from '@whiskeysockets/baileys'
+
+const { values: args } = parseArgs({
+	options: {
+		url: { type: 'string' },
+		'root-key': { type: 'string' },
+		auth: { type: 'string' },
+		'timeout-ms': { type: 'string', default: '30000' }
+	}
+})
+if (!args.url || !args.auth || !/^[0-9a-f]{64}$/i.test(args['root-key'] ?? '')) {
+	console.error('usage: node baileys_link.mjs --url WS_URL --root-key HEX64 --auth DIR')
+	process.exit(64)
+}
+WA_CERT_DETAILS.PUBLIC_KEY = Buffer.from(args['root-key'], 'hex')
+
+const print = value => new Promise(resolve => process.stdout.write(JSON.stringify(value) + '\n', resolve))
+const { state, saveCreds } = await useMultiFileAuthState(args.auth)
+let sock
+const timer = setTimeout(async () => {
+	await print({ error: `not open within ${args['timeout-ms']} ms` })
+	process.exit(2)
+}, Number(args['timeout-ms']))
+
+const start = () => {
+	sock = makeWASocket({
+		auth: state,
+		waWebSocketUrl: args.url,
+		logger: pino({ level: 'silent' }),
+		printQRInTerminal: false,
+		markOnlineOnConnect: false,
+		defaultQueryTimeoutMs: 5000,
+		connectTimeoutMs: 10000
+	})
+	sock.ev.on('creds.update', saveCreds)
+	sock.ev.on('connection.update', async update => {
+		if (update.qr) {
+			await print({ qr: update.qr })
+		}
+		if (update.connection === 'open') {
+			clearTimeout(timer)
+			await saveCreds()
+			await print({ open: { id: state.creds.me?.id, lid: state.creds.me?.lid } })
+			sock.ev.removeAllListeners('connection.update')
+			sock.end(undefined)
+			process.exit(0)
+		} else if (update.connection === 'close') {
+			const error = update.lastDisconnect?.error
+			const code = error?.output?.statusCode
+			if (code === DisconnectReason.restartRequired) {
+				await print({ restart: code })
+				start()
+				return
+			}
+			clearTimeout(timer)
+			await print({ closed: code ?? null, error: String(error?.message ?? error) })
+			process.exit(1)
+		}
+	})
+}
+start()

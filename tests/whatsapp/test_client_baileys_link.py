@@ -1,0 +1,75 @@
+"""Baileys 7.0.0-rc14 links to the simulator by QR, opens, and logs in again from saved creds."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.simulator_fixture import SimulatorInfo, simulator  # noqa: F401
+from tests.whatsapp.test_client_helpers import admin
+
+pytestmark = [pytest.mark.node, pytest.mark.timeout(90)]
+HARNESS_TIMEOUT = 40.0
+
+
+async def run_baileys(
+    info: SimulatorInfo, harness_dir: Path, auth: Path, scan: bool
+) -> list[dict[str, Any]]:
+    """Run baileys_link.mjs to the end; scan each QR it shows when ``scan``."""
+    process = await asyncio.create_subprocess_exec(
+        "node",
+        "baileys_link.mjs",
+        "--url",
+        info.websocket_url,
+        "--root-key",
+        info.root_public_key.hex(),
+        "--auth",
+        str(auth),
+        cwd=harness_dir,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    lines: list[dict[str, Any]] = []
+    try:
+        async with asyncio.timeout(HARNESS_TIMEOUT):
+            while line := await process.stdout.readline():
+                item = json.loads(line)
+                lines.append(item)
+                if "qr" in item:
+                    assert scan, f"Baileys showed a QR although it had credentials: {lines}"
+                    status, body = await admin(info, "POST", "/mock-phone/scan-qr", raw=item["qr"])
+                    assert status == 200 and body["linked"], body
+            assert await process.wait() == 0, lines
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    return lines
+
+
+async def test_baileys_links_by_qr_and_reconnects(
+    simulator: SimulatorInfo,  # noqa: F811
+    node_harness_dir: Path,
+    tmp_path: Path,
+) -> None:
+    auth = tmp_path / "baileys-auth"
+    lines = await run_baileys(simulator, node_harness_dir, auth, scan=True)
+    assert [next(iter(item)) for item in lines] == ["qr", "restart", "open"], lines
+    me = lines[-1]["open"]
+    phone, rest = me["id"].split(":")
+    assert rest.endswith("@s.whatsapp.net") and me["lid"].endswith("@lid")
+    _, account = await admin(simulator, "GET", f"/accounts/{phone}")
+    [device] = account["devices"]
+    assert device["jid"] == me["id"] and device["confirmed"]
+
+    # Saved credentials: straight to open, no QR.
+    again = await run_baileys(simulator, node_harness_dir, auth, scan=False)
+    assert [next(iter(item)) for item in again] == ["open"], again
+    assert again[0]["open"]["id"] == me["id"]
+    _, status = await admin(simulator, "GET", "/status")
+    assert status["protocol_errors"] == []
