@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import zlib
 from typing import Any
 
 import aiohttp
 import pytest
 
-from mautrix_whatsapp.whatsapp.binary import Node
+from mautrix_whatsapp.whatsapp.binary import Node, marshal
 from mautrix_whatsapp.whatsapp.crypto import KeyPair
 from mautrix_whatsapp.whatsapp.proto.wa_wa6_pb2 import ClientPayload
 from mautrix_whatsapp.whatsapp.socket.errors import DialError, SocketClosedError
@@ -212,3 +213,15 @@ async def test_malformed_registration_refused(simulator: SimulatorInfo) -> None:
         await client.close()
     errors = (await admin(simulator, "GET", "/status"))[1]["protocol_errors"]
     assert any("identity key is 31 bytes" in error for error in errors)
+
+
+async def test_zlib_compressed_node_accepted(simulator: SimulatorInfo) -> None:
+    """A frame whose flags byte says zlib (0x02) is inflated before decoding."""
+    client, _, _ = await register(simulator)
+    try:
+        ping = Node("iq", {"id": "z-1", "to": "s.whatsapp.net", "type": "get", "xmlns": "w:p"})
+        await client.noise.send_frame(b"\x02" + zlib.compress(marshal(ping)[1:]))
+        response = await client.receive()
+        assert (response.attrs["id"], response.attrs["type"]) == ("z-1", "result")
+    finally:
+        await client.close()
