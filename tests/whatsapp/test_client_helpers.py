@@ -59,10 +59,9 @@ def make_client(
     client = Client(
         device,
         store,
-        url=info.websocket_url,
         root_public_key=info.root_public_key,
         timing=timing,
-        **kwargs,
+        **{"url": info.websocket_url, **kwargs},
     )
     log = EventLog()
     client.add_event_handler(log)
