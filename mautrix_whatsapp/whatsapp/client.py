@@ -75,6 +75,9 @@ from .socket.handshake import do_handshake
 from .socket.noise_socket import NoiseSocket
 from .store import DeviceStore, MemorySignalStore, SignalProtocolStore
 
+PRE_KEY_RECHECK_WINDOW = 600.0
+"""After an upload, notified counts are re-checked with the server for this long (seconds)."""
+
 EventHandler = Callable[[object], Awaitable[None] | None]
 NodeHandler = Callable[[Node], Awaitable[None]]
 
@@ -187,6 +190,7 @@ class Client:
         self._code_pairing: pair_code.CompanionHello | None = None
         self._code_pairing_ref: bytes | None = None
         self._pre_key_lock = asyncio.Lock()
+        self._last_pre_key_upload = -PRE_KEY_RECHECK_WINDOW
 
     # --- events -----------------------------------------------------------------------------
 
@@ -805,7 +809,9 @@ class Client:
 
     async def _ensure_pre_keys(self, server_count: int | None = None) -> None:
         async with self._pre_key_lock:
-            if server_count is None:
+            recent = time.monotonic() - self._last_pre_key_upload < PRE_KEY_RECHECK_WINDOW
+            if server_count is None or recent:
+                # A notified count may predate an upload that just happened (whatsmeow's check).
                 server_count = await self.get_server_pre_key_count()
             if server_count >= MIN_PRE_KEY_COUNT:
                 return
@@ -824,6 +830,7 @@ class Client:
             await self.signal_store.store_pre_key(record)
         await self.send_iq("encrypt", "set", upload_content(self.device, records))
         self.device.next_pre_key_id = records[-1].key_id + 1
+        self._last_pre_key_upload = time.monotonic()
         await self.device_store.save_device(self.device)
         self.log.debug("Uploaded %d pre-keys", len(records))
 
