@@ -46,7 +46,9 @@ _BAD_NIBBLE_RE: Final = re.compile("[c-f]")
 _HEX_TO_NIBBLE: Final = str.maketrans("ab", "-.")
 
 
-def unmarshal(data: bytes, *, max_decompressed_size: int = MAX_DECOMPRESSED_SIZE) -> Node:
+def unmarshal(
+    data: bytes | bytearray | memoryview, *, max_decompressed_size: int = MAX_DECOMPRESSED_SIZE
+) -> Node:
     """Decode a frame payload: a flags byte (bit 0x02: zlib-compressed), then one node."""
     if type(data) is not bytes:
         data = bytes(data)
@@ -73,7 +75,7 @@ def decompress(data: bytes, max_size: int = MAX_DECOMPRESSED_SIZE) -> bytes:
     return out
 
 
-def decode_node(data: bytes) -> Node:
+def decode_node(data: bytes | bytearray | memoryview) -> Node:
     """Decode one node with no flags byte in front (the decompressed form)."""
     if type(data) is not bytes:
         data = bytes(data)
