@@ -445,6 +445,13 @@ class Client:
             except (BinaryError, ValueError) as e:
                 self.log.warning("Failed to handle <%s>: %s", node.tag, e)
                 continue
+            except (NotConnectedError, SocketError, IQError) as e:
+                self.log.debug("Connection ended while handling <%s>: %s", node.tag, e)
+                continue
+            except Exception:
+                # One bad stanza (or a bug in a handler) must not take the connection down.
+                self.log.exception("Failed to handle <%s>", node.tag)
+                continue
             if result is not None:
                 verdict = result
                 await self._apply_verdict(result)

@@ -19,8 +19,14 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from mautrix_whatsapp.whatsapp.client import Client
-from mautrix_whatsapp.whatsapp.events import Connected, QRCode
+from mautrix_whatsapp.whatsapp.client import Client, ConnectionTiming
+from mautrix_whatsapp.whatsapp.events import (
+    Connected,
+    Disconnected,
+    KeepAliveTimeout,
+    QRCode,
+)
+from mautrix_whatsapp.whatsapp.keepalive import KeepAliveTiming
 from tests.simulator_fixture import SimulatorInfo, simulator  # noqa: F401
 from tests.whatsapp.test_client_helpers import EventLog, admin, make_client, no_leaked_tasks
 
@@ -40,6 +46,11 @@ class Relay:
     dropped: asyncio.Event = field(default_factory=asyncio.Event)
     on_drop: Callable[[], None] = lambda: None
     live: set[web.WebSocketResponse] = field(default_factory=set)
+    stalled: set[web.WebSocketResponse] = field(default_factory=set)
+    """Connections whose messages are swallowed (a connection that silently died)."""
+
+    def stall(self) -> None:
+        self.stalled |= self.live
 
     def reset(self, drop_at: int, on_drop: Callable[[], None]) -> None:
         self.drop_at, self.count, self.on_drop = drop_at, 0, on_drop
@@ -71,6 +82,8 @@ class Relay:
                     async for message in source:
                         if message.type != aiohttp.WSMsgType.BINARY:
                             break
+                        if client_ws in self.stalled:
+                            continue
                         if await self._tick():
                             await self.cut()
                             break
@@ -176,3 +189,28 @@ class DropRecorder:
 def _admin_tasks() -> set[asyncio.Task[Any]]:
     """Scan requests still in flight are the test's own, not the client's."""
     return {t for t in asyncio.all_tasks() if "admin" in repr(t.get_coro())}
+
+
+async def test_keepalive_failure_reconnects(simulator: SimulatorInfo) -> None:  # noqa: F811
+    """Pings into a silent connection time out; after max_fail_time the client reconnects."""
+    timing = ConnectionTiming(
+        keepalive=KeepAliveTiming(
+            interval_min=0.05, interval_max=0.1, response_deadline=0.1, max_fail_time=0.4
+        ),
+        reconnect_step=0.05,
+    )
+    async with run_relay(simulator) as (relay, url):
+        client, _, log = make_client(simulator, url=url, timing=timing)
+        relay.reset(10**9, lambda: None)
+        await client.connect()
+        qr = await log.wait_for(QRCode)
+        await admin(simulator, "POST", "/mock-phone/scan-qr", raw=qr.code)
+        await log.wait_for(Connected)
+        await asyncio.sleep(0.3)
+        assert not log.of(KeepAliveTimeout)  # the simulator answers pings
+        relay.stall()
+        first = await log.wait_for(KeepAliveTimeout)
+        assert first.error_count == 1
+        await log.wait_for(Connected, count=2, timeout=10)
+        assert log.of(Disconnected) and len(log.of(KeepAliveTimeout)) >= 2
+        await client.disconnect()
