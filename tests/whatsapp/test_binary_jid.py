@@ -12,7 +12,6 @@ from mautrix_whatsapp.whatsapp.binary import (
     SERVER_JID,
     STATUS_BROADCAST_JID,
     JIDParseError,
-    SignalAddress,
 )
 
 
@@ -118,14 +117,12 @@ def test_format_parse_round_trip(user: str, server: str, device: int, agent: int
 
 
 def test_signal_address() -> None:
-    assert JID.parse("15551234567:3@s.whatsapp.net").signal_address == SignalAddress(
-        "15551234567", 3
-    )
-    assert JID.parse("98765:2@lid").signal_address == SignalAddress("98765_1", 2)
+    assert JID.parse("15551234567:3@s.whatsapp.net").signal_address == ("15551234567", 3)
+    assert JID.parse("98765:2@lid").signal_address == ("98765_1", 2)
     assert JID.parse("98765:99@hosted.lid").signal_address_user == "98765_129"
     assert JID.parse("15551234567:99@hosted").signal_address_user == "15551234567_128"
     assert JID.parse("15551234567@s.whatsapp.net").signal_address == ("15551234567", 0)
-    assert str(JID.parse("98765:2@lid").signal_address) == "98765_1.2"
+    assert JID.parse("1.5:2@s.whatsapp.net").signal_address == ("1_5", 2)
 
 
 def test_to_non_ad() -> None:

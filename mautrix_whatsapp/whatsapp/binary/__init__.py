@@ -37,7 +37,6 @@ from .jid import (
     PSA_JID,
     SERVER_JID,
     STATUS_BROADCAST_JID,
-    SignalAddress,
 )
 from .node import Attrs, AttrValue, Content, Node
 
@@ -72,7 +71,6 @@ __all__ = [
     "MissingChildError",
     "Node",
     "NodeError",
-    "SignalAddress",
     "decode_node",
     "decompress",
     "marshal",

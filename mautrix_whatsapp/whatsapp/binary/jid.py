@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final, NamedTuple
+from typing import Final
 
 from .errors import JIDParseError
 
@@ -76,17 +76,6 @@ _JID_RE: Final = re.compile(
     r"@(?P<server>[0-9a-z]+(?:[.-][0-9a-z]+)*)"
 )
 _INTEROP_USER_RE: Final = re.compile(r"(?P<integrator>[0-9]{1,5})-(?P<user>.+)")
-
-
-class SignalAddress(NamedTuple):
-    """A Signal protocol address: the session store key of one device."""
-
-    name: str
-    device_id: int
-
-    def __str__(self) -> str:
-        # libsignal's ProtocolAddress.toString() form, used as a session key by Baileys.
-        return f"{self.name}.{self.device_id}"
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -178,8 +167,12 @@ class JID:
         return f"{self.user}_{agent}" if agent else self.user
 
     @property
-    def signal_address(self) -> SignalAddress:
-        return SignalAddress(self.signal_address_user, self.device)
+    def signal_address(self) -> tuple[str, int]:
+        """(name, device id) of this device's Signal address, e.g. ``("123_1", 2)`` for LID.
+
+        ``signal.address.SignalAddress(*jid.signal_address)`` makes the store key of it.
+        """
+        return self.signal_address_user, self.device
 
     def to_non_ad(self) -> JID:
         """The same JID without agent and device: the user (or group…) itself."""
