@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import random
@@ -10,10 +11,13 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mautrix_whatsapp.whatsapp.crypto import xeddsa
 from mautrix_whatsapp.whatsapp.signal.address import SignalAddress
 from mautrix_whatsapp.whatsapp.signal.errors import (
+    CorruptRecordError,
     DuplicateMessageError,
     InvalidMessageError,
     InvalidSignatureError,
@@ -34,7 +38,7 @@ from mautrix_whatsapp.whatsapp.signal.group_session import (
     process_distribution,
 )
 from mautrix_whatsapp.whatsapp.signal.padding import pad_message, unpad_message
-from mautrix_whatsapp.whatsapp.signal.proto import whisper_pb2
+from mautrix_whatsapp.whatsapp.signal.proto import storage_pb2, whisper_pb2
 from mautrix_whatsapp.whatsapp.signal.sender_key import (
     MAX_FORWARD_JUMP,
     MAX_MESSAGE_KEYS,
@@ -135,14 +139,19 @@ def test_replay_is_a_duplicate_and_the_state_stays_usable() -> None:
 
 def test_too_far_ahead_is_rejected_without_advancing() -> None:
     sender, receiver = new_pair()
+    first = encrypt_with_record(sender, b"first")  # iteration 0, delivered after the refusal
     state = sender.current_state()
-    for _ in range(MAX_FORWARD_JUMP + 1):
+    for _ in range(MAX_FORWARD_JUMP):
         state.next_own_key()
-    too_far = encrypt_with_record(sender, b"far")
+    too_far = encrypt_with_record(sender, b"far")  # iteration MAX_FORWARD_JUMP + 1
     with pytest.raises(InvalidMessageError, match="ahead"):
         decrypt_with_record(receiver, too_far)
     assert receiver.current_state().chain_key.iteration == 0
     assert receiver.current_state().skipped_keys == {}
+    # The state is still usable: the next valid message decrypts, and then the far one is
+    # within reach.
+    assert decrypt_with_record(receiver, first) == b"first"
+    assert decrypt_with_record(receiver, too_far) == b"far"
 
 
 def test_exactly_max_forward_jump_ahead_is_accepted() -> None:
@@ -215,6 +224,7 @@ def test_bad_version_and_garbage_are_invalid() -> None:
         decrypt_with_record(receiver, b"\x22" + good[1:])
     with pytest.raises(InvalidMessageError):
         decrypt_with_record(receiver, b"\x33" + b"\xff" * 80)
+    assert decrypt_with_record(receiver, good) == b"v"
 
 
 @pytest.mark.parametrize(
@@ -338,8 +348,12 @@ def test_record_serialization_round_trip_mid_conversation() -> None:
 
 
 def test_corrupt_record_is_a_typed_error() -> None:
-    with pytest.raises(SignalError):
+    with pytest.raises(CorruptRecordError):
         SenderKeyRecord.deserialize(b"\x0a\x05\x08")
+    structure = storage_pb2.SenderKeyRecordStructure.FromString(new_pair()[1].serialize())
+    structure.senderKeyStates[0].senderSigningKey.public = b"\x06" + bytes(32)
+    with pytest.raises(CorruptRecordError):
+        SenderKeyRecord.deserialize(structure.SerializeToString())
 
 
 async def test_store_backed_builder_and_cipher_with_padding() -> None:
@@ -383,3 +397,40 @@ def test_zero_id_and_iteration_may_be_left_out_by_the_encoder() -> None:
     assert decrypt_with_record(receiver, data) == b"zero"
     with pytest.raises(DuplicateMessageError):
         decrypt_with_record(receiver, data)
+
+
+def _mutate(data: bytes, edits: list[tuple[int, int]], cut: int | None) -> bytes:
+    mutated = bytearray(data)
+    for position, value in edits:
+        mutated[position % len(mutated)] = value
+    return bytes(mutated[:cut] if cut is not None else mutated)
+
+
+_EDITS = st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=4)
+_CUT = st.none() | st.integers(0, 200)
+
+
+@settings(max_examples=80, deadline=None)
+@given(garbage=st.binary(max_size=150), edits=_EDITS, cut=_CUT)
+def test_fuzzed_group_inputs_only_raise_signal_errors(
+    garbage: bytes, edits: list[tuple[int, int]], cut: int | None
+) -> None:
+    """Random and mutated messages, distribution messages and stored records: the only errors
+    are Signal errors, and a refused message leaves the receiver able to decrypt a valid one."""
+    sender, receiver = new_pair()
+    good = encrypt_with_record(sender, b"good")
+    skdm = create_distribution(sender).serialize()
+    stored = receiver.serialize()
+    for data in (garbage, b"\x33" + garbage, _mutate(good, edits, cut)):
+        if data == good:
+            continue
+        with pytest.raises(SignalError):
+            decrypt_with_record(receiver, data)
+    for data in (garbage, b"\x33" + garbage, _mutate(skdm, edits, cut)):
+        with contextlib.suppress(SignalError):
+            # A copy: an intact SKDM with a changed signing key rightly replaces the state.
+            process_distribution(receiver.copy(), SenderKeyDistributionMessage.parse(data))
+    for data in (garbage, _mutate(stored, edits, cut)):
+        with contextlib.suppress(SignalError):
+            decrypt_with_record(SenderKeyRecord.deserialize(data), good)
+    assert decrypt_with_record(receiver, good) == b"good"
