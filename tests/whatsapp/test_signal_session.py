@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,6 +14,7 @@ from mautrix_whatsapp.whatsapp.signal.address import SignalAddress
 from mautrix_whatsapp.whatsapp.signal.builder import SessionBuilder
 from mautrix_whatsapp.whatsapp.signal.cipher import MAX_FUTURE_MESSAGES, CiphertextMessage
 from mautrix_whatsapp.whatsapp.signal.errors import (
+    CorruptRecordError,
     DuplicateMessageError,
     InvalidKeyError,
     InvalidKeyIdError,
@@ -25,6 +27,7 @@ from mautrix_whatsapp.whatsapp.signal.errors import (
 )
 from mautrix_whatsapp.whatsapp.signal.keys import PreKeyBundle, PreKeyRecord
 from mautrix_whatsapp.whatsapp.signal.messages import PreKeySignalMessage, SignalMessage
+from mautrix_whatsapp.whatsapp.signal.proto.storage_pb2 import SessionStructure
 from mautrix_whatsapp.whatsapp.signal.session import (
     ARCHIVED_STATES_MAX,
     MAX_RECEIVER_CHAINS,
@@ -273,8 +276,83 @@ def m_text(messages: list[CiphertextMessage], m: CiphertextMessage) -> bytes:
 
 
 def test_corrupt_record() -> None:
-    with pytest.raises(SignalError):
+    with pytest.raises(CorruptRecordError):
         SessionRecord.deserialize(b"\x0a\xff\xff")
+
+
+def _damage_remote_identity(s: SessionStructure) -> None:
+    s.remoteIdentityPublic = b"\x05" + bytes(5)
+
+
+def _damage_local_identity(s: SessionStructure) -> None:
+    s.localIdentityPublic = b""
+
+
+def _damage_ratchet_private(s: SessionStructure) -> None:
+    s.senderChain.senderRatchetKeyPrivate = bytes(7)
+
+
+def _damage_ratchet_public(s: SessionStructure) -> None:
+    s.senderChain.senderRatchetKey = bytes(40)
+
+
+def _damage_skipped_iv(s: SessionStructure) -> None:
+    for chain in s.receiverChains:
+        for key in chain.messageKeys:
+            key.iv = bytes(3)
+
+
+def _damage_skipped_cipher_key(s: SessionStructure) -> None:
+    for chain in s.receiverChains:
+        for key in chain.messageKeys:
+            key.cipherKey = bytes(5)
+
+
+def _damage_pending_base_key(s: SessionStructure) -> None:
+    s.pendingPreKey.signedPreKeyId = 1
+    s.pendingPreKey.baseKey = bytes(10)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        _damage_remote_identity,
+        _damage_local_identity,
+        _damage_ratchet_private,
+        _damage_ratchet_public,
+        _damage_skipped_iv,
+        _damage_skipped_cipher_key,
+        _damage_pending_base_key,
+    ],
+)
+async def test_damaged_stored_record_is_a_typed_error(
+    damage: Callable[[SessionStructure], None],
+) -> None:
+    """A store that hands back a damaged record gets a Signal error, never a bare ValueError;
+    the undamaged record keeps working."""
+    alice, bob = await settled()
+    skipped, late = await encrypt_n(alice, BOB, 2)
+    assert await bob.cipher(ALICE).decrypt("msg", late.serialized) == b"msg 1"
+    good = bob.store.sessions[ALICE]
+    record = SessionRecord.deserialize(good)
+    assert record.current is not None
+    damage(record.current.structure)
+    damaged = record.serialize()
+    refused: list[CorruptRecordError] = []
+    operations: list[Callable[[], Awaitable[object]]] = [
+        lambda: bob.cipher(ALICE).decrypt("msg", skipped.serialized),
+        lambda: bob.cipher(ALICE).encrypt(b"x"),
+    ]
+    for operation in operations:
+        bob.store.sessions[ALICE] = damaged
+        try:
+            await operation()
+        except CorruptRecordError as e:  # anything else fails the test
+            refused.append(e)
+    assert refused, "a damaged key went unnoticed"
+    bob.store.sessions[ALICE] = good
+    assert await bob.cipher(ALICE).decrypt("msg", skipped.serialized) == b"msg 0"
+    assert await send(bob, alice, b"fine") == b"fine"
 
 
 async def test_archived_states_are_bounded_and_still_decrypt() -> None:

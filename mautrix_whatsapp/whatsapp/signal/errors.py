@@ -48,3 +48,7 @@ class UntrustedIdentityError(SignalError):
         super().__init__(f"untrusted identity key for {address}")
         self.address = address
         self.identity_key = identity_key
+
+
+class CorruptRecordError(SignalError):
+    """A stored session or sender-key record cannot be used: the store handed back damaged data."""

@@ -22,7 +22,7 @@ from google.protobuf.message import DecodeError
 
 from ..crypto.keys import KeyPair, with_key_type
 from .address import SignalAddress
-from .errors import DuplicateMessageError, InvalidMessageError, NoSessionError
+from .errors import CorruptRecordError, DuplicateMessageError, InvalidMessageError, NoSessionError
 from .proto import storage_pb2
 
 MAX_STATES = 5
@@ -210,14 +210,14 @@ class SenderKeyState:
     def from_proto(cls, structure: storage_pb2.SenderKeyStateStructure) -> SenderKeyState:
         chain_seed = structure.senderChainKey.seed
         if len(chain_seed) != 32:
-            raise InvalidMessageError("stored sender chain key is not 32 bytes")
+            raise CorruptRecordError("stored sender chain key is not 32 bytes")
         try:
             public = with_key_type(structure.senderSigningKey.public)
         except ValueError as e:
-            raise InvalidMessageError(f"stored sender signing key: {e}") from e
+            raise CorruptRecordError(f"stored sender signing key: {e}") from e
         private = structure.senderSigningKey.private or None
         if private is not None and len(private) != 32:
-            raise InvalidMessageError("stored sender signing private key is not 32 bytes")
+            raise CorruptRecordError("stored sender signing private key is not 32 bytes")
         return cls(
             key_id=structure.senderKeyId,
             chain_key=SenderChainKey(structure.senderChainKey.iteration, chain_seed),
@@ -307,7 +307,7 @@ class SenderKeyRecord:
         try:
             structure.ParseFromString(data)
         except DecodeError as e:
-            raise InvalidMessageError(f"corrupt sender key record: {e}") from e
+            raise CorruptRecordError(f"corrupt sender key record: {e}") from e
         return cls([SenderKeyState.from_proto(s) for s in structure.senderKeyStates])
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..crypto.keys import KeyPair, strip_key_type, with_key_type
-from .errors import SignalError
+from .errors import CorruptRecordError, SignalError
 from .messages import CURRENT_VERSION, parse_proto
 from .proto.storage_pb2 import RecordStructure, SessionStructure
 from .ratchet import ChainKey, MessageKeys
@@ -22,6 +22,24 @@ MAX_RECEIVER_CHAINS = 5
 """Receiving chains kept per session (older chains' skipped keys are dropped), as libsignal."""
 MAX_MESSAGE_KEYS = 2000
 """Skipped message keys kept per receiving chain, oldest dropped first."""
+
+
+def _stored_key(data: bytes, what: str) -> bytes:
+    """A public key read back from the store; damaged data is a typed error, not a ValueError.
+
+    Keys are checked where they are used rather than on every load, which would cost a pass over
+    every archived state and skipped key for each message.
+    """
+    try:
+        return strip_key_type(data)
+    except ValueError:
+        raise CorruptRecordError(f"stored {what} is not a Curve25519 key") from None
+
+
+def _stored_bytes(data: bytes, size: int, what: str) -> bytes:
+    if len(data) != size:
+        raise CorruptRecordError(f"stored {what} is {len(data)} bytes, not {size}")
+    return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,15 +72,15 @@ class SessionState:
 
     @property
     def local_identity_key(self) -> bytes:
-        return strip_key_type(self.structure.localIdentityPublic)
+        return _stored_key(self.structure.localIdentityPublic, "local identity key")
 
     @property
     def remote_identity_key(self) -> bytes:
-        return strip_key_type(self.structure.remoteIdentityPublic)
+        return _stored_key(self.structure.remoteIdentityPublic, "remote identity key")
 
     @property
     def base_key(self) -> bytes:
-        return strip_key_type(self.structure.aliceBaseKey)
+        return _stored_key(self.structure.aliceBaseKey, "base key")
 
     @property
     def local_registration_id(self) -> int:
@@ -114,7 +132,10 @@ class SessionState:
     @property
     def sender_ratchet_key_pair(self) -> KeyPair:
         chain = self.structure.senderChain
-        return KeyPair(chain.senderRatchetKeyPrivate, strip_key_type(chain.senderRatchetKey))
+        return KeyPair(
+            _stored_bytes(chain.senderRatchetKeyPrivate, 32, "ratchet private key"),
+            _stored_key(chain.senderRatchetKey, "ratchet key"),
+        )
 
     @property
     def sender_chain_key(self) -> ChainKey:
@@ -174,7 +195,12 @@ class SessionState:
             return None
         for i, mk in enumerate(chain.messageKeys):
             if mk.index == counter:
-                keys = MessageKeys(mk.cipherKey, mk.macKey, mk.iv, mk.index)
+                keys = MessageKeys(
+                    _stored_bytes(mk.cipherKey, 32, "message cipher key"),
+                    _stored_bytes(mk.macKey, 32, "message MAC key"),
+                    _stored_bytes(mk.iv, 16, "message IV"),
+                    mk.index,
+                )
                 del chain.messageKeys[i]
                 return keys
         return None
@@ -199,7 +225,7 @@ class SessionState:
         return PendingPreKey(
             p.preKeyId if p.HasField("preKeyId") else None,
             p.signedPreKeyId,
-            strip_key_type(p.baseKey),
+            _stored_key(p.baseKey, "pending base key"),
         )
 
     def set_pending_pre_key(self, pending: PendingPreKey) -> None:
@@ -230,7 +256,7 @@ class SessionRecord:
         try:
             proto = parse_proto(RecordStructure(), data, "session record")
         except SignalError:
-            raise SignalError("corrupt session record") from None
+            raise CorruptRecordError("corrupt session record") from None
         current = SessionState(proto.currentSession) if proto.HasField("currentSession") else None
         return cls(current, [SessionState(s) for s in proto.previousSessions])
 
