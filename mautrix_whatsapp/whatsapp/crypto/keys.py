@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 DJB_KEY_TYPE = 0x05
-"""libsignal's key-type prefix: protobufs carry 33-byte keys (05 ‖ key), binary nodes 32-byte keys."""
+"""libsignal's key-type prefix: protobufs carry 33-byte keys (05 ‖ key), binary nodes 32 bytes."""
 
 
 def clamp(private: bytes) -> bytes:

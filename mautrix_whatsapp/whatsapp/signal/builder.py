@@ -9,13 +9,14 @@ first sending chain comes from the DH ratchet step that Alice's first message tr
 
 from __future__ import annotations
 
+from ..crypto.hkdf import hkdf_sha256
 from ..crypto.keys import KeyPair
 from ..store import Direction, SignalProtocolStore
 from .address import SignalAddress
 from .errors import InvalidKeyError, InvalidKeyIdError, UntrustedIdentityError
 from .keys import PreKeyBundle
 from .messages import PreKeySignalMessage
-from .ratchet import TEXT_INFO, ZERO_SALT, ChainKey, hkdf, root_step
+from .ratchet import TEXT_INFO, ZERO_SALT, ChainKey, root_step
 from .session import PendingPreKey, SessionRecord, SessionState
 
 _DISCONTINUITY = b"\xff" * 32
@@ -30,7 +31,7 @@ def _dh(ours: KeyPair, theirs: bytes) -> bytes:
 
 
 def _derive_initial(secret: bytes) -> tuple[bytes, ChainKey]:
-    material = hkdf(secret, ZERO_SALT, TEXT_INFO, 64)
+    material = hkdf_sha256(secret, ZERO_SALT, TEXT_INFO, 64)
     return material[:32], ChainKey(material[32:], 0)
 
 

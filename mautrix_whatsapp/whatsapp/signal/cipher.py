@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from ..crypto import cbc
 from ..crypto.keys import KeyPair
 from ..store import Direction, SignalProtocolStore
 from .address import SignalAddress
@@ -21,7 +22,7 @@ from .errors import (
     UntrustedIdentityError,
 )
 from .messages import PreKeySignalMessage, SignalMessage
-from .ratchet import ChainKey, MessageKeys, aes_cbc_decrypt, aes_cbc_encrypt, root_step
+from .ratchet import ChainKey, MessageKeys, aes_cbc_decrypt, root_step
 from .session import SessionRecord, SessionState
 
 MAX_FUTURE_MESSAGES = 2000
@@ -70,7 +71,7 @@ class SessionCipher:
             state.sender_ratchet_key_pair.public,
             chain_key.index,
             state.previous_counter,
-            aes_cbc_encrypt(keys.cipher_key, keys.iv, plaintext),
+            cbc.encrypt(keys.cipher_key, keys.iv, plaintext),
             state.local_identity_key,
             state.remote_identity_key,
         )

@@ -13,18 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from google.protobuf.message import DecodeError
-
-from ..crypto import xeddsa
+from ..crypto import cbc, xeddsa
 from .errors import InvalidMessageError, InvalidSignatureError, NoSessionError
+from .messages import VERSION_BYTE, check_version, parse_proto
 from .proto import whisper_pb2
-from .sender_key import SenderKeyName, SenderKeyRecord, SenderMessageKey
+from .ratchet import aes_cbc_decrypt
+from .sender_key import SenderKeyName, SenderKeyRecord
 
-CURRENT_VERSION = 3
-VERSION_BYTE = (CURRENT_VERSION << 4) | CURRENT_VERSION
-SIGNATURE_SIZE = 64
-_BLOCK = 16
+SIGNATURE_SIZE = xeddsa.SIGNATURE_SIZE
 
 if TYPE_CHECKING:
     from ..store import SenderKeyStore
@@ -63,41 +59,18 @@ class SenderKeyMessage:
         """Parse the wire form, raising :class:`InvalidMessageError` on anything malformed."""
         if len(data) < 1 + SIGNATURE_SIZE:
             raise InvalidMessageError(f"sender key message too short ({len(data)} bytes)")
-        version = data[0] >> 4
-        if version != CURRENT_VERSION:
-            raise InvalidMessageError(f"unsupported sender key message version {version}")
-        body = whisper_pb2.SenderKeyMessage()
-        try:
-            body.ParseFromString(data[1:-SIGNATURE_SIZE])
-        except DecodeError as e:
-            raise InvalidMessageError(f"malformed sender key message: {e}") from e
+        check_version(data, "sender key message")
+        body = parse_proto(
+            whisper_pb2.SenderKeyMessage(), data[1:-SIGNATURE_SIZE], "sender key message"
+        )
         # An absent id or iteration reads as 0, as an encoder that skips zero values means it;
         # the signature covers them either way.
         ciphertext = body.ciphertext
-        if not ciphertext or len(ciphertext) % _BLOCK:
+        if not ciphertext or len(ciphertext) % cbc.BLOCK_SIZE:
             raise InvalidMessageError(
                 f"sender key ciphertext is not whole AES blocks ({len(ciphertext)} bytes)"
             )
         return cls(body.id, body.iteration, ciphertext, bytes(data))
-
-
-def aes_cbc_encrypt(key: SenderMessageKey, plaintext: bytes) -> bytes:
-    """AES-256-CBC with PKCS#7 padding."""
-    pad = _BLOCK - len(plaintext) % _BLOCK
-    encryptor = Cipher(algorithms.AES(key.cipher_key), modes.CBC(key.iv)).encryptor()
-    return encryptor.update(plaintext + bytes((pad,)) * pad) + encryptor.finalize()
-
-
-def aes_cbc_decrypt(key: SenderMessageKey, ciphertext: bytes) -> bytes:
-    """Undo :func:`aes_cbc_encrypt`; bad PKCS#7 padding is an :class:`InvalidMessageError`."""
-    if not ciphertext or len(ciphertext) % _BLOCK:
-        raise InvalidMessageError("ciphertext is not whole AES blocks")
-    decryptor = Cipher(algorithms.AES(key.cipher_key), modes.CBC(key.iv)).decryptor()
-    padded = decryptor.update(ciphertext) + decryptor.finalize()
-    pad = padded[-1]
-    if not 1 <= pad <= _BLOCK or padded[-pad:].count(pad) != pad:
-        raise InvalidMessageError("bad PKCS#7 padding after decryption (wrong key?)")
-    return padded[:-pad]
 
 
 def encrypt_with_record(record: SenderKeyRecord, plaintext: bytes) -> bytes:
@@ -106,7 +79,7 @@ def encrypt_with_record(record: SenderKeyRecord, plaintext: bytes) -> bytes:
     if state.signing_private is None:
         raise NoSessionError("the sender key state is someone else's: we cannot sign with it")
     key = state.next_own_key()
-    ciphertext = aes_cbc_encrypt(key, plaintext)
+    ciphertext = cbc.encrypt(key.cipher_key, key.iv, plaintext)
     return SenderKeyMessage.create(
         state.key_id, key.iteration, ciphertext, state.signing_private
     ).serialized
@@ -126,7 +99,8 @@ def decrypt_with_record(record: SenderKeyRecord, data: bytes) -> bytes:
             "has a bad signature"
         )
     lookup = state.lookup(message.iteration)
-    plaintext = aes_cbc_decrypt(lookup.message_key, message.ciphertext)
+    key = lookup.message_key
+    plaintext = aes_cbc_decrypt(key.cipher_key, key.iv, message.ciphertext)
     state.commit(lookup)
     return plaintext
 

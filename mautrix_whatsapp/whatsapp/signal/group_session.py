@@ -12,11 +12,10 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from google.protobuf.message import DecodeError
-
 from ..crypto.keys import KeyPair
 from .errors import InvalidMessageError
-from .group_cipher import CURRENT_VERSION, VERSION_BYTE, load_record, save_record
+from .group_cipher import load_record, save_record
+from .messages import VERSION_BYTE, check_version, parse_proto
 from .proto import whisper_pb2
 from .sender_key import SenderKeyName, SenderKeyRecord, signing_public_bytes
 
@@ -47,16 +46,9 @@ class SenderKeyDistributionMessage:
     @classmethod
     def parse(cls, data: bytes) -> SenderKeyDistributionMessage:
         """Parse the wire form, raising :class:`InvalidMessageError` on anything malformed."""
-        if not data:
-            raise InvalidMessageError("empty sender key distribution message")
-        version = data[0] >> 4
-        if version != CURRENT_VERSION:
-            raise InvalidMessageError(f"unsupported sender key distribution version {version}")
-        body = whisper_pb2.SenderKeyDistributionMessage()
-        try:
-            body.ParseFromString(data[1:])
-        except DecodeError as e:
-            raise InvalidMessageError(f"malformed sender key distribution message: {e}") from e
+        what = "sender key distribution message"
+        check_version(data, what)
+        body = parse_proto(whisper_pb2.SenderKeyDistributionMessage(), data[1:], what)
         # id and iteration may be absent (= 0) when an encoder skips zero values.
         for name in ("chainKey", "signingKey"):
             if not body.HasField(name):

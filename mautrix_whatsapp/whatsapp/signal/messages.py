@@ -16,11 +16,11 @@ from typing import TypeVar
 
 from google.protobuf.message import DecodeError, Message
 
+from ..crypto.hkdf import hmac_sha256
 from ..crypto.keys import with_key_type
 from .errors import InvalidMACError, InvalidMessageError
 from .keys import public_key
 from .proto import whisper_pb2
-from .ratchet import hmac_sha256
 
 M = TypeVar("M", bound=Message)
 

@@ -7,12 +7,10 @@ message key: HKDF(seed, salt=zero*32, "WhisperMessageKeys") → cipher 32 ‖ ma
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.padding import PKCS7
-
+from ..crypto import cbc
+from ..crypto.hkdf import hkdf_sha256, hmac_sha256
 from ..crypto.keys import KeyPair
 from .errors import InvalidMessageError
 
@@ -22,23 +20,6 @@ TEXT_INFO = b"WhisperText"
 MESSAGE_KEYS_INFO = b"WhisperMessageKeys"
 _MESSAGE_KEY_SEED = b"\x01"
 _CHAIN_KEY_SEED = b"\x02"
-
-
-def hmac_sha256(key: bytes, data: bytes) -> bytes:
-    return hmac.digest(key, data, "sha256")
-
-
-def hkdf(input_key: bytes, salt: bytes, info: bytes, length: int) -> bytes:
-    """RFC 5869 HKDF-SHA256 (libsignal v3 counts blocks from 1)."""
-    prk = hmac_sha256(salt, input_key)
-    out = b""
-    block = b""
-    counter = 1
-    while len(out) < length:
-        block = hmac_sha256(prk, block + info + bytes((counter,)))
-        out += block
-        counter += 1
-    return out[:length]
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -52,7 +33,7 @@ class MessageKeys:
 
     @classmethod
     def derive(cls, seed: bytes, counter: int) -> MessageKeys:
-        material = hkdf(seed, ZERO_SALT, MESSAGE_KEYS_INFO, 80)
+        material = hkdf_sha256(seed, ZERO_SALT, MESSAGE_KEYS_INFO, 80)
         return cls(material[:32], material[32:64], material[64:80], counter)
 
 
@@ -78,25 +59,14 @@ def root_step(
         shared = our_ratchet.dh(their_ratchet_key)
     except ValueError:
         raise InvalidMessageError("invalid ratchet key") from None
-    material = hkdf(shared, root_key, ROOT_INFO, 64)
+    material = hkdf_sha256(shared, root_key, ROOT_INFO, 64)
     return material[:32], ChainKey(material[32:], 0)
 
 
-def aes_cbc_encrypt(key: bytes, iv: bytes, plaintext: bytes) -> bytes:
-    padder = PKCS7(128).padder()
-    padded = padder.update(plaintext) + padder.finalize()
-    encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
-    return encryptor.update(padded) + encryptor.finalize()
-
-
 def aes_cbc_decrypt(key: bytes, iv: bytes, ciphertext: bytes) -> bytes:
-    """Decrypt and strip PKCS#7, raising :class:`InvalidMessageError` on any malformation."""
-    if not ciphertext or len(ciphertext) % 16:
-        raise InvalidMessageError(f"invalid ciphertext length {len(ciphertext)}")
-    decryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
-    padded = decryptor.update(ciphertext) + decryptor.finalize()
-    unpadder = PKCS7(128).unpadder()
+    """AES-256-CBC decryption for both Signal ciphers (1:1 and sender keys): a bad length or
+    PKCS#7 padding is an :class:`InvalidMessageError`, like every other malformed message."""
     try:
-        return unpadder.update(padded) + unpadder.finalize()
-    except ValueError:
-        raise InvalidMessageError("invalid PKCS#7 padding") from None
+        return cbc.decrypt(key, iv, ciphertext)
+    except cbc.CBCError as e:
+        raise InvalidMessageError(str(e)) from None

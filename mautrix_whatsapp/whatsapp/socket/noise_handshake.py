@@ -10,10 +10,9 @@ import hashlib
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from ..crypto.hkdf import hkdf_sha256
 from .errors import NoiseDecryptError, SocketError
 
 __all__ = [
@@ -44,7 +43,7 @@ def gcm_iv(counter: int) -> bytes:
 
 
 def hkdf_pair(salt: bytes, ikm: bytes) -> tuple[bytes, bytes]:
-    okm = HKDF(algorithm=hashes.SHA256(), length=64, salt=salt, info=b"").derive(ikm)
+    okm = hkdf_sha256(ikm, salt, b"", 64)
     return okm[:32], okm[32:]
 
 
