@@ -16,7 +16,7 @@ from mautrix_whatsapp.whatsapp.binary import Node
 from .core import json_response
 from .login import phone_activity_node
 from .pairing import Tamper
-from .phone import LoginFailure, get_world
+from .phone import LoginFailure, end_stream, get_world
 from .state import AdminError, ServerState
 
 
@@ -141,7 +141,7 @@ def install(state: ServerState) -> None:
             [Node("conflict", {"type": str(data["conflict"])})] if data.get("conflict") else None
         )
         code = str(data["code"]) if data.get("code") is not None else None
-        await conn.send_stream_error(code, children)
+        await end_stream(conn, code, children)
         return json_response({"sent": True})
 
     async def login_failure(request: web.Request, params: dict[str, str]) -> web.StreamResponse:

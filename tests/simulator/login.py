@@ -25,7 +25,7 @@ from mautrix_whatsapp.whatsapp.binary.jid import JID
 from mautrix_whatsapp.whatsapp.proto.wa_wa6_pb2 import ClientPayload
 
 from .connection import SERVER, Connection, iq_error, iq_result
-from .phone import PhoneWorld, get_world
+from .phone import PhoneWorld, end_stream, get_world
 from .qr import ScannedQR
 from .state import PendingRegistration, ServerState
 
@@ -71,7 +71,7 @@ async def handle_login(conn: Connection, payload: ClientPayload) -> None:
     conn.extra["linked_device"] = device
     if old is not None and old is not conn:
         conn.state.spawn(
-            old.send_stream_error(None, [Node("conflict", {"type": "replaced"})]), name="replaced"
+            end_stream(old, None, [Node("conflict", {"type": "replaced"})]), name="replaced"
         )
     attrs = {
         "t": str(int(time.time())),

@@ -13,6 +13,7 @@ that saved it and lost the connection before answering can still log in.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -218,7 +219,7 @@ class PhoneWorld:
             await conn.send_stream_error("401")
             return LinkResult(account, device, {"text": "bad-device-signature"})
         device.confirmed = True
-        await conn.send_stream_error("515")
+        await end_stream(conn, "515")
         return LinkResult(account, device)
 
     def ref_expired(self, registration: PendingRegistration, ref: str) -> bool:
@@ -367,7 +368,25 @@ class PhoneWorld:
         conn = self.connection_of(account, device.device_id)
         if notify and conn is not None:
             conflict = Node("conflict", {"type": "device_removed"})
-            self.state.spawn(conn.send_stream_error("401", [conflict]), name="device removed")
+            self.state.spawn(end_stream(conn, "401", [conflict]), name="device removed")
+
+
+async def end_stream(
+    conn: Connection, code: str | None, children: list[Node] | None = None, grace: float = 1.0
+) -> None:
+    """Send ``<stream:error>`` and close, giving the client ``grace`` seconds to close first.
+
+    Closing at once races the client's processing of the stanza: Baileys then sees a plain
+    close (428) instead of the 515 restart.
+    """
+    attrs = {"code": code} if code is not None else {}
+    try:
+        await conn.send_node(Node("stream:error", attrs, children or None))
+    except ConnectionClosedError:
+        return
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(conn.closed.wait(), grace)
+    await conn.close()
 
 
 def get_world(state: ServerState) -> PhoneWorld:
