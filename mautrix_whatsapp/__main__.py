@@ -1,0 +1,211 @@
+"""The bridge daemon: ``python -m mautrix_whatsapp [-c config.yaml] [-g]``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pkgutil
+import re
+import sys
+
+from mautrix.bridge import Bridge
+from mautrix.types import RoomID, UserID
+from mautrix.util.config import ConfigValueError
+
+from .config import Config, ConfigError, parse_duration
+from .db import BridgeDB, PuppetRow, UserRow, upgrade_table
+from .matrix import MatrixHandler
+from .portal import Portal
+from .puppet import InvalidJID, Puppet, ghost_id_for_jid, jid_for_ghost_id
+from .session import SessionFactory
+from .user import User
+from .version import linkified_version, version
+
+FIRST_RUN_TEXT = """\
+Didn't find a config file, so I wrote the default one to {path}.
+
+Edit it before starting the bridge:
+  * homeserver.address and homeserver.domain: your Matrix homeserver
+  * appservice.address, hostname and port: where the homeserver reaches the bridge
+  * appservice.database: SQLite by default; use postgres://... for many users
+  * bridge.permissions: who may use the bridge
+
+Then generate the registration with
+  {command} -g -c {path} -r registration.yaml
+register registration.yaml with your homeserver (Synapse: app_service_config_files),
+restart the homeserver, and start the bridge with
+  {command} -c {path}
+"""
+
+
+def write_default_config(path: str) -> None:
+    """Copy the packaged example config to ``path`` (the first-run experience)."""
+    data = pkgutil.get_data("mautrix_whatsapp", "example-config.yaml")
+    if data is None:
+        raise FileNotFoundError("example-config.yaml is missing from the package")
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    with open(path, "wb") as file:
+        file.write(data)
+
+
+class WhatsAppBridge(Bridge):
+    module = "mautrix_whatsapp"
+    name = "mautrix-whatsapp"
+    beeper_service_name = "whatsapp"
+    beeper_network_name = "whatsapp"
+    command = "python -m mautrix_whatsapp"
+    description = "A Matrix-WhatsApp puppeting bridge."
+    repo_url = "https://github.com/mautrix/whatsapp"
+    version = version
+    markdown_version = linkified_version
+    config_class = Config
+    matrix_class = MatrixHandler
+    upgrade_table = upgrade_table
+
+    config: Config
+    matrix: MatrixHandler
+    tables: BridgeDB
+    session_factory: SessionFactory
+
+    def __init__(self, session_factory: SessionFactory | None = None) -> None:
+        super().__init__()
+        self._session_factory_override = session_factory
+        self._users: dict[UserID, User] = {}
+        self._puppets: dict[str, Puppet] = {}
+        self._users_lock = asyncio.Lock()
+        self._ghost_re: re.Pattern[str] | None = None
+
+    # ---- config ------------------------------------------------------------------------
+
+    def prepare_config(self) -> None:
+        path = self.args.config
+        if not os.path.exists(path):
+            write_default_config(path)
+            print(FIRST_RUN_TEXT.format(path=path, command=self.command))
+            sys.exit(0)
+        super().prepare_config()
+
+    def check_config(self) -> None:
+        """Refuse placeholder and malformed values, naming the key to edit."""
+        try:
+            self.config.check_default_values()
+            self.config.validate()
+        except (ConfigValueError, ConfigError) as e:
+            print(f"Can't start: {e} (edit {self.args.config})", file=sys.stderr)
+            sys.exit(11)
+
+    @property
+    def disconnect_notice_delay(self) -> float:
+        key = "bridge.disconnect_notice_delay"
+        return parse_duration(key, self.config[key])
+
+    # ---- setup and lifecycle -----------------------------------------------------------
+
+    def prepare_db(self) -> None:
+        super().prepare_db()
+        self.tables = BridgeDB(self.db)
+
+    def prepare_bridge(self) -> None:
+        if self._session_factory_override is not None:
+            self.session_factory = self._session_factory_override
+        else:
+            from .wa_session import ClientSessionFactory
+
+            self.session_factory = ClientSessionFactory(self)
+        template = self.config["bridge.username_template"]
+        prefix, suffix = template.split("{userid}", 1)
+        domain = self.config["homeserver.domain"]
+        self._ghost_re = re.compile(
+            f"^@{re.escape(prefix)}(.+){re.escape(suffix)}:{re.escape(domain)}$"
+        )
+        super().prepare_bridge()
+
+    async def start(self) -> None:
+        self.add_startup_actions(self._reconnect_users())
+        await super().start()
+
+    async def _reconnect_users(self) -> None:
+        """Every logged-in user reconnects on start (in the background)."""
+        for row in await self.tables.users.all_logged_in():
+            try:
+                user = await self.get_user(row.mxid)
+                if user is not None:
+                    await user.connect()
+            except Exception:
+                self.log.exception("Failed to reconnect %s", row.mxid)
+
+    def prepare_stop(self) -> None:
+        self.add_shutdown_actions(*(user.disconnect() for user in self._users.values()))
+
+    # ---- lookups -----------------------------------------------------------------------
+
+    def ghost_mxid(self, ghost_id: str) -> UserID:
+        localpart = self.config["bridge.username_template"].format(userid=ghost_id)
+        return UserID(f"@{localpart}:{self.config['homeserver.domain']}")
+
+    def is_bridge_ghost(self, user_id: UserID) -> bool:
+        return bool(self._ghost_re and self._ghost_re.match(user_id))
+
+    async def get_user(self, user_id: UserID, create: bool = True) -> User | None:
+        if user_id == self.az.bot_mxid or self.is_bridge_ghost(user_id):
+            return None
+        async with self._users_lock:
+            user = self._users.get(user_id)
+            if user is not None:
+                return user
+            row = await self.tables.users.get_by_mxid(user_id)
+            if row is None:
+                if not create:
+                    return None
+                row = UserRow(mxid=user_id)
+                await self.tables.users.upsert(row)
+            user = User(self, row)
+            self._users[user_id] = user
+            return user
+
+    async def get_portal(self, room_id: RoomID) -> Portal | None:
+        row = await self.tables.portals.get_by_mxid(room_id)
+        return Portal(self, row) if row else None
+
+    async def get_puppet(self, user_id: UserID, create: bool = False) -> Puppet | None:
+        match = self._ghost_re.match(user_id) if self._ghost_re else None
+        if not match:
+            return None
+        try:
+            jid = jid_for_ghost_id(match.group(1))
+        except InvalidJID:
+            return None
+        return await self.get_puppet_by_jid(jid, create=create)
+
+    async def get_puppet_by_jid(self, jid: str, create: bool = True) -> Puppet | None:
+        try:
+            user_jid = jid_for_ghost_id(ghost_id_for_jid(jid))
+        except InvalidJID:
+            return None
+        puppet = self._puppets.get(user_jid)
+        if puppet is not None:
+            return puppet
+        row = await self.tables.puppets.get_by_jid(user_jid)
+        if row is None:
+            if not create:
+                return None
+            row = PuppetRow(jid=user_jid, phone=user_jid.partition("@")[0])
+            await self.tables.puppets.upsert(row)
+        puppet = Puppet(self, row)
+        self._puppets[user_jid] = puppet
+        return puppet
+
+    async def get_double_puppet(self, user_id: UserID) -> Puppet | None:
+        return None  # double puppeting comes later
+
+    async def count_logged_in_users(self) -> int:
+        return await self.tables.users.count_logged_in()
+
+
+def main() -> None:
+    WhatsAppBridge().run()
+
+
+if __name__ == "__main__":
+    main()

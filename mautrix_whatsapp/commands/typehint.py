@@ -1,0 +1,16 @@
+"""The command event with this bridge's types, for type checkers only."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mautrix.bridge.commands import CommandEvent as BaseCommandEvent
+
+if TYPE_CHECKING:
+    from ..__main__ import WhatsAppBridge
+    from ..user import User
+
+
+class CommandEvent(BaseCommandEvent):
+    bridge: WhatsAppBridge
+    sender: User

@@ -1,0 +1,173 @@
+"""The bridge's config: which keys survive an update, permissions, and typed views of sections."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from mautrix.bridge.config import BaseBridgeConfig
+from mautrix.client import Client
+from mautrix.types import UserID
+from mautrix.util.config import ConfigUpdateHelper, ForbiddenDefault
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+class ConfigError(ValueError):
+    """A config value has the wrong form; the message names the key."""
+
+
+def parse_duration(key: str, value: Any) -> float:
+    """Seconds from a number or a string like ``60s``, ``1m``, ``500ms``, ``2h``."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{key} must be a duration such as 60s or 1m, not {value!r}")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ConfigError(f"{key} must not be negative")
+        return float(value)
+    match = _DURATION_RE.match(str(value))
+    if not match:
+        raise ConfigError(f"{key} must be a duration such as 60s or 1m, not {value!r}")
+    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
+class Permissions(NamedTuple):
+    relay: bool
+    user: bool
+    admin: bool
+
+
+@dataclass(frozen=True)
+class HistorySyncSettings:
+    """``bridge.history_sync``: sent to the phone in DeviceProps at pairing time."""
+
+    backfill: bool
+    max_initial_conversations: int
+    message_count: int
+    unread_hours_threshold: int
+    request_full_sync: bool
+    full_sync_days_limit: int | None
+    full_sync_size_mb_limit: int | None
+    full_sync_storage_quota_mb: int | None
+    dispatch_wait: float
+
+
+@dataclass(frozen=True)
+class WhatsAppSettings:
+    """The ``whatsapp`` section: device naming and the (test-server) connection target."""
+
+    os_name: str
+    browser_name: str
+    websocket_url: str
+    root_public_key: bytes
+    tls_ca_file: str | None
+
+
+# Keys the bridge copies from the user's config on every update, on top of the framework's.
+_COPIED_KEYS = (
+    "bridge.username_template",
+    "bridge.displayname_template",
+    "bridge.command_prefix",
+    "bridge.sync_direct_chat_list",
+    "bridge.disconnect_notice_delay",
+    "bridge.history_sync.backfill",
+    "bridge.history_sync.max_initial_conversations",
+    "bridge.history_sync.message_count",
+    "bridge.history_sync.unread_hours_threshold",
+    "bridge.history_sync.request_full_sync",
+    "bridge.history_sync.full_sync_config.days_limit",
+    "bridge.history_sync.full_sync_config.size_mb_limit",
+    "bridge.history_sync.full_sync_config.storage_quota_mb",
+    "bridge.history_sync.dispatch_wait",
+    "whatsapp.os_name",
+    "whatsapp.browser_name",
+    "whatsapp.websocket_url",
+    "whatsapp.root_public_key",
+    "whatsapp.tls_ca_file",
+)
+
+
+class Config(BaseBridgeConfig):
+    """mautrix's bridge config plus this bridge's sections."""
+
+    @property
+    def forbidden_defaults(self) -> list[ForbiddenDefault]:
+        return [
+            *super().forbidden_defaults,
+            ForbiddenDefault("homeserver.address", "https://example.com/"),
+        ]
+
+    def do_update(self, helper: ConfigUpdateHelper) -> None:
+        super().do_update(helper)
+        for key in _COPIED_KEYS:
+            helper.copy(key)
+        helper.copy_dict("bridge.permissions")
+
+    def get_permissions(self, mxid: UserID) -> Permissions:
+        """The most specific permission entry wins: user ID, then domain, then ``*``."""
+        permissions: dict[str, str] = self["bridge.permissions"] or {}
+        if mxid in permissions:
+            return self._level(permissions[mxid])
+        try:
+            _, homeserver = Client.parse_user_id(mxid)
+        except ValueError:
+            homeserver = None
+        if homeserver is not None and homeserver in permissions:
+            return self._level(permissions[homeserver])
+        return self._level(permissions.get("*", ""))
+
+    @staticmethod
+    def _level(level: str) -> Permissions:
+        admin = level == "admin"
+        user = level == "user" or admin
+        relay = level == "relay" or user
+        return Permissions(relay=relay, user=user, admin=admin)
+
+    @property
+    def history_sync(self) -> HistorySyncSettings:
+        def opt_int(key: str) -> int | None:
+            value = self[key]
+            return None if value is None else int(value)
+
+        prefix = "bridge.history_sync."
+        return HistorySyncSettings(
+            backfill=bool(self[prefix + "backfill"]),
+            max_initial_conversations=int(self[prefix + "max_initial_conversations"]),
+            message_count=int(self[prefix + "message_count"]),
+            unread_hours_threshold=int(self[prefix + "unread_hours_threshold"]),
+            request_full_sync=bool(self[prefix + "request_full_sync"]),
+            full_sync_days_limit=opt_int(prefix + "full_sync_config.days_limit"),
+            full_sync_size_mb_limit=opt_int(prefix + "full_sync_config.size_mb_limit"),
+            full_sync_storage_quota_mb=opt_int(prefix + "full_sync_config.storage_quota_mb"),
+            dispatch_wait=parse_duration(prefix + "dispatch_wait", self[prefix + "dispatch_wait"]),
+        )
+
+    @property
+    def whatsapp(self) -> WhatsAppSettings:
+        key_hex = str(self["whatsapp.root_public_key"] or "")
+        try:
+            root_key = bytes.fromhex(key_hex)
+        except ValueError:
+            raise ConfigError("whatsapp.root_public_key must be 64 hex digits") from None
+        if len(root_key) != 32:
+            raise ConfigError("whatsapp.root_public_key must be 64 hex digits")
+        return WhatsAppSettings(
+            os_name=str(self["whatsapp.os_name"]),
+            browser_name=str(self["whatsapp.browser_name"]),
+            websocket_url=str(self["whatsapp.websocket_url"]),
+            root_public_key=root_key,
+            tls_ca_file=self["whatsapp.tls_ca_file"] or None,
+        )
+
+    def validate(self) -> None:
+        """Check the bridge's own sections; raises :class:`ConfigError` naming the key."""
+        _ = self.history_sync
+        _ = self.whatsapp
+        parse_duration("bridge.disconnect_notice_delay", self["bridge.disconnect_notice_delay"])
+        template = str(self["bridge.username_template"])
+        if "{userid}" not in template:
+            raise ConfigError("bridge.username_template must contain {userid}")
+        if not str(self["bridge.command_prefix"] or "").strip():
+            raise ConfigError("bridge.command_prefix must not be empty")

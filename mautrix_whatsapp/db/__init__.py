@@ -1,0 +1,32 @@
+"""The bridge database: tables as small query classes over one ``mautrix`` Database."""
+
+from __future__ import annotations
+
+from mautrix.util.async_db import Database
+
+from .portal import PortalRow, PortalTable
+from .puppet import PuppetRow, PuppetTable
+from .upgrade import upgrade_table
+from .user import UserRow, UserTable
+
+
+class BridgeDB:
+    """The bridge's tables, built on one database and passed to whoever needs them."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.users = UserTable(db)
+        self.puppets = PuppetTable(db)
+        self.portals = PortalTable(db)
+
+
+__all__ = [
+    "BridgeDB",
+    "PortalRow",
+    "PortalTable",
+    "PuppetRow",
+    "PuppetTable",
+    "UserRow",
+    "UserTable",
+    "upgrade_table",
+]

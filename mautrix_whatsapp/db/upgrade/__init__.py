@@ -1,0 +1,8 @@
+"""The numbered schema upgrades of the bridge database (``version`` table)."""
+
+from mautrix.util.async_db import UpgradeTable
+
+# mautrix's idiom: steps register themselves on this table when their modules are imported.
+upgrade_table = UpgradeTable()
+
+from . import v01_initial  # noqa: E402, F401

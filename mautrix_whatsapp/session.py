@@ -1,0 +1,187 @@
+"""The seam between the bridge and the WhatsApp client library.
+
+A :class:`User` never touches ``whatsapp.Client`` directly: it holds a :class:`WhatsAppSession`
+and receives :data:`SessionEvent` values. The real implementation (``wa_session.py``) adapts the
+client's typed events to these; tests pass a fake. The events here are the bridge's vocabulary
+(what a user must be told), not the protocol's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Protocol
+
+
+class LogoutKind(Enum):
+    """Why WhatsApp ended the link; each kind has its own notice and bridge-state code."""
+
+    LOGGED_OUT = "wa-logged-out"  # 401: removed from the phone / another device
+    MAIN_DEVICE_GONE = "wa-main-device-gone"  # 403: the phone itself was logged out
+    UNKNOWN = "wa-unknown-logout"  # 406 and anything else that ends the session
+
+
+@dataclass(frozen=True)
+class Connected:
+    """The connection reached ``<success>``."""
+
+
+@dataclass(frozen=True)
+class Disconnected:
+    """The connection dropped; the session reconnects on its own."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class LoggedOut:
+    kind: LogoutKind
+    on_connect: bool = False
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class TemporaryBan:
+    code: int
+    expires_in: float | None  # seconds, None when unknown
+
+    @property
+    def reason(self) -> str:
+        return _BAN_REASONS.get(self.code, "unknown reason")
+
+
+_BAN_REASONS = {
+    101: "you sent too many messages to people who don't have you in their address books",
+    102: "too many people blocked you",
+    103: "you created too many groups with people who don't have you in their address books",
+    104: "you sent the same message to too many people",
+    106: "you sent too many messages to a broadcast list",
+}
+
+
+@dataclass(frozen=True)
+class ClientOutdated:
+    """WhatsApp refuses this client version (405)."""
+
+
+@dataclass(frozen=True)
+class StreamReplaced:
+    """Another connection with the same device took over."""
+
+
+@dataclass(frozen=True)
+class PhoneSeen:
+    """The latest time (unix seconds) the phone is known to have been online."""
+
+    timestamp: float
+
+
+SessionEvent = (
+    Connected
+    | Disconnected
+    | LoggedOut
+    | TemporaryBan
+    | ClientOutdated
+    | StreamReplaced
+    | PhoneSeen
+)
+EventSink = Callable[[SessionEvent], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class QRCode:
+    """A (new) QR code to show; the previous one is no longer valid."""
+
+    code: str
+
+
+@dataclass(frozen=True)
+class PairingCode:
+    """The code to type on the phone, formatted ``XXXX-XXXX``."""
+
+    code: str
+
+
+@dataclass(frozen=True)
+class LoginSuccess:
+    jid: str  # the device JID, e.g. 15551234567:3@s.whatsapp.net
+    phone: str  # digits only
+
+
+@dataclass(frozen=True)
+class LoginTimeout:
+    """The QR codes ran out (or the pairing code expired) before the phone linked."""
+
+
+@dataclass(frozen=True)
+class LoginFailed:
+    message: str
+
+
+LoginUpdate = QRCode | PairingCode | LoginSuccess | LoginTimeout | LoginFailed
+
+
+class InvalidPhoneNumber(ValueError):
+    """The number is not in international format; nothing was sent to WhatsApp."""
+
+
+class WhatsAppSession(Protocol):
+    """One user's link to WhatsApp, as much of it as the bridge needs."""
+
+    @property
+    def device_jid(self) -> str | None:
+        """The linked device's JID, or None before pairing."""
+
+    @property
+    def is_connected(self) -> bool: ...
+
+    async def connect(self) -> None:
+        """Start connecting in the background (paired sessions only); returns quickly."""
+
+    async def disconnect(self) -> None:
+        """Close the connection cleanly; the link stays."""
+
+    async def logout(self) -> None:
+        """Unlink the device at WhatsApp (best effort) and forget its keys."""
+
+    def login_qr(self) -> AsyncIterator[LoginUpdate]:
+        """QR codes as they rotate, then one final LoginSuccess/LoginTimeout/LoginFailed."""
+
+    def login_phone(self, phone: str) -> AsyncIterator[LoginUpdate]:
+        """One PairingCode, then the final update; raises InvalidPhoneNumber first if bad."""
+
+
+SessionFactory = Callable[[str, EventSink], Awaitable[WhatsAppSession]]
+"""Builds the session of the Matrix user ``mxid``; events go to the sink."""
+
+
+_PHONE_SEPARATORS = str.maketrans("", "", " -().\u00a0")
+
+
+def normalize_phone(text: str) -> str:
+    """The digits of an international phone number (``+`` required), or InvalidPhoneNumber.
+
+    Spaces, dashes, dots and parentheses are tolerated; E.164 allows at most 15 digits and
+    no real number has fewer than 7.
+    """
+    cleaned = text.strip().translate(_PHONE_SEPARATORS)
+    if not cleaned.startswith("+"):
+        raise InvalidPhoneNumber(
+            "The phone number must be in international format, starting with `+` and the "
+            "country code, e.g. `+15551234567`."
+        )
+    digits = cleaned[1:]
+    if not digits.isascii() or not digits.isdigit():
+        raise InvalidPhoneNumber(
+            "The phone number may only contain digits after the `+`, e.g. `+15551234567`."
+        )
+    if digits.startswith("0"):
+        raise InvalidPhoneNumber(
+            "The phone number must start with the country code, not 0, e.g. `+15551234567`."
+        )
+    if len(digits) < 7:
+        raise InvalidPhoneNumber("That phone number is too short.")
+    if len(digits) > 15:
+        raise InvalidPhoneNumber("That phone number is too long.")
+    return digits

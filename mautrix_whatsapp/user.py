@@ -1,0 +1,327 @@
+"""A Matrix user of the bridge: permissions, their WhatsApp session, notices and bridge states."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+from mautrix.bridge import BaseUser
+from mautrix.types import EventID, RoomID
+from mautrix.util import markdown
+from mautrix.util.bridge_state import BridgeState, BridgeStateEvent
+
+from .db import UserRow
+from .session import (
+    ClientOutdated,
+    Connected,
+    Disconnected,
+    LoggedOut,
+    LogoutKind,
+    PhoneSeen,
+    SessionEvent,
+    StreamReplaced,
+    TemporaryBan,
+    WhatsAppSession,
+)
+
+if TYPE_CHECKING:
+    from .__main__ import WhatsAppBridge
+    from .portal import Portal
+    from .puppet import Puppet
+
+PHONE_OFFLINE_AFTER = 12 * 24 * 3600
+PHONE_OFFLINE_NOTICE_EVERY = 12 * 3600
+
+_LOGOUT_NOTICES = {
+    LogoutKind.LOGGED_OUT: (
+        "You were logged out from another device. Relogin to continue using the bridge."
+    ),
+    LogoutKind.MAIN_DEVICE_GONE: (
+        "Your phone was logged out from WhatsApp. Relogin to continue using the bridge."
+    ),
+    LogoutKind.UNKNOWN: (
+        "You were logged out for an unknown reason. Relogin to continue using the bridge."
+    ),
+}
+
+
+def format_duration(seconds: float) -> str:
+    """``1 day, 3 hours`` style, to the two largest units."""
+    seconds = max(0, int(seconds))
+    parts = []
+    for name, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        amount, seconds = divmod(seconds, size)
+        if amount:
+            parts.append(f"{amount} {name}{'s' if amount != 1 else ''}")
+    return ", ".join(parts[:2]) or "0 seconds"
+
+
+def format_phone(phone: str | None) -> str:
+    return f"+{phone}" if phone else "an unknown number"
+
+
+class User(BaseUser):
+    """One Matrix user. Owns at most one WhatsApp session; the truth lives in ``row``."""
+
+    bridge: WhatsAppBridge
+
+    def __init__(self, bridge: WhatsAppBridge, row: UserRow) -> None:
+        self.mxid = row.mxid
+        super().__init__()
+        self.bridge = bridge
+        self.az = bridge.az
+        self.loop = bridge.loop
+        self.row = row
+        perms = bridge.config.get_permissions(row.mxid)
+        self.relay_whitelisted = perms.relay
+        self.is_whitelisted = perms.user
+        self.is_admin = perms.admin
+        self.session: WhatsAppSession | None = None
+        self.login_task: asyncio.Task[Any] | None = None
+        self.session_lock = asyncio.Lock()
+        self._disconnect_notice_task: asyncio.Task[None] | None = None
+        self._drop_noticed = False
+        self._state: BridgeState | None = None
+
+    # ---- persistence -------------------------------------------------------------------
+
+    async def save(self) -> None:
+        await self.bridge.tables.users.upsert(self.row)
+
+    @property
+    def wa_jid(self) -> str | None:
+        return self.row.wa_jid
+
+    @property
+    def phone(self) -> str | None:
+        return self.row.phone
+
+    async def set_management_room(self, room_id: RoomID) -> None:
+        if self.row.management_room != room_id:
+            self.row.management_room = room_id
+            await self.save()
+
+    # ---- BaseUser ----------------------------------------------------------------------
+
+    async def is_logged_in(self) -> bool:
+        return self.row.wa_jid is not None
+
+    async def get_puppet(self) -> Puppet | None:
+        if not self.row.wa_jid:
+            return None
+        return await self.bridge.get_puppet_by_jid(self.row.wa_jid)
+
+    async def get_portal_with(self, puppet: Any, create: bool = True) -> Portal | None:
+        return None  # DM portals arrive with the messaging issue
+
+    async def get_bridge_states(self) -> list[BridgeState]:
+        if not await self.is_logged_in():
+            return []
+        state = self._state or BridgeState(
+            state_event=(
+                BridgeStateEvent.CONNECTED
+                if self.session and self.session.is_connected
+                else BridgeStateEvent.CONNECTING
+            )
+        )
+        return [state]
+
+    async def fill_bridge_state(self, state: BridgeState) -> None:
+        await super().fill_bridge_state(state)
+        state.remote_id = self.row.phone
+        state.remote_name = format_phone(self.row.phone) if self.row.phone else None
+
+    async def _set_state(
+        self, event: BridgeStateEvent, error: str | None = None, message: str | None = None
+    ) -> None:
+        self._state = BridgeState(state_event=event, error=error, message=message)
+        await self.push_bridge_state(event, error=error, message=message, remote_id=self.row.phone)
+
+    # ---- session lifecycle -------------------------------------------------------------
+
+    async def get_session(self) -> WhatsAppSession:
+        """The user's session, created on first use (unpaired until a login completes)."""
+        async with self.session_lock:
+            if self.session is None:
+                self.session = await self.bridge.session_factory(self.mxid, self.handle_event)
+            return self.session
+
+    async def connect(self) -> None:
+        """Reconnect a logged-in user (on start and on ``reconnect``)."""
+        if not await self.is_logged_in():
+            return
+        session = await self.get_session()
+        await self._set_state(BridgeStateEvent.CONNECTING)
+        await session.connect()
+
+    async def disconnect(self) -> None:
+        """Close the connection, keep the link (bridge shutdown)."""
+        self._cancel_disconnect_notice()
+        if self.login_task and not self.login_task.done():
+            self.login_task.cancel()
+        session = self.session
+        if session is not None:
+            await session.disconnect()
+
+    async def logout(self) -> None:
+        """Unlink at WhatsApp and forget the device."""
+        self._cancel_disconnect_notice()
+        session = await self.get_session()
+        try:
+            await session.logout()
+        finally:
+            self.session = None
+            await self._forget_login()
+            await self._set_state(BridgeStateEvent.LOGGED_OUT)
+
+    async def on_login_success(self, jid: str, phone: str) -> None:
+        self.row.wa_jid = jid
+        self.row.phone = phone
+        self.row.offline_notice_ts = None
+        await self.save()
+        await self._set_state(BridgeStateEvent.CONNECTED)
+
+    async def drop_unpaired_session(self) -> None:
+        """After a failed or cancelled login: the half-made session is useless."""
+        if await self.is_logged_in():
+            return
+        session, self.session = self.session, None
+        if session is not None:
+            await session.disconnect()
+
+    async def _forget_login(self) -> None:
+        self.row.wa_jid = None
+        self.row.phone_last_seen = None
+        self.row.offline_notice_ts = None
+        await self.save()
+
+    # ---- notices -----------------------------------------------------------------------
+
+    async def send_notice(self, text: str) -> EventID | None:
+        """Tell the user something in their management room (if they have one)."""
+        room_id = self.row.management_room
+        if not room_id:
+            self.log.debug("No management room for notice: %s", text)
+            return None
+        try:
+            return await self.az.intent.send_notice(room_id, text, html=markdown.render(text))
+        except Exception:
+            self.log.warning("Failed to send notice to %s", room_id, exc_info=True)
+            return None
+
+    def _cancel_disconnect_notice(self) -> None:
+        if self._disconnect_notice_task and not self._disconnect_notice_task.done():
+            self._disconnect_notice_task.cancel()
+        self._disconnect_notice_task = None
+
+    async def _notice_lasting_drop(self, delay: float, reason: str) -> None:
+        await asyncio.sleep(delay)
+        self._drop_noticed = True
+        suffix = f" ({reason})" if reason else ""
+        await self.send_notice(f"Disconnected from WhatsApp{suffix}. Trying to reconnect.")
+        await self._set_state(
+            BridgeStateEvent.TRANSIENT_DISCONNECT,
+            error="wa-transient-disconnect",
+            message=reason or None,
+        )
+
+    async def _check_phone_offline(self) -> None:
+        seen = self.row.phone_last_seen
+        now = time.time()
+        if seen is None or now - seen <= PHONE_OFFLINE_AFTER:
+            return
+        last = self.row.offline_notice_ts
+        if last is not None and now - last < PHONE_OFFLINE_NOTICE_EVERY:
+            return
+        self.row.offline_notice_ts = int(now)
+        await self.save()
+        text = (
+            "Your phone hasn't been seen in over 12 days. The bridge is currently connected, "
+            "but will get disconnected if you don't open the app soon."
+        )
+        await self.send_notice(text)
+        await self._set_state(
+            BridgeStateEvent.TRANSIENT_DISCONNECT, error="wa-phone-offline", message=text
+        )
+
+    # ---- session events ----------------------------------------------------------------
+
+    async def handle_event(self, evt: SessionEvent) -> None:
+        """Turn one session event into notices, bridge states and DB updates; never raises."""
+        try:
+            await self._handle_event(evt)
+        except Exception:
+            self.log.exception("Error handling session event %s", type(evt).__name__)
+
+    async def _handle_event(self, evt: SessionEvent) -> None:
+        match evt:
+            case Connected():
+                self._cancel_disconnect_notice()
+                if self._drop_noticed:
+                    self._drop_noticed = False
+                    await self.send_notice("Reconnected to WhatsApp.")
+                if await self.is_logged_in():
+                    await self._set_state(BridgeStateEvent.CONNECTED)
+                    await self._check_phone_offline()
+            case Disconnected(reason=reason):
+                if not await self.is_logged_in():
+                    return
+                if self._disconnect_notice_task is None and not self._drop_noticed:
+                    delay = self.bridge.disconnect_notice_delay
+                    self._disconnect_notice_task = asyncio.create_task(
+                        self._notice_lasting_drop(delay, reason)
+                    )
+            case LoggedOut(kind=kind):
+                self._cancel_disconnect_notice()
+                was_logged_in = await self.is_logged_in()
+                session, self.session = self.session, None
+                if session is not None:
+                    await session.disconnect()
+                await self._forget_login()
+                await self._set_state(
+                    BridgeStateEvent.BAD_CREDENTIALS,
+                    error=kind.value,
+                    message=_LOGOUT_NOTICES[kind],
+                )
+                if was_logged_in:
+                    await self.send_notice(_LOGOUT_NOTICES[kind])
+            case TemporaryBan(code=code, expires_in=expires_in):
+                expiry = (
+                    f"The ban expires in {format_duration(expires_in)}."
+                    if expires_in is not None
+                    else "The ban's expiry is unknown."
+                )
+                text = f"You've been temporarily banned: {code}: {evt.reason}. {expiry}"
+                await self.send_notice(text)
+                await self._set_state(
+                    BridgeStateEvent.BAD_CREDENTIALS, error="wa-temporary-ban", message=text
+                )
+            case ClientOutdated():
+                text = (
+                    "Got client outdated error while connecting to WhatsApp. "
+                    "The bridge must be updated to continue."
+                )
+                await self.send_notice(text)
+                await self._set_state(
+                    BridgeStateEvent.UNKNOWN_ERROR, error="wa-client-outdated", message=text
+                )
+            case StreamReplaced():
+                text = (
+                    "Stream replaced: the bridge was started in another location. "
+                    "Use `reconnect` to take the connection back."
+                )
+                await self.send_notice(text)
+                await self._set_state(
+                    BridgeStateEvent.UNKNOWN_ERROR, error="wa-stream-replaced", message=text
+                )
+            case PhoneSeen(timestamp=ts):
+                if self.row.phone_last_seen is None or int(ts) != self.row.phone_last_seen:
+                    self.row.phone_last_seen = int(ts)
+                    if time.time() - ts <= PHONE_OFFLINE_AFTER:
+                        self.row.offline_notice_ts = None
+                    await self.save()
+                await self._check_phone_offline()
+
+    def __repr__(self) -> str:
+        return f"User({self.mxid!r}, wa_jid={self.row.wa_jid!r})"
