@@ -5,6 +5,7 @@ Public API (what the bridge uses)::
     device = await store.load_device() or DeviceIdentity.generate()
     client = Client(device, store, signal_store=..., url=..., root_public_key=...)
     client.add_event_handler(handler)      # sync or async callable, receives every event
+    channel = client.login_channel()       # optional: QR codes ... PairSuccess as an iterator
     await client.connect()                 # returns once the Noise handshake is done
     code = await client.pair_phone("+1 555 0100")  # optional: link by code instead of QR
     await client.send_iq(...), await client.send_node(...)
@@ -65,7 +66,7 @@ from .prekeys import (
     parse_count,
     upload_content,
 )
-from .qrchan import QRTiming, rotate_qr_codes
+from .qrchan import LoginChannel, QRTiming, rotate_qr_codes
 from .request import IQError, RequestTracker
 from .signal.address import SignalAddress
 from .socket.cert import WA_CERT_PUB_KEY
@@ -201,6 +202,10 @@ class Client:
     def remove_event_handler(self, handler: EventHandler) -> None:
         with contextlib.suppress(ValueError):
             self._handlers.remove(handler)
+
+    def login_channel(self) -> LoginChannel:
+        """A linking attempt's events (QR codes, then the outcome); create before connect()."""
+        return LoginChannel(self)
 
     def add_node_handler(self, tag: str, handler: NodeHandler) -> None:
         """Handle top-level stanzas of ``tag`` (``message``, ``receipt``…); one per tag."""

@@ -9,8 +9,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from .events import QRCode
+from .events import (
+    PairError,
+    PairingCode,
+    PairSuccess,
+    PermanentDisconnect,
+    QRCode,
+    QRTimeout,
+)
 
 
 @dataclass(frozen=True)
@@ -39,3 +47,58 @@ async def rotate_qr_codes(
         await emit(QRCode(code=code, timeout=timeout, index=index))
         await asyncio.sleep(timeout)
     await on_exhausted()
+
+
+class _EventSource(Protocol):
+    def add_event_handler(self, handler: Callable[[object], Awaitable[None] | None]) -> None: ...
+
+    def remove_event_handler(
+        self, handler: Callable[[object], Awaitable[None] | None]
+    ) -> None: ...
+
+
+LoginEvent = QRCode | PairingCode | PairSuccess | PairError | QRTimeout | PermanentDisconnect
+"""What a :class:`LoginChannel` yields."""
+
+
+class LoginChannel:
+    """One linking attempt's events as an async iterator (whatsmeow's ``GetQRChannel``).
+
+    Create it before :meth:`Client.connect`. It yields each :class:`QRCode` (and
+    :class:`PairingCode`) and ends after the first final event: :class:`PairSuccess`,
+    :class:`PairError`, :class:`QRTimeout`, or a permanent disconnect (e.g. ClientOutdated).
+    """
+
+    _FINAL = (PairSuccess, PairError, QRTimeout, PermanentDisconnect)
+
+    def __init__(self, client: _EventSource) -> None:
+        self._client = client
+        self._queue: asyncio.Queue[LoginEvent | None] = asyncio.Queue()
+        self._done = False
+        client.add_event_handler(self._on_event)
+
+    def _on_event(self, event: object) -> None:
+        if self._done:
+            return
+        if isinstance(event, (QRCode, PairingCode, *self._FINAL)):
+            self._queue.put_nowait(event)
+
+    def close(self) -> None:
+        """Stop listening; a pending ``__anext__`` ends the iteration."""
+        if not self._done:
+            self._done = True
+            self._client.remove_event_handler(self._on_event)
+            self._queue.put_nowait(None)
+
+    def __aiter__(self) -> LoginChannel:
+        return self
+
+    async def __anext__(self) -> LoginEvent:
+        if self._done and self._queue.empty():
+            raise StopAsyncIteration
+        event = await self._queue.get()
+        if event is None:
+            raise StopAsyncIteration
+        if isinstance(event, self._FINAL):
+            self.close()
+        return event

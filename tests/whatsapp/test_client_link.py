@@ -16,7 +16,7 @@ from mautrix_whatsapp.whatsapp.events import (
     QRTimeout,
 )
 from mautrix_whatsapp.whatsapp.pair_code import InvalidPhoneNumberError
-from mautrix_whatsapp.whatsapp.qrchan import QRTiming
+from mautrix_whatsapp.whatsapp.qrchan import LoginChannel, QRTiming
 from mautrix_whatsapp.whatsapp.request import IQError
 from tests.simulator_fixture import SimulatorInfo, simulator  # noqa: F401
 from tests.whatsapp.test_client_helpers import FAST, admin, link_by_qr, make_client
@@ -137,3 +137,21 @@ async def test_invalid_phone_number_is_refused_before_sending(simulator: Simulat
     assert not client.is_connected  # nothing was even dialled
     assert isinstance(client, Client)
     await asyncio.sleep(0)
+
+
+async def test_login_channel(simulator: SimulatorInfo) -> None:  # noqa: F811
+    client, _, log = make_client(simulator)
+    channel = LoginChannel(client)
+    await client.connect()
+    seen: list[object] = []
+    async with asyncio.timeout(20):
+        async for item in channel:
+            seen.append(item)
+            if isinstance(item, QRCode):
+                status, _ = await admin(simulator, "POST", "/mock-phone/scan-qr", raw=item.code)
+                assert status == 200
+    assert isinstance(seen[0], QRCode) and isinstance(seen[-1], PairSuccess)
+    await log.wait_for(Connected)
+    # Closed after the final event: later events do not reach it.
+    assert channel._done
+    await client.disconnect()
