@@ -75,7 +75,9 @@ async def admin(
     data = raw.encode() if raw is not None else json.dumps(body).encode() if body else None
     async with (
         aiohttp.ClientSession() as session,
-        session.request(method, info.admin_url.rstrip("/") + path, data=data) as response,
+        session.request(
+            method, info.admin_url.rstrip("/") + path, data=data, ssl=info.ssl_context() or False
+        ) as response,
     ):
         return response.status, await response.json(content_type=None)
 

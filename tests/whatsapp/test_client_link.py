@@ -18,7 +18,7 @@ from mautrix_whatsapp.whatsapp.events import (
 from mautrix_whatsapp.whatsapp.pair_code import InvalidPhoneNumberError
 from mautrix_whatsapp.whatsapp.qrchan import LoginChannel, QRTiming
 from mautrix_whatsapp.whatsapp.request import IQError
-from tests.simulator_fixture import SimulatorInfo, simulator  # noqa: F401
+from tests.simulator_fixture import SimulatorInfo, simulator, simulator_tls  # noqa: F401
 from tests.whatsapp.test_client_helpers import FAST, admin, link_by_qr, make_client
 
 pytestmark = pytest.mark.timeout(60)
@@ -154,4 +154,12 @@ async def test_login_channel(simulator: SimulatorInfo) -> None:  # noqa: F811
     await log.wait_for(Connected)
     # Closed after the final event: later events do not reach it.
     assert channel._done
+    await client.disconnect()
+
+
+async def test_qr_link_over_wss(simulator_tls: SimulatorInfo) -> None:  # noqa: F811
+    assert simulator_tls.websocket_url.startswith("wss://")
+    client, _, log = make_client(simulator_tls, ca_file=simulator_tls.ca_file)
+    result = await link_by_qr(simulator_tls, client, log)
+    assert client.is_logged_in and str(client.device.jid) == result["jid"]
     await client.disconnect()
