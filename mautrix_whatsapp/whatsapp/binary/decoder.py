@@ -13,7 +13,14 @@ import zlib
 from typing import Final, cast
 
 from .errors import BinaryDecodeError
-from .jid import INTEROP_SERVER, JID, MESSENGER_SERVER
+from .jid import (
+    DEFAULT_USER_SERVER,
+    DOMAIN_SERVERS,
+    INTEROP_SERVER,
+    JID,
+    MESSENGER_SERVER,
+    make_jid,
+)
 from .node import AttrValue, Content, Node
 from .token import (
     AD_JID,
@@ -42,8 +49,11 @@ MAX_DECOMPRESSED_SIZE: Final = 32 << 20
 FLAG_COMPRESSED: Final = 0x02
 
 _SINGLE_COUNT: Final = len(SINGLE_BYTE_TOKENS)
+_TOKEN_BY_BYTE: Final[tuple[str | None, ...]] = (
+    (None,) + SINGLE_BYTE_TOKENS[1:] + (None,) * (256 - _SINGLE_COUNT)
+)
+"""Tag byte → its single-byte token, or None (LIST_EMPTY and every other tag)."""
 _BAD_NIBBLE_RE: Final = re.compile("[c-f]")
-_HEX_TO_NIBBLE: Final = str.maketrans("ab", "-.")
 
 
 def unmarshal(
@@ -95,9 +105,10 @@ def _decode(buf: bytes, pos: int) -> Node:
 
 
 def _read_node(buf: bytes, pos: int, depth: int) -> tuple[Node, int]:
+    # Hot path: single-byte tokens come straight from _TOKEN_BY_BYTE (None: not a token).
     if depth > MAX_DEPTH:
         raise BinaryDecodeError(f"node tree deeper than {MAX_DEPTH} levels")
-    single = SINGLE_BYTE_TOKENS
+    tokens = _TOKEN_BY_BYTE
     tag_byte = buf[pos]
     if tag_byte == LIST_8:
         size = buf[pos + 1]
@@ -110,33 +121,29 @@ def _read_node(buf: bytes, pos: int, depth: int) -> tuple[Node, int]:
     if size == 0:
         raise BinaryDecodeError(f"empty node at {pos}")
 
-    tag_byte = buf[pos]
+    tag = tokens[buf[pos]]
     pos += 1
-    if 0 < tag_byte < _SINGLE_COUNT:
-        tag = single[tag_byte]
-    else:
-        value, pos = _read_string(buf, pos, tag_byte)
+    if tag is None:
+        value, pos = _read_string(buf, pos, buf[pos - 1])
         if not isinstance(value, str) or not value:
             raise BinaryDecodeError(f"node tag is not a non-empty string: {value!r:.64}")
         tag = value
 
     attrs: dict[str, AttrValue] = {}
     for _ in range((size - 1) >> 1):
-        tag_byte = buf[pos]
+        key = tokens[buf[pos]]
         pos += 1
-        if 0 < tag_byte < _SINGLE_COUNT:
-            key = single[tag_byte]
-        else:
-            value, pos = _read_string(buf, pos, tag_byte)
-            if not isinstance(value, str):
-                raise BinaryDecodeError(f"<{tag}> has an attribute name that is a JID: {value}")
-            key = value
-        tag_byte = buf[pos]
+        if key is None:
+            name, pos = _read_string(buf, pos, buf[pos - 1])
+            if not isinstance(name, str):
+                raise BinaryDecodeError(f"<{tag}> has an attribute name that is a JID: {name}")
+            key = name
+        attr = tokens[buf[pos]]
         pos += 1
-        if 0 < tag_byte < _SINGLE_COUNT:
-            attrs[key] = single[tag_byte]
+        if attr is None:
+            attrs[key], pos = _read_string(buf, pos, buf[pos - 1])
         else:
-            attrs[key], pos = _read_string(buf, pos, tag_byte)
+            attrs[key] = attr
 
     if size & 1:
         return Node(tag, attrs), pos
@@ -144,8 +151,12 @@ def _read_node(buf: bytes, pos: int, depth: int) -> tuple[Node, int]:
     tag_byte = buf[pos]
     pos += 1
     content: Content
-    if 0 < tag_byte < _SINGLE_COUNT:
-        content = single[tag_byte]
+    if tag_byte == BINARY_8:
+        end = pos + 1 + buf[pos]
+        if end > len(buf):
+            raise BinaryDecodeError(f"content at {pos} runs past the end of the data")
+        content = buf[pos + 1 : end]
+        pos = end
     elif tag_byte in (LIST_8, LIST_16, LIST_EMPTY):
         if tag_byte == LIST_8:
             count = buf[pos]
@@ -163,10 +174,6 @@ def _read_node(buf: bytes, pos: int, depth: int) -> tuple[Node, int]:
             child, pos = _read_node(buf, pos, depth)
             children.append(child)
         content = children
-    elif tag_byte == BINARY_8:
-        end = pos + 1 + buf[pos]
-        content = _slice(buf, pos + 1, end)
-        pos = end
     elif tag_byte == BINARY_20:
         end = pos + 3 + (((buf[pos] & 0x0F) << 16) | (buf[pos + 1] << 8) | buf[pos + 2])
         content = _slice(buf, pos + 3, end)
@@ -176,7 +183,9 @@ def _read_node(buf: bytes, pos: int, depth: int) -> tuple[Node, int]:
         content = _slice(buf, pos + 4, end)
         pos = end
     else:
-        content, pos = _read_string(buf, pos, tag_byte)
+        content = tokens[tag_byte]
+        if content is None:
+            content, pos = _read_string(buf, pos, tag_byte)
     return Node(tag, attrs, content), pos
 
 
@@ -188,23 +197,35 @@ def _slice(buf: bytes, start: int, end: int) -> bytes:
 
 def _read_string(buf: bytes, pos: int, tag: int, allow_jid: bool = True) -> tuple[AttrValue, int]:
     """Read a string-valued item whose tag byte (at ``pos - 1``) is ``tag``."""
+    # Ordered by frequency in real stanzas: packed ids/numbers, device JIDs, raw strings.
+    if tag in (NIBBLE_8, HEX_8):
+        return _read_packed(buf, pos, tag)
     if 0 < tag < _SINGLE_COUNT:
         return SINGLE_BYTE_TOKENS[tag], pos
+    if allow_jid and tag == AD_JID:
+        domain = buf[pos]
+        device = buf[pos + 1]
+        if buf[pos + 2] == NIBBLE_8:
+            user, pos = _read_packed(buf, pos + 3, NIBBLE_8)
+        else:
+            user, pos = _read_jid_part(buf, pos + 2)
+        server = DOMAIN_SERVERS.get(domain)
+        if server is None:  # any other domain byte is a raw agent on s.whatsapp.net
+            return make_jid(user, DEFAULT_USER_SERVER, device, domain, 0, True), pos
+        return make_jid(user, server, device, 0, 0, True), pos
+    if tag == BINARY_8:
+        end = pos + 1 + buf[pos]
+        return _slice(buf, pos + 1, end).decode(), end
     if DICTIONARY_0 <= tag <= DICTIONARY_3:
         return DOUBLE_BYTE_TOKENS[tag - DICTIONARY_0][buf[pos]], pos + 1
     if tag == LIST_EMPTY:
         return "", pos
-    if tag == BINARY_8:
-        end = pos + 1 + buf[pos]
-        return _slice(buf, pos + 1, end).decode(), end
     if tag == BINARY_20:
         end = pos + 3 + (((buf[pos] & 0x0F) << 16) | (buf[pos + 1] << 8) | buf[pos + 2])
         return _slice(buf, pos + 3, end).decode(), end
     if tag == BINARY_32:
         end = pos + 4 + int.from_bytes(_slice(buf, pos, pos + 4), "big")
         return _slice(buf, pos + 4, end).decode(), end
-    if tag in (NIBBLE_8, HEX_8):
-        return _read_packed(buf, pos, tag)
     if not allow_jid:
         if tag in (JID_PAIR, AD_JID, FB_JID, INTEROP_JID):
             raise BinaryDecodeError(f"a JID inside a JID at {pos - 1}")
@@ -213,12 +234,7 @@ def _read_string(buf: bytes, pos: int, tag: int, allow_jid: bool = True) -> tupl
         server, pos = _read_jid_part(buf, pos)
         if not server:
             raise BinaryDecodeError(f"JID pair without a server at {pos}")
-        return JID(user, server), pos
-    elif tag == AD_JID:
-        domain = buf[pos]
-        device = buf[pos + 1]
-        user, pos = _read_jid_part(buf, pos + 2)
-        return JID.from_ad(user, domain, device), pos
+        return make_jid(user, server, 0, 0, 0, False), pos
     elif tag == FB_JID:
         user, pos = _read_jid_part(buf, pos)
         device = (buf[pos] << 8) | buf[pos + 1]
@@ -245,13 +261,16 @@ def _read_jid_part(buf: bytes, pos: int) -> tuple[str, int]:
 def _read_packed(buf: bytes, pos: int, tag: int) -> tuple[str, int]:
     start = buf[pos]
     end = pos + 1 + (start & 0x7F)
-    digits = _slice(buf, pos + 1, end).hex()
+    if end > len(buf):
+        raise BinaryDecodeError(f"packed string at {pos} runs past the end of the data")
+    digits = buf[pos + 1 : end].hex()
     if start & 0x80:
-        if not digits or digits[-1] != "f":
+        if digits[-1:] != "f":
             raise BinaryDecodeError(f"bad padding in packed string at {pos}")
         digits = digits[:-1]
     if tag == HEX_8:
         return digits.upper(), end
     if _BAD_NIBBLE_RE.search(digits):
         raise BinaryDecodeError(f"invalid nibble in packed string at {pos}")
-    return digits.translate(_HEX_TO_NIBBLE), end
+    # Nibbles 10 and 11 are '-' and '.', which hex() wrote as 'a' and 'b'.
+    return digits.replace("a", "-").replace("b", "."), end

@@ -46,8 +46,6 @@ MAX_DEPTH: Final = 128
 
 _NIBBLE_RE: Final = re.compile(rf"[0-9.\-]{{1,{PACKED_MAX}}}")
 _HEX_RE: Final = re.compile(rf"[0-9A-F]{{1,{PACKED_MAX}}}")
-# Nibble values 10 and 11 are '-' and '.'; as hex digits that is 'a' and 'b'.
-_NIBBLE_TO_HEX: Final = str.maketrans("-.", "ab")
 _EMPTY_STRING: Final = bytes((BINARY_8, 0))
 _HOSTED_SERVERS: Final = frozenset({HOSTED_SERVER, HOSTED_LID_SERVER})
 
@@ -164,7 +162,8 @@ def _write_string(out: bytearray, value: str) -> None:
     elif not value:
         out += _EMPTY_STRING
     elif _NIBBLE_RE.fullmatch(value):
-        _write_packed(out, NIBBLE_8, value.translate(_NIBBLE_TO_HEX))
+        # As hex digits, nibbles 10 ('-') and 11 ('.') are 'a' and 'b'.
+        _write_packed(out, NIBBLE_8, value.replace("-", "a").replace(".", "b"))
     elif _HEX_RE.fullmatch(value):
         _write_packed(out, HEX_8, value)
     else:

@@ -8,7 +8,7 @@ interop users, and the bare server (``s.whatsapp.net``) for a server JID.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -241,6 +241,35 @@ class JID:
             and self.device == 0
             and _BOT_USER_RE.fullmatch(self.user) is not None
         )
+
+
+def _slot_setter(name: str) -> Callable[[JID, object], None]:
+    setter: Callable[[JID, object], None] = JID.__dict__[name].__set__
+    return setter
+
+
+_new_object = object.__new__
+_set_user, _set_server, _set_device, _set_raw_agent, _set_integrator, _set_ad = map(
+    _slot_setter, ("user", "server", "device", "raw_agent", "integrator", "ad")
+)
+
+
+def make_jid(
+    user: str, server: str, device: int, raw_agent: int, integrator: int, ad: bool
+) -> JID:
+    """``JID(...)`` for the decoder's hot path, in half the time.
+
+    A frozen dataclass's ``__init__`` assigns each field through ``object.__setattr__`` by name;
+    this writes the slots through their descriptors directly. Same fields, same result.
+    """
+    jid: JID = _new_object(JID)
+    _set_user(jid, user)
+    _set_server(jid, server)
+    _set_device(jid, device)
+    _set_raw_agent(jid, raw_agent)
+    _set_integrator(jid, integrator)
+    _set_ad(jid, ad)
+    return jid
 
 
 EMPTY_JID: Final = JID("", "")
