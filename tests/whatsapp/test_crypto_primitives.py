@@ -8,7 +8,7 @@ from cryptography.hazmat.primitives.padding import PKCS7
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mautrix_whatsapp.whatsapp.crypto import cbc
+from mautrix_whatsapp.whatsapp.crypto import KeyPair, cbc, xeddsa
 from mautrix_whatsapp.whatsapp.crypto.hkdf import hkdf_sha256, hmac_sha256
 
 
@@ -56,3 +56,19 @@ def _raw_encrypt(padded: bytes) -> bytes:
 def test_cbc_decrypt_refuses_malformed_input(ciphertext: bytes) -> None:
     with pytest.raises(cbc.CBCError):
         cbc.decrypt(KEY, IV, ciphertext)
+
+
+def test_signing_key_cache_is_bounded_and_signatures_stay_valid() -> None:
+    """Signing converts the key once per key (memoized, bounded); every signature verifies,
+    including after the key was evicted and converted again."""
+    cache = xeddsa._signing_key
+    cache.cache_clear()
+    pairs = [KeyPair.generate() for _ in range(xeddsa.SIGNING_KEY_CACHE_SIZE + 2)]
+    for pair in pairs * 2:
+        for message in (b"one", b"two"):
+            signature = xeddsa.sign(pair.private, message)
+            assert xeddsa.verify(pair.public, message, signature)
+            assert not xeddsa.verify(pair.public, message + b"!", signature)
+    info = cache.cache_info()
+    assert info.currsize == xeddsa.SIGNING_KEY_CACHE_SIZE
+    assert info.hits > 0  # the second message of each key reused the conversion

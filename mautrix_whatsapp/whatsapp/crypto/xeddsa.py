@@ -6,6 +6,7 @@ which the Montgomery form cannot carry, travels in the top bit of the signature'
 
 from __future__ import annotations
 
+import functools
 import os
 
 import xeddsa as _xeddsa
@@ -13,16 +14,29 @@ import xeddsa as _xeddsa
 from .keys import clamp, strip_key_type
 
 SIGNATURE_SIZE = 64
+SIGNING_KEY_CACHE_SIZE = 16
 
 
 class InvalidSignatureError(Exception):
     """A signature did not verify (or was not even shaped like one)."""
 
 
+@functools.lru_cache(maxsize=SIGNING_KEY_CACHE_SIZE)
+def _signing_key(private: bytes) -> bytes:
+    """The Edwards signing scalar of a Curve25519 private key, its sign bit forced to 0 (so the
+    signature's top bit stays clear, as libsignal does).
+
+    The conversion costs about a third of a signature and one key signs many messages (a group
+    sender key signs every message to its group), so the last few results are kept. The cache
+    is a pure memo of a deterministic function, bounded, and holds nothing the caller's key store
+    does not already hold.
+    """
+    return bytes(_xeddsa.priv_force_sign(clamp(private), False))
+
+
 def sign(private: bytes, message: bytes) -> bytes:
     """Sign ``message`` with a 32-byte Curve25519 private key."""
-    # Force the Edwards sign bit to 0 so the signature's top bit stays clear, as libsignal does.
-    signing_key = _xeddsa.priv_force_sign(clamp(private), False)
+    signing_key = _signing_key(bytes(private))
     return bytes(_xeddsa.ed25519_priv_sign(signing_key, message, os.urandom(64)))
 
 
