@@ -1,5 +1,6 @@
-"""Driver for tests/js/signal_session.mjs (libsignal-node 6.0.0's session cipher), and helpers
-that turn its bundles into ours and back. Shared by the interop tests and bench/signal.py."""
+"""Drivers for the node harnesses under tests/js (libsignal-node 6.0.0's session cipher, and the
+JSON-lines pipe the group harness shares), and helpers that turn node's bundles into ours and back.
+Shared by the interop tests and bench/signal.py."""
 
 from __future__ import annotations
 
@@ -25,12 +26,17 @@ def unb64(text: str) -> bytes:
     return base64.b64decode(text)
 
 
-class SessionHarness:
-    """One long-lived node process; one JSON request and one answer per line."""
+class NodeHarness:
+    """One long-lived node process under tests/js; one JSON request and one answer per line.
+
+    Answers carry ``"ok": true`` or ``"ok": false`` and an ``"error"``, which fails the test.
+    """
+
+    script = ""
 
     def __init__(self, cwd: Path) -> None:
         self.process = subprocess.Popen(
-            ["node", "signal_session.mjs"],
+            ["node", self.script],
             cwd=cwd,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -47,6 +53,23 @@ class SessionHarness:
         answer: dict[str, Any] = json.loads(line)
         assert answer.pop("ok"), answer.get("error")
         return answer
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+class SessionHarness(NodeHarness):
+    """libsignal-node's 1:1 session cipher (tests/js/signal_session.mjs)."""
+
+    script = "signal_session.mjs"
 
     def init(self, party: str, prekey: bool = True) -> PreKeyBundle:
         return bundle_from_node(self.call("init", party=party, prekey=prekey)["bundle"])
@@ -90,17 +113,6 @@ class SessionHarness:
             unb64(r["plaintext"]) if "plaintext" in r else str(r["error"])
             for r in answer["results"]
         ]
-
-    def close(self) -> None:
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
 
 
 def bundle_from_node(data: dict[str, Any]) -> PreKeyBundle:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import random
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +25,8 @@ from mautrix_whatsapp.whatsapp.signal.padding import pad_message, unpad_message
 from mautrix_whatsapp.whatsapp.signal.sender_key import MAX_FORWARD_JUMP, SenderKeyName
 from mautrix_whatsapp.whatsapp.store import MemorySenderKeyStore
 
+from .signal_session_harness import NodeHarness, b64, unb64
+
 pytestmark = pytest.mark.node
 
 GROUP = "120363111111111111@g.us"
@@ -35,44 +34,10 @@ NODE_SENDER = SignalAddress("222222222222222_1", 0)
 OUR_ADDRESS = SignalAddress("333333333333333_1", 7)
 
 
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
+class GroupHarness(NodeHarness):
+    """Baileys' group cipher on libsignal-node (tests/js/signal_group.mjs)."""
 
-
-def unb64(text: str) -> bytes:
-    return base64.b64decode(text)
-
-
-class GroupHarness:
-    """One node process running Baileys' group cipher; one JSON request/answer per line."""
-
-    def __init__(self, cwd: Path) -> None:
-        self.process = subprocess.Popen(
-            ["node", "signal_group.mjs"],
-            cwd=cwd,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-
-    def call(self, op: str, **args: Any) -> dict[str, Any]:
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write(json.dumps({"op": op, **args}) + "\n")
-        self.process.stdin.flush()
-        line = self.process.stdout.readline()
-        assert line, "the node harness exited"
-        answer: dict[str, Any] = json.loads(line)
-        assert answer.pop("ok"), answer.get("error")
-        return answer
-
-    def close(self) -> None:
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+    script = "signal_group.mjs"
 
 
 @pytest.fixture(scope="module")
