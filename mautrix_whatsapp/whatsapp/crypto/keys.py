@@ -1,4 +1,8 @@
-"""Curve25519 key pairs as WhatsApp and libsignal use them."""
+"""Curve25519 key pairs as WhatsApp and libsignal use them.
+
+One type for every long-term and ephemeral key (Noise, identity, pre-keys, ratchets), so clamping,
+the 05 type prefix and the rule that private halves never appear in a ``repr`` live in one place.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""Signal protocol addresses of WhatsApp devices."""
+"""Signal protocol addresses of WhatsApp devices.
+
+Sessions, identities and sender keys are keyed by address, so the mapping from a JID's device to
+an address decides which state a message uses; it must match whatsmeow's and Baileys' mapping or
+records shared with (or migrated from) them would be looked up under the wrong key.
+"""
 
 from __future__ import annotations
 
