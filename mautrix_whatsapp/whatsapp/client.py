@@ -12,6 +12,10 @@ Public API (what the bridge uses)::
     await client.logout()                  # unlink at the server and delete the identity
     await client.disconnect()              # clean close, no reconnect
 
+``signal_store`` must persist with the device (uploaded one-time pre-keys live there; the
+default is in memory, for tests). ``url``/``root_public_key``/``ca_file`` point the client at a
+test server; the defaults are WhatsApp's.
+
 Properties: ``is_connected``, ``is_logged_in``, ``device`` (the :class:`DeviceIdentity`),
 ``phone_last_seen`` (when the phone was last known active; the bridge warns after 12 days).
 
@@ -754,7 +758,8 @@ class Client:
         except (BinaryError, pair_code.PairCodeError) as e:
             await self.dispatch(PairError(error=e))
             return
-        self.device.adv_secret = finish.adv_secret
+        # The QR codes on show carry the old secret; keep it if the phone refuses the code.
+        previous_secret, self.device.adv_secret = self.device.adv_secret, finish.adv_secret
         finish_node = Node(
             "link_code_companion_reg",
             {"jid": JID(hello.phone, "s.whatsapp.net"), "stage": "companion_finish"},
@@ -770,6 +775,7 @@ class Client:
             # Typically a wrong code typed on the phone: report it instead of waiting forever.
             self.log.warning("companion_finish refused: %s", e)
             self._code_pairing = None
+            self.device.adv_secret = previous_secret
             await self.dispatch(PairError(error=e))
 
     # --- after login ------------------------------------------------------------------------

@@ -127,6 +127,11 @@ async def test_wrong_pairing_code_is_an_error_not_a_hang(simulator: SimulatorInf
     error = await log.wait_for(PairError)
     assert isinstance(error.error, IQError) and error.error.text == "incorrect-code"
     assert not client.device.is_paired
+    # Still linkable by QR: the codes on show carry the ADV secret they were made with.
+    qr = log.of(QRCode)[-1]
+    status, result = await admin(simulator, "POST", "/mock-phone/scan-qr", raw=qr.code)
+    assert status == 200 and result["linked"], result
+    await log.wait_for(Connected)
     await client.disconnect()
 
 
