@@ -1,0 +1,1 @@
+"""Tests of the bridge daemon and its deployment files."""

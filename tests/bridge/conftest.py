@@ -1,0 +1,77 @@
+"""Fixtures for the bridge's tests: a migrated database on SQLite and on a real PostgreSQL.
+
+PostgreSQL is the server on 127.0.0.1:5432 (trust auth). One throwaway database is created per
+test run and dropped at the end; each test gets its own schema in it. An unreachable server is a
+failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from mautrix.util.async_db import Database
+
+from mautrix_whatsapp.db import upgrade_table
+
+PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+
+
+async def _pg_admin(query: str) -> None:
+    try:
+        conn = await asyncpg.connect(PG_ADMIN_URL, timeout=10)
+    except (OSError, asyncpg.PostgresError) as e:
+        pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is not reachable: {e}", pytrace=False)
+    try:
+        await conn.execute(query)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """The name of this run's throwaway PostgreSQL database."""
+    import asyncio
+
+    name = f"mautrix_whatsapp_test_{secrets.token_hex(6)}"
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    yield name
+    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, dict[str, object]]:
+    """A database URL and pool options; the PostgreSQL one points at a fresh schema."""
+    if request.param == "sqlite":
+        return f"sqlite:{tmp_path / 'bridge.db'}", {}
+    name = request.getfixturevalue("pg_database")
+    schema = f"t_{secrets.token_hex(6)}"
+    import asyncio
+
+    async def make_schema() -> None:
+        conn = await asyncpg.connect(f"postgres://postgres@127.0.0.1:5432/{name}", timeout=10)
+        try:
+            await conn.execute(f'CREATE SCHEMA "{schema}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(make_schema())
+    return (
+        f"postgres://postgres@127.0.0.1:5432/{name}",
+        {"min_size": 1, "max_size": 3, "server_settings": {"search_path": schema}},
+    )
+
+
+@pytest.fixture
+async def database(db_url: tuple[str, dict[str, object]]) -> AsyncIterator[Database]:
+    """A started, fully upgraded bridge database."""
+    url, args = db_url
+    db = Database.create(url, upgrade_table=upgrade_table, db_args=dict(args))
+    await db.start()
+    try:
+        yield db
+    finally:
+        await db.stop()
