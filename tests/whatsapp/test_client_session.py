@@ -10,6 +10,7 @@ import pytest
 from mautrix_whatsapp.whatsapp.binary import Node
 from mautrix_whatsapp.whatsapp.binary.jid import JID
 from mautrix_whatsapp.whatsapp.client import Client
+from mautrix_whatsapp.whatsapp.crypto import xeddsa
 from mautrix_whatsapp.whatsapp.events import Connected, OfflineSyncCompleted, OfflineSyncPreview
 from tests.simulator_fixture import SimulatorInfo, simulator  # noqa: F401
 from tests.whatsapp.test_client_helpers import admin, link_by_qr, make_client
@@ -72,3 +73,38 @@ async def test_offline_queue_is_delivered_at_login(simulator: SimulatorInfo) -> 
     assert await again.get_server_pre_key_count() == 53
     await again.disconnect()
     await fetcher.disconnect()
+
+
+async def test_key_bundle_and_digest(simulator: SimulatorInfo) -> None:  # noqa: F811
+    client, _, log = make_client(simulator)
+    await link_by_qr(simulator, client, log)
+    device = client.device
+    assert device.jid is not None
+    digest = (await client.send_iq("encrypt", "get", [Node("digest")])).get_child_by_tag("digest")
+    assert digest.get_child_by_tag("registration").content_bytes() == (
+        device.registration_id.to_bytes(4, "big")
+    )
+    assert digest.get_child_by_tag("identity").content_bytes() == device.identity_key.public
+    assert len(digest.get_child_by_tag("list").children) == 812
+    assert len(digest.get_child_by_tag("hash").content_bytes()) == 20
+
+    users = [
+        Node("user", {"jid": device.jid}),
+        Node("user", {"jid": JID("1", "s.whatsapp.net", 9)}),
+    ]
+    response = await client.send_iq("encrypt", "get", [Node("key", {}, users)])
+    mine, unknown = response.get_child_by_tag("list").children
+    assert unknown.get_child_by_tag("error").attrs["code"] == "404"
+    skey = mine.get_child_by_tag("skey")
+    assert xeddsa.verify(
+        mine.get_child_by_tag("identity").content_bytes(),
+        b"\x05" + skey.get_child_by_tag("value").content_bytes(),
+        skey.get_child_by_tag("signature").content_bytes(),
+    )
+    key = mine.get_child_by_tag("key")
+    key_id = int.from_bytes(key.get_child_by_tag("id").content_bytes(), "big")
+    stored = await client.signal_store.load_pre_key(key_id)
+    assert stored is not None
+    assert stored.key_pair.public == key.get_child_by_tag("value").content_bytes()
+    assert await client.get_server_pre_key_count() == 811  # the fetch consumed it
+    await client.disconnect()
