@@ -13,6 +13,7 @@ from aiohttp import web
 
 from mautrix_whatsapp.whatsapp.binary import Node
 
+from .connection import Connection
 from .core import json_response
 from .login import phone_activity_node
 from .pairing import Tamper
@@ -127,7 +128,7 @@ def install(state: ServerState) -> None:
             {"first": world.ref_lifetimes.first, "next": world.ref_lifetimes.next}
         )
 
-    def live_connection(jid: str):  # type: ignore[no-untyped-def]
+    def live_connection(jid: str) -> Connection:
         account, device = world.device_of(jid)
         conn = world.connection_of(account, device.device_id)
         if conn is None:
@@ -147,7 +148,9 @@ def install(state: ServerState) -> None:
     async def login_failure(request: web.Request, params: dict[str, str]) -> web.StreamResponse:
         data = await _body(request)
         key = str(data.get("jid") or "*")
-        attrs = {k: str(data[k]) for k in ("code", "expire", "message") if k in data}
+        attrs: dict[str, str] = {
+            k: str(data[k]) for k in ("code", "expire", "message") if k in data
+        }
         failure = LoginFailure(int(_str(data, "reason")), attrs)
         world.login_failures.setdefault(key, []).extend([failure] * int(data.get("count", 1)))
         return json_response({"queued": len(world.login_failures[key])})

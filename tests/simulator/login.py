@@ -58,8 +58,8 @@ async def handle_login(conn: Connection, payload: ClientPayload) -> None:
         await conn.send_failure("401")
         return
     jid_text = account.device_jid(device.device_id)
-    for key in (jid_text, "*"):
-        queued = world.login_failures.get(key)
+    for failure_key in (jid_text, "*"):
+        queued = world.login_failures.get(failure_key)
         if queued:
             failure = queued.pop(0)
             await conn.send_failure(str(failure.reason), **failure.attrs)
@@ -73,7 +73,7 @@ async def handle_login(conn: Connection, payload: ClientPayload) -> None:
         conn.state.spawn(
             end_stream(old, None, [Node("conflict", {"type": "replaced"})]), name="replaced"
         )
-    attrs = {
+    attrs: dict[str, str | JID] = {
         "t": str(int(time.time())),
         "props": "0",
         "lid": JID.parse(account.device_lid(device.device_id)),

@@ -35,6 +35,7 @@ from .pairing import (
     primary_hello,
     sign_device_identity,
 )
+from .qr import ScannedQR
 from .state import AdminError, DeviceRecord, PendingRegistration, ServerState
 
 log = logging.getLogger("simulator.phone")
@@ -229,7 +230,9 @@ class PhoneWorld:
             return True
         return time.time() > self.ref_lifetimes.deadline(registration.created_at, index)
 
-    async def scan_qr(self, scanned: Any, registration: PendingRegistration) -> dict[str, Any]:
+    async def scan_qr(
+        self, scanned: ScannedQR, registration: PendingRegistration
+    ) -> dict[str, Any]:
         """The phone scanned a valid QR: link the companion that shows it."""
         if self.ref_expired(registration, scanned.ref):
             raise AdminError(410, "QR ref expired")
