@@ -63,6 +63,8 @@ class WhatsAppSettings:
     websocket_url: str
     root_public_key: bytes
     tls_ca_file: str | None
+    qr_timeout_first: float
+    qr_timeout_next: float
 
 
 # Keys the bridge copies from the user's config on every update, on top of the framework's.
@@ -86,6 +88,8 @@ _COPIED_KEYS = (
     "whatsapp.websocket_url",
     "whatsapp.root_public_key",
     "whatsapp.tls_ca_file",
+    "whatsapp.qr_timeout_first",
+    "whatsapp.qr_timeout_next",
 )
 
 
@@ -159,6 +163,12 @@ class Config(BaseBridgeConfig):
             websocket_url=str(self["whatsapp.websocket_url"]),
             root_public_key=root_key,
             tls_ca_file=self["whatsapp.tls_ca_file"] or None,
+            qr_timeout_first=parse_duration(
+                "whatsapp.qr_timeout_first", self["whatsapp.qr_timeout_first"]
+            ),
+            qr_timeout_next=parse_duration(
+                "whatsapp.qr_timeout_next", self["whatsapp.qr_timeout_next"]
+            ),
         )
 
     def validate(self) -> None:

@@ -71,6 +71,14 @@ class StreamReplaced:
 
 
 @dataclass(frozen=True)
+class ConnectFailed:
+    """WhatsApp refused the login for another reason; the session stays disconnected."""
+
+    code: int
+    message: str = ""
+
+
+@dataclass(frozen=True)
 class PhoneSeen:
     """The latest time (unix seconds) the phone is known to have been online."""
 
@@ -84,6 +92,7 @@ SessionEvent = (
     | TemporaryBan
     | ClientOutdated
     | StreamReplaced
+    | ConnectFailed
     | PhoneSeen
 )
 EventSink = Callable[[SessionEvent], Awaitable[None]]

@@ -15,6 +15,7 @@ from .db import UserRow
 from .session import (
     ClientOutdated,
     Connected,
+    ConnectFailed,
     Disconnected,
     LoggedOut,
     LogoutKind,
@@ -314,6 +315,18 @@ class User(BaseUser):
                 await self.send_notice(text)
                 await self._set_state(
                     BridgeStateEvent.UNKNOWN_ERROR, error="wa-stream-replaced", message=text
+                )
+            case ConnectFailed(code=code, message=message):
+                detail = f": {message}" if message else ""
+                text = (
+                    f"Connecting to WhatsApp failed (error {code}{detail}). "
+                    "Use `reconnect` to try again."
+                )
+                await self.send_notice(text)
+                await self._set_state(
+                    BridgeStateEvent.UNKNOWN_ERROR,
+                    error=f"wa-connect-failure-{code}",
+                    message=text,
                 )
             case PhoneSeen(timestamp=ts):
                 if self.row.phone_last_seen is None or int(ts) != self.row.phone_last_seen:

@@ -1,36 +1,262 @@
-"""The real :class:`~mautrix_whatsapp.session.WhatsAppSession`, on ``whatsapp.Client``."""
+"""The real :class:`~mautrix_whatsapp.session.WhatsAppSession`, on ``whatsapp.Client``.
+
+It owns one user's client, keeps the device identity and Signal state in the bridge database
+(``db/whatsapp_store.py``), and turns the client's protocol events into the bridge's
+:data:`~mautrix_whatsapp.session.SessionEvent` vocabulary.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from .session import EventSink, LoginFailed, LoginUpdate, WhatsAppSession
+from . import session as s
+from .db.whatsapp_store import SQLDeviceStore, SQLSignalStore, delete_signal_state
+from .whatsapp import events as ev
+from .whatsapp.client import Client, ClientError, ConnectionTiming
+from .whatsapp.client_payload import ClientConfig
+from .whatsapp.device import DeviceIdentity
+from .whatsapp.pair_code import InvalidPhoneNumberError
+from .whatsapp.proto import wa_companion_reg_pb2 as companion_reg
+from .whatsapp.qrchan import LoginChannel, QRTiming
+from .whatsapp.socket.errors import SocketError
 
 if TYPE_CHECKING:
     from .__main__ import WhatsAppBridge
 
+CONNECTED_AFTER_PAIR_WAIT = 30.0
+"""After pair-success the client restarts (515) and logs in; this long we wait for that."""
 
-class UnavailableSession:
-    """Stands in while the client library cannot link devices; every login fails clearly."""
+_LOGOUT_KINDS = {
+    ev.ConnectFailureReason.LOGGED_OUT: s.LogoutKind.LOGGED_OUT,
+    ev.ConnectFailureReason.MAIN_DEVICE_GONE: s.LogoutKind.MAIN_DEVICE_GONE,
+}
 
-    device_jid: str | None = None
-    is_connected = False
+
+def _platform_type(browser_name: str) -> int:
+    """``whatsapp.browser_name`` → DeviceProps.PlatformType (UNKNOWN for unknown names)."""
+    enum = companion_reg.DeviceProps.PlatformType
+    try:
+        return int(enum.Value(browser_name.strip().upper()))
+    except ValueError:
+        return int(enum.Value("UNKNOWN"))
+
+
+def translate_event(event: object) -> s.SessionEvent | None:
+    """The bridge's view of a client event (None for the ones a user needn't hear about)."""
+    match event:
+        case ev.Connected():
+            return s.Connected()
+        case ev.Disconnected(code=code):
+            return s.Disconnected(reason=f"code {code}" if code else "")
+        case ev.LoggedOut(on_connect=on_connect, reason=reason):
+            kind = _LOGOUT_KINDS.get(reason, s.LogoutKind.UNKNOWN)
+            return s.LoggedOut(kind=kind, on_connect=on_connect, reason=str(int(reason)))
+        case ev.TemporaryBan(code=code, expire=expire):
+            seconds = expire.total_seconds() if expire else None
+            return s.TemporaryBan(code=code, expires_in=seconds)
+        case ev.ClientOutdated():
+            return s.ClientOutdated()
+        case ev.StreamReplaced():
+            return s.StreamReplaced()
+        case ev.ConnectFailure(reason=reason, message=message):
+            return s.ConnectFailed(code=reason, message=message)
+        case ev.PhoneSeen(at=at):
+            return s.PhoneSeen(timestamp=at.timestamp())
+    return None
+
+
+class ClientSession:
+    """One Matrix user's WhatsApp device and connection."""
+
+    def __init__(self, bridge: WhatsAppBridge, owner: str, sink: s.EventSink) -> None:
+        self.bridge = bridge
+        self.owner = owner
+        self.sink = sink
+        self.device_store = SQLDeviceStore(bridge.db, owner)
+        self.client: Client | None = None
+        self.log = logging.getLogger("mau.wa_session").getChild(owner)
+        self._connect_task: asyncio.Task[None] | None = None
+
+    # ---- state -------------------------------------------------------------------------
+
+    @property
+    def device_jid(self) -> str | None:
+        if self.client is None or self.client.device.jid is None:
+            return None
+        return str(self.client.device.jid)
+
+    @property
+    def is_connected(self) -> bool:
+        return self.client is not None and self.client.is_logged_in
+
+    # ---- building the client -----------------------------------------------------------
+
+    def _make_client(self, device: DeviceIdentity) -> Client:
+        config = self.bridge.config
+        wa = config.whatsapp
+        history = config.history_sync
+        signal_store = SQLSignalStore(
+            self.bridge.db, self.owner, device.identity_key, device.registration_id
+        )
+        qr_timing = QRTiming(first=wa.qr_timeout_first, next=wa.qr_timeout_next)
+        client = Client(
+            device,
+            self.device_store,
+            signal_store=signal_store,
+            url=wa.websocket_url,
+            root_public_key=wa.root_public_key,
+            ca_file=wa.tls_ca_file,
+            config=ClientConfig(
+                os_name=wa.os_name,
+                platform_type=_platform_type(wa.browser_name),
+                require_full_sync=history.request_full_sync,
+                history_days=history.full_sync_days_limit,
+            ),
+            timing=ConnectionTiming(
+                qr=QRTiming(first=wa.qr_timeout_first, next=wa.qr_timeout_next)
+            ),
+            initial_auto_reconnect=True,
+            log=self.log.getChild("client"),
+        )
+        client.add_event_handler(self._on_event)
+        return client
+
+    async def _on_event(self, event: object) -> None:
+        translated = translate_event(event)
+        if translated is not None:
+            await self.sink(translated)
+
+    # ---- connection --------------------------------------------------------------------
 
     async def connect(self) -> None:
-        return None
+        """Connect a paired device in the background; a missing device reads as logged out."""
+        if self.client is not None and self.client.is_connected:
+            return
+        if self._connect_task is not None and not self._connect_task.done():
+            return
+        if self.client is None or not self.client.device.is_paired:
+            device = await self.device_store.load_device()
+            if device is None or not device.is_paired:
+                await self.sink(s.LoggedOut(kind=s.LogoutKind.UNKNOWN, reason="no device"))
+                return
+            self.client = self._make_client(device)
+        self._connect_task = asyncio.create_task(self._connect(self.client))
+
+    async def _connect(self, client: Client) -> None:
+        try:
+            await client.connect()
+        except ClientError as e:
+            self.log.warning("Can't connect: %s", e)
+        except Exception:
+            self.log.exception("Connecting to WhatsApp failed")
+
+    async def _stop_connect_task(self) -> None:
+        task, self._connect_task = self._connect_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
     async def disconnect(self) -> None:
-        return None
+        await self._stop_connect_task()
+        if self.client is not None:
+            await self.client.disconnect()
 
     async def logout(self) -> None:
-        return None
+        await self._stop_connect_task()
+        client, self.client = self.client, None
+        try:
+            if client is not None and client.device.is_paired:
+                if not client.is_logged_in:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(client.connect(), 15)
+                await asyncio.wait_for(client.logout(), 30)
+        except Exception as e:
+            self.log.warning("Logout at WhatsApp failed, forgetting the device anyway: %s", e)
+        finally:
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    await client.disconnect()
+            await self.device_store.delete_device()
 
-    async def login_qr(self) -> AsyncIterator[LoginUpdate]:
-        yield LoginFailed("the WhatsApp client is not available in this build")
+    # ---- login -------------------------------------------------------------------------
 
-    async def login_phone(self, phone: str) -> AsyncIterator[LoginUpdate]:
-        yield LoginFailed("the WhatsApp client is not available in this build")
+    async def _fresh_client(self) -> Client:
+        if self.client is not None:
+            await self.disconnect()
+        await delete_signal_state(self.bridge.db, self.owner)
+        self.client = self._make_client(DeviceIdentity.generate())
+        return self.client
+
+    def login_qr(self) -> AsyncIterator[s.LoginUpdate]:
+        return self._login(None)
+
+    def login_phone(self, phone: str) -> AsyncIterator[s.LoginUpdate]:
+        return self._login(phone)
+
+    async def _login(self, phone: str | None) -> AsyncIterator[s.LoginUpdate]:
+        client = await self._fresh_client()
+        connected = asyncio.Event()
+
+        def note_connected(event: object) -> None:
+            if isinstance(event, ev.Connected):
+                connected.set()
+
+        client.add_event_handler(note_connected)
+        channel = LoginChannel(client)
+        paired = False
+        try:
+            try:
+                await client.connect()
+            except (SocketError, OSError, ClientError) as e:
+                yield s.LoginFailed(f"couldn't connect to WhatsApp: {e}")
+                return
+            if phone is not None:
+                try:
+                    await client.pair_phone(f"+{phone}")
+                except InvalidPhoneNumberError as e:
+                    raise s.InvalidPhoneNumber(f"Invalid phone number: {e}") from e
+                except ClientError as e:
+                    yield s.LoginFailed(f"WhatsApp didn't offer a pairing code: {e}")
+                    return
+            async for event in channel:
+                match event:
+                    case ev.QRCode(code=code) if phone is None:
+                        yield s.QRCode(code)
+                    case ev.PairingCode(code=code):
+                        yield s.PairingCode(code)
+                    case ev.PairSuccess(jid=jid):
+                        paired = True
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(connected.wait(), CONNECTED_AFTER_PAIR_WAIT)
+                        yield s.LoginSuccess(jid=str(jid), phone=jid.user)
+                        return
+                    case ev.QRTimeout():
+                        yield s.LoginTimeout()
+                        return
+                    case ev.PairError(error=error):
+                        yield s.LoginFailed(str(error) or type(error).__name__)
+                        return
+                    case ev.ClientOutdated():
+                        yield s.LoginFailed(
+                            "Got client outdated error while waiting for QRs. "
+                            "The bridge must be updated to continue."
+                        )
+                        return
+                    case ev.PermanentDisconnect():
+                        yield s.LoginFailed(f"unexpected event from WhatsApp: {event.describe()}")
+                        return
+            yield s.LoginFailed("the connection to WhatsApp ended before the login finished")
+        finally:
+            channel.close()
+            client.remove_event_handler(note_connected)
+            if not paired:
+                with contextlib.suppress(Exception):
+                    await client.disconnect()
 
 
 class ClientSessionFactory:
@@ -39,5 +265,5 @@ class ClientSessionFactory:
     def __init__(self, bridge: WhatsAppBridge) -> None:
         self.bridge = bridge
 
-    async def __call__(self, mxid: str, sink: EventSink) -> WhatsAppSession:
-        return UnavailableSession()
+    async def __call__(self, mxid: str, sink: s.EventSink) -> s.WhatsAppSession:
+        return ClientSession(self.bridge, mxid, sink)
