@@ -893,19 +893,29 @@ class Client:
 
     # --- leaving ----------------------------------------------------------------------------
 
-    async def logout(self) -> None:
-        """Unlink this device at the server (``remove-companion-device``), then delete it."""
+    async def logout(self, *, force: bool = False) -> None:
+        """Unlink this device at the server (``remove-companion-device``), then delete it.
+
+        If the request fails, nothing is deleted and the error propagates, unless ``force``:
+        then the device is dropped locally anyway (the phone may still list it).
+        """
         if self.device.jid is None:
             raise NotPairedError("not logged in")
-        await self.send_iq(
-            "md",
-            "set",
-            [
-                Node(
-                    "remove-companion-device", {"jid": self.device.jid, "reason": "user_initiated"}
-                )
-            ],
-        )
+        try:
+            await self.send_iq(
+                "md",
+                "set",
+                [
+                    Node(
+                        "remove-companion-device",
+                        {"jid": self.device.jid, "reason": "user_initiated"},
+                    )
+                ],
+            )
+        except (IQError, NotConnectedError, SocketError):
+            if not force:
+                raise
+            self.log.warning("Logout request failed; forgetting the device anyway")
         await self.disconnect()
         await self._delete_device()
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mautrix_whatsapp.whatsapp.client import DeviceDeletedError
+from mautrix_whatsapp.whatsapp.client import DeviceDeletedError, NotConnectedError
 from mautrix_whatsapp.whatsapp.device import DeviceIdentity
 from mautrix_whatsapp.whatsapp.events import (
     ClientOutdated,
@@ -172,3 +172,15 @@ async def test_phone_last_seen(simulator: SimulatorInfo) -> None:  # noqa: F811
     client.note_phone_activity(first.at.replace(year=2000))
     assert client.phone_last_seen == older.at
     await client.disconnect()
+
+
+async def test_logout_needs_the_server_unless_forced(simulator: SimulatorInfo) -> None:  # noqa: F811
+    client, store, _, _ = await _linked(simulator)
+    await client.disconnect()
+    with pytest.raises(NotConnectedError):
+        await client.logout()
+    assert await store.load_device() is not None  # nothing deleted
+    await client.logout(force=True)
+    assert await store.load_device() is None
+    with pytest.raises(DeviceDeletedError):
+        await client.connect()
