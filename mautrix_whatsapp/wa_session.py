@@ -102,7 +102,6 @@ class ClientSession:
         signal_store = SQLSignalStore(
             self.bridge.db, self.owner, device.identity_key, device.registration_id
         )
-        qr_timing = QRTiming(first=wa.qr_timeout_first, next=wa.qr_timeout_next)
         client = Client(
             device,
             self.device_store,
@@ -174,7 +173,7 @@ class ClientSession:
                 if not client.is_logged_in:
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(client.connect(), 15)
-                await asyncio.wait_for(client.logout(), 30)
+                await asyncio.wait_for(client.logout(force=True), 30)
         except Exception as e:
             self.log.warning("Logout at WhatsApp failed, forgetting the device anyway: %s", e)
         finally:
