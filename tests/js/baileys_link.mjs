@@ -1,7 +1,9 @@
 // Link Baileys to the simulator by QR and log in, the way an application does, with saved creds.
 //
-//   node baileys_link.mjs --url WS_URL --root-key HEX64 --auth DIR [--timeout-ms N]
+//   node baileys_link.mjs --url WS_URL --root-key HEX64 --auth DIR [--phone DIGITS] [--timeout-ms N]
 //
+// With --phone it links by pairing code instead: at the first QR it asks for a code and prints
+// {"code": "XXXXXXXX"} (enter it with /admin/mock-phone/enter-code); QR codes are not printed.
 // Prints JSON lines: {"qr": "..."} for each QR (post it to /admin/mock-phone/scan-qr),
 // {"restart": 515} when the server asks for the post-pairing restart (a new socket is made, as
 // Baileys' docs tell applications to), then {"open": {"id": ..., "lid": ...}} once the connection
@@ -16,6 +18,7 @@ const { values: args } = parseArgs({
 		url: { type: 'string' },
 		'root-key': { type: 'string' },
 		auth: { type: 'string' },
+		phone: { type: 'string' },
 		'timeout-ms': { type: 'string', default: '30000' }
 	}
 })
@@ -28,6 +31,7 @@ WA_CERT_DETAILS.PUBLIC_KEY = Buffer.from(args['root-key'], 'hex')
 const print = value => new Promise(resolve => process.stdout.write(JSON.stringify(value) + '\n', resolve))
 const { state, saveCreds } = await useMultiFileAuthState(args.auth)
 let sock
+let codeRequested = false
 const timer = setTimeout(async () => {
 	await print({ error: `not open within ${args['timeout-ms']} ms` })
 	process.exit(2)
@@ -45,7 +49,12 @@ const start = () => {
 	})
 	sock.ev.on('creds.update', saveCreds)
 	sock.ev.on('connection.update', async update => {
-		if (update.qr) {
+		if (update.qr && args.phone) {
+			if (!codeRequested) {
+				codeRequested = true
+				await print({ code: await sock.requestPairingCode(args.phone) })
+			}
+		} else if (update.qr) {
 			await print({ qr: update.qr })
 		}
 		if (update.connection === 'open') {

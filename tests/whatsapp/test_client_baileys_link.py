@@ -17,9 +17,10 @@ HARNESS_TIMEOUT = 40.0
 
 
 async def run_baileys(
-    info: SimulatorInfo, harness_dir: Path, auth: Path, scan: bool
+    info: SimulatorInfo, harness_dir: Path, auth: Path, scan: bool, phone: str | None = None
 ) -> list[dict[str, Any]]:
-    """Run baileys_link.mjs to the end; scan each QR it shows when ``scan``."""
+    """Run baileys_link.mjs to the end; scan each QR it shows when ``scan`` (or, with
+    ``phone``, type the pairing code it asks for)."""
     process = await asyncio.create_subprocess_exec(
         "node",
         "baileys_link.mjs",
@@ -29,6 +30,7 @@ async def run_baileys(
         info.root_public_key.hex(),
         "--auth",
         str(auth),
+        *(["--phone", phone] if phone else []),
         cwd=harness_dir,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -43,6 +45,15 @@ async def run_baileys(
                 if "qr" in item:
                     assert scan, f"Baileys showed a QR although it had credentials: {lines}"
                     status, body = await admin(info, "POST", "/mock-phone/scan-qr", raw=item["qr"])
+                    assert status == 200 and body["linked"], body
+                if "code" in item:
+                    assert phone is not None
+                    status, body = await admin(
+                        info,
+                        "POST",
+                        "/mock-phone/enter-code",
+                        {"phone": phone, "code": item["code"]},
+                    )
                     assert status == 200 and body["linked"], body
             assert await process.wait() == 0, lines
     finally:
@@ -73,3 +84,16 @@ async def test_baileys_links_by_qr_and_reconnects(
     assert again[0]["open"]["id"] == me["id"]
     _, status = await admin(simulator, "GET", "/status")
     assert status["protocol_errors"] == []
+
+
+async def test_baileys_links_by_pairing_code(
+    simulator: SimulatorInfo,  # noqa: F811
+    node_harness_dir: Path,
+    tmp_path: Path,
+) -> None:
+    """Baileys' own companion side of the code exchange against the simulated phone's."""
+    lines = await run_baileys(
+        simulator, node_harness_dir, tmp_path / "auth", scan=False, phone="15557654321"
+    )
+    assert [next(iter(item)) for item in lines] == ["code", "restart", "open"], lines
+    assert lines[-1]["open"]["id"].startswith("15557654321:")
