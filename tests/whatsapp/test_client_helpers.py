@@ -11,7 +11,6 @@ import aiohttp
 from mautrix_whatsapp.whatsapp.client import Client, ConnectionTiming
 from mautrix_whatsapp.whatsapp.device import DeviceIdentity
 from mautrix_whatsapp.whatsapp.keepalive import KeepAliveTiming
-from mautrix_whatsapp.whatsapp.qrchan import QRTiming
 from mautrix_whatsapp.whatsapp.store import MemoryDeviceStore
 from tests.simulator_fixture import SimulatorInfo
 
@@ -95,13 +94,13 @@ async def link_by_qr(info: SimulatorInfo, client: Client, log: EventLog) -> dict
 
 
 async def no_leaked_tasks(before: set[asyncio.Task[Any]], timeout: float = 5.0) -> None:
-    """Wait until only the tasks of ``before`` (and the current one) are left."""
-    async with asyncio.timeout(timeout):
-        while True:
-            extra = asyncio.all_tasks() - before - {asyncio.current_task()}
-            if not extra:
-                return
-            await asyncio.sleep(0.02)
-
-
-__all__ = ["FAST", "EventLog", "QRTiming", "admin", "link_by_qr", "make_client", "no_leaked_tasks"]
+    """Wait until only the tasks of ``before`` (and the current one) are left; else fail."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        extra = asyncio.all_tasks() - before - {asyncio.current_task()}
+        if not extra:
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"leaked tasks: {[t.get_coro() for t in extra]}")
+        await asyncio.sleep(0.02)
