@@ -3,8 +3,10 @@
 Strings are written, in order of preference, as a single-byte token, a double-byte token, a
 packed nibble string (``0-9 - .``), a packed hex string (``0-9 A-F``) or raw UTF-8. This is the
 order Baileys' ``encodeBinaryNode`` and whatsmeow use, so the bytes match theirs exactly.
-Differences from Baileys, by design: a ``str`` is never sniffed for ``@`` and written as a JID
-(only ``JID`` values are), and an empty attribute value is written (as whatsmeow would drop it).
+Where the peers differ: a ``str`` is never sniffed for ``@`` and written as a JID (Baileys does
+that; here only ``JID`` values are JIDs), an empty attribute value is written (as Baileys does;
+whatsmeow drops it), and msgr/interop JIDs use FB_JID/INTEROP_JID (as whatsmeow does; Baileys
+cannot write them).
 """
 
 from __future__ import annotations
