@@ -18,6 +18,7 @@ from mautrix_whatsapp.whatsapp.events import (
     Disconnected,
     LoggedOut,
     PhoneSeen,
+    QRCode,
     StreamError,
     StreamReplaced,
     TemporaryBan,
@@ -184,3 +185,13 @@ async def test_logout_needs_the_server_unless_forced(simulator: SimulatorInfo) -
     assert await store.load_device() is None
     with pytest.raises(DeviceDeletedError):
         await client.connect()
+
+
+async def test_disconnect_then_connect_again(simulator: SimulatorInfo) -> None:  # noqa: F811
+    client, _, log, _ = await _linked(simulator)
+    await client.disconnect()
+    assert not client.is_connected and not log.of(Disconnected)  # a clean disconnect is silent
+    await client.connect()
+    await log.wait_for(Connected, count=2)
+    assert client.is_logged_in and len(log.of(QRCode)) == 1  # only the one it linked with
+    await client.disconnect()
