@@ -96,14 +96,14 @@ def _load(path: Path) -> Any:
 
 
 def _usable_config(synapse: SynapseInfo) -> dict[str, Any]:
-    return {
-        "homeserver.address": synapse.base_url,
-        "homeserver.domain": synapse.server_name,
-        "appservice.address": synapse.bridge_url,
-        "appservice.hostname": "127.0.0.1",
-        "appservice.port": synapse.bridge_port,
-        "bridge.permissions": {"*": "relay", synapse.server_name: "user"},
+    """What an admin edits before generating the registration (tokens come from ``-g``)."""
+    values = {
+        key: value
+        for key, value in synapse.bridge_config_values().items()
+        if not key.endswith("_token")
     }
+    values["bridge.permissions"] = {"*": "relay", synapse.server_name: "user"}
+    return values
 
 
 def _owner(path: Path) -> tuple[int, int]:
@@ -214,10 +214,7 @@ async def test_config_then_registration_then_bridge(synapse: SynapseInfo, data_d
 
     # The session Synapse loaded its own registration (fixed tokens); the bridge adopts them,
     # as an admin would install the generated file and restart the homeserver.
-    _edit_config(
-        config,
-        {"appservice.as_token": synapse.as_token, "appservice.hs_token": synapse.hs_token},
-    )
+    _edit_config(config, synapse.bridge_config_values())
     if IS_ROOT:
         os.chown(config, 0, 0)  # root's editor; the next start hands the folder back
 

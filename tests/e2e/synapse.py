@@ -98,6 +98,22 @@ class SynapseInfo:
     def bot_mxid(self) -> str:
         return f"@{BOT_LOCALPART}:{self.server_name}"
 
+    def bridge_config_values(self) -> dict[str, Any]:
+        """Dotted config.yaml keys that point the bridge at this server as its registration.
+
+        The appservice ``id`` (``whatsapp``), bot (``whatsappbot``) and username template
+        (``whatsapp_{userid}``) are the example config's defaults, which the registration uses.
+        """
+        return {
+            "homeserver.address": self.base_url,
+            "homeserver.domain": self.server_name,
+            "appservice.address": self.bridge_url,
+            "appservice.hostname": "127.0.0.1",
+            "appservice.port": self.bridge_port,
+            "appservice.as_token": self.as_token,
+            "appservice.hs_token": self.hs_token,
+        }
+
     def log_tail(self, size: int = LOG_TAIL) -> str:
         return _tail(self.log_path, size)
 
