@@ -3,6 +3,10 @@
 ``marshal(node)`` gives a frame payload (flags byte 0, then the node), byte-identical to Baileys'
 ``encodeBinaryNode`` and whatsmeow's ``Marshal``; ``unmarshal(payload)`` reads it back, also
 when zlib-compressed, and raises BinaryDecodeError for anything malformed.
+
+What comes back: attribute values are ``str`` or ``JID``; content is ``None``, a list of nodes,
+``bytes`` (anything written raw, including a ``str`` content that was neither a token nor a
+packed string, as in Baileys and whatsmeow), a ``str`` (token or packed) or a ``JID``.
 """
 
 from __future__ import annotations
