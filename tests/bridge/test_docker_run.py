@@ -172,6 +172,7 @@ async def _wait_log(
     pytest.fail(f"no {pattern!r} in the bridge log:\n{log_path.read_text()[-6000:]}")
 
 
+@pytest.mark.synapse
 async def test_config_then_registration_then_bridge(synapse: SynapseInfo, data_dir: Path) -> None:
     config = data_dir / "config.yaml"
     registration = data_dir / "registration.yaml"
