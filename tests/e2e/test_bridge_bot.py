@@ -10,13 +10,16 @@ import pytest
 
 from tests.e2e.bridge import BridgeProcess, run_bridge
 from tests.e2e.conftest import MakeUser
-from tests.e2e.matrix_client import Event, MatrixTestUser
+from tests.e2e.helpers import (
+    GREETING,
+    LOGIN_HINT,
+    bot_notice,
+    command,
+    open_management_room,
+)
 from tests.e2e.synapse import SynapseInfo
 
 pytestmark = pytest.mark.synapse
-
-GREETING = "Hello, I'm a WhatsApp bridge bot."
-LOGIN_HINT = "Use `help` for help or `login` to log in."
 
 
 @dataclass(frozen=True)
@@ -41,36 +44,13 @@ def bot_world(
         yield BotWorld(bridge=bridge, outsider=outsider)
 
 
-def bot_notice(bot: str, *needles: str) -> object:
-    def match(event: Event) -> bool:
-        content = event.get("content", {})
-        return (
-            event.get("type") == "m.room.message"
-            and event.get("sender") == bot
-            and content.get("msgtype") == "m.notice"
-            and all(n in content.get("body", "") for n in needles)
-        )
-
-    return match
-
-
-async def open_management_room(user: MatrixTestUser, synapse: SynapseInfo) -> str:
-    room = await user.create_dm(synapse.bot_mxid)
-    await user.wait_for_join(room, synapse.bot_mxid, timeout=20)
-    return room
-
-
-async def command(user: MatrixTestUser, room: str, bot: str, text: str, *expect: str) -> Event:
-    await user.send_text(room, text)
-    return await user.wait_for_event(room, bot_notice(bot, *expect), timeout=20)  # type: ignore[arg-type]
-
-
 async def test_bot_joins_a_dm_and_greets(
     bot_world: BotWorld, synapse: SynapseInfo, matrix_user: MakeUser
 ) -> None:
     alice = await matrix_user("alice")
-    room = await open_management_room(alice, synapse)
-    greeting = await alice.wait_for_event(room, bot_notice(synapse.bot_mxid, GREETING), 20)  # type: ignore[arg-type]
+    room = await alice.create_dm(synapse.bot_mxid)
+    await alice.wait_for_join(room, synapse.bot_mxid, timeout=20)
+    greeting = await alice.wait_for_event(room, bot_notice(synapse.bot_mxid, GREETING), 20)
     body = greeting["content"]["body"]
     assert LOGIN_HINT in body
     assert "management room" in body
@@ -83,7 +63,6 @@ async def test_commands_without_login(
     alice = await matrix_user("alice")
     bot = synapse.bot_mxid
     room = await open_management_room(alice, synapse)
-    await alice.wait_for_event(room, bot_notice(bot, GREETING), 20)  # type: ignore[arg-type]
 
     help_text = await command(alice, room, bot, "help", "management room")
     for name in ("login", "logout", "ping", "cancel", "version"):
@@ -107,7 +86,7 @@ async def test_commands_without_login(
     await alice.wait_for_join(group, bob.user_id)
     await alice.invite(group, bot)
     await alice.wait_for_join(group, bot, timeout=20)
-    await alice.wait_for_event(group, bot_notice(bot, GREETING, "!wa help"), 20)  # type: ignore[arg-type]
+    await alice.wait_for_event(group, bot_notice(bot, GREETING, "!wa help"), 20)
     await alice.send_text(group, "ping")
     await command(alice, group, bot, "!wa ping", "You're not logged into WhatsApp.")
     replies = [e for e in alice.events(group) if e.get("sender") == bot and "logged" in str(e)]
@@ -124,7 +103,7 @@ async def test_user_outside_permissions_is_refused(
         refusal = await outsider.wait_for_event(
             room,
             bot_notice(bot, "not whitelisted", "bridge.permissions"),
-            20,  # type: ignore[arg-type]
+            20,
         )
         assert refusal["sender"] == bot
         await outsider.wait_for_event(

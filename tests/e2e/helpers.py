@@ -1,0 +1,123 @@
+"""Small helpers for end-to-end tests: bot replies, the management room, the simulator's admin."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import zxingcpp
+from PIL import Image
+
+from tests.e2e.matrix_client import Event, MatrixTestUser
+from tests.e2e.synapse import SynapseInfo
+from tests.simulator_fixture import SimulatorInfo
+
+GREETING = "Hello, I'm a WhatsApp bridge bot."
+LOGIN_HINT = "Use `help` for help or `login` to log in."
+
+
+def bot_notice(bot: str, *needles: str) -> Callable[[Event], bool]:
+    """A bot's m.notice whose body contains every needle."""
+
+    def match(event: Event) -> bool:
+        content = event.get("content", {})
+        return (
+            event.get("type") == "m.room.message"
+            and event.get("sender") == bot
+            and content.get("msgtype") == "m.notice"
+            and all(n in content.get("body", "") for n in needles)
+        )
+
+    return match
+
+
+def is_qr(bot: str) -> Callable[[Event], bool]:
+    """The bot's original QR image (not an edit)."""
+
+    def match(event: Event) -> bool:
+        content = event.get("content", {})
+        return (
+            event.get("type") == "m.room.message"
+            and event.get("sender") == bot
+            and content.get("msgtype") == "m.image"
+            and "m.new_content" not in content
+        )
+
+    return match
+
+
+def is_edit_of(bot: str, event_id: str) -> Callable[[Event], bool]:
+    def match(event: Event) -> bool:
+        content = event.get("content", {})
+        relates = content.get("m.relates_to", {})
+        return (
+            event.get("sender") == bot
+            and relates.get("rel_type") == "m.replace"
+            and relates.get("event_id") == event_id
+            and content.get("m.new_content", {}).get("msgtype") == "m.image"
+        )
+
+    return match
+
+
+def is_redaction_of(event_id: str) -> Callable[[Event], bool]:
+    def match(event: Event) -> bool:
+        return event.get("type") == "m.room.redaction" and (
+            event.get("redacts") == event_id or event.get("content", {}).get("redacts") == event_id
+        )
+
+    return match
+
+
+async def open_management_room(user: MatrixTestUser, synapse: SynapseInfo) -> str:
+    """A DM with the bot, after its greeting."""
+    room = await user.create_dm(synapse.bot_mxid)
+    await user.wait_for_join(room, synapse.bot_mxid, timeout=20)
+    await user.wait_for_event(room, bot_notice(synapse.bot_mxid, GREETING), timeout=20)
+    return room
+
+
+async def command(
+    user: MatrixTestUser, room: str, bot: str, text: str, *expect: str, timeout: float = 20
+) -> Event:
+    """Send ``text`` and wait for the bot's notice containing every ``expect``."""
+    await user.send_text(room, text)
+    return await user.wait_for_event(room, bot_notice(bot, *expect), timeout=timeout)
+
+
+async def decode_qr(user: MatrixTestUser, event: Event) -> str:
+    """Download a QR image through the authenticated media API and decode the PNG."""
+    content = event["content"].get("m.new_content", event["content"])
+    png = await user.download_media(content["url"])
+    image = Image.open(io.BytesIO(png))
+    assert image.format == "PNG"
+    results = zxingcpp.read_barcodes(image)
+    assert len(results) == 1, f"expected one barcode, got {len(results)}"
+    return str(results[0].text)
+
+
+async def sim_admin(
+    simulator: SimulatorInfo,
+    method: str,
+    path: str,
+    *,
+    json: Any = None,
+    data: str | None = None,
+    ok: tuple[int, ...] = (200,),
+) -> Any:
+    """Call the simulator's admin API (``path`` relative to ``/admin``)."""
+    async with (
+        aiohttp.ClientSession() as http,
+        http.request(
+            method,
+            simulator.admin_url + path,
+            json=json,
+            data=data,
+            ssl=simulator.ssl_context() if simulator.ca_file else None,
+        ) as resp,
+    ):
+        body = await resp.json(content_type=None)
+        assert resp.status in ok, f"{method} {path} -> {resp.status}: {body}"
+        return body

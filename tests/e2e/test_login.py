@@ -1,0 +1,291 @@
+"""Linking WhatsApp from Matrix, end to end: Synapse, the bridge process and the simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.bridge import BridgeProcess, run_bridge
+from tests.e2e.conftest import MakeUser
+from tests.e2e.helpers import (
+    bot_notice,
+    command,
+    decode_qr,
+    is_edit_of,
+    is_qr,
+    is_redaction_of,
+    open_management_room,
+    sim_admin,
+)
+from tests.e2e.matrix_client import MatrixTestUser
+from tests.e2e.synapse import SynapseInfo
+from tests.simulator_fixture import SimulatorInfo, simulator
+
+__all__ = ["simulator"]
+
+pytestmark = pytest.mark.synapse
+
+CODE_RE = re.compile(r"\b([A-Z0-9]{4}-[A-Z0-9]{4})\b")
+
+
+@pytest.fixture
+def bridge_overrides() -> dict[str, Any]:
+    """Config keys to change for one test (parametrize this name to set them)."""
+    return {}
+
+
+@pytest.fixture
+def bridge(
+    synapse: SynapseInfo,
+    simulator: SimulatorInfo,
+    tmp_path: Path,
+    bridge_overrides: dict[str, Any],
+) -> Iterator[BridgeProcess]:
+    with run_bridge(
+        tmp_path / "bridge", synapse, simulator=simulator, overrides=bridge_overrides
+    ) as process:
+        yield process
+
+
+async def qr_login(
+    user: MatrixTestUser, room: str, bot: str, simulator: SimulatorInfo
+) -> dict[str, Any]:
+    """``login``, decode the QR from the room, scan it with the simulated phone."""
+    await user.send_text(room, "login")
+    qr = await user.wait_for_event(room, is_qr(bot), timeout=30)
+    text = await decode_qr(user, qr)
+    assert text == qr["content"]["body"]
+    assert text.startswith("https://wa.me/settings/linked_devices#")
+    assert qr["content"]["info"]["w"] == qr["content"]["info"]["h"] == 512
+    scan = await sim_admin(simulator, "POST", "/mock-phone/scan-qr", data=text)
+    assert scan["linked"] is True, scan
+    await user.wait_for_event(
+        room, bot_notice(bot, f"Successfully logged in as +{scan['phone']}"), timeout=40
+    )
+    await user.wait_for_event(room, is_redaction_of(qr["event_id"]), timeout=20)
+    return dict(scan)
+
+
+async def wait_ping(user: MatrixTestUser, room: str, bot: str, *expect: str) -> None:
+    """``ping`` until the reply says what we expect (a reconnect takes a moment)."""
+    for _ in range(20):
+        await user.send_text(room, "ping")
+        reply = await user.wait_for_event(room, bot_notice(bot, "ogged"), timeout=20)
+        if all(e in reply["content"]["body"] for e in expect):
+            return
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"ping never said {expect}; last: {reply['content']['body']}")
+
+
+async def devices_of(simulator: SimulatorInfo, phone: str) -> list[str]:
+    account = await sim_admin(simulator, "GET", f"/accounts/{phone}")
+    return [d["jid"] for d in account["devices"]]
+
+
+async def test_qr_login_restart_and_logout(
+    bridge: BridgeProcess, synapse: SynapseInfo, simulator: SimulatorInfo, matrix_user: MakeUser
+) -> None:
+    alice = await matrix_user("alice")
+    bot = synapse.bot_mxid
+    room = await open_management_room(alice, synapse)
+    scan = await qr_login(alice, room, bot, simulator)
+    phone, jid = scan["phone"], scan["jid"]
+    await wait_ping(alice, room, bot, f"Logged in as +{phone}", "connection to WhatsApp OK")
+    states = await bridge.bridge_states(alice.user_id)
+    assert [s["state_event"] for s in states["remoteState"].values()] == ["CONNECTED"]
+    await command(alice, room, bot, "login", "You're already logged in as +")
+
+    registrations_before = await sim_admin(simulator, "GET", "/registrations")
+    assert len((await sim_admin(simulator, "GET", "/status"))["connections"]) == 1
+    assert bridge.stop() == 0
+    # A clean stop closes the WhatsApp connection (the simulator sees it go).
+    for _ in range(50):
+        if not (await sim_admin(simulator, "GET", "/status"))["connections"]:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("the bridge left its WhatsApp connection open")
+    bridge.start()
+    await wait_ping(alice, room, bot, f"Logged in as +{phone}", "connection to WhatsApp OK")
+    assert await devices_of(simulator, phone) == [jid]
+    assert await sim_admin(simulator, "GET", "/registrations") == registrations_before
+
+    await command(alice, room, bot, "logout", "Logged out successfully.")
+    assert jid not in await devices_of(simulator, phone)
+    await command(alice, room, bot, "ping", "You're not logged into WhatsApp.")
+    assert (await sim_admin(simulator, "GET", "/status"))["protocol_errors"] == []
+
+
+@pytest.mark.parametrize(
+    "bridge_overrides", [{"whatsapp.qr_timeout_first": 2, "whatsapp.qr_timeout_next": 1}]
+)
+async def test_qr_is_edited_then_times_out_and_is_redacted(
+    bridge: BridgeProcess, synapse: SynapseInfo, simulator: SimulatorInfo, matrix_user: MakeUser
+) -> None:
+    await sim_admin(simulator, "POST", "/mock-phone/ref-lifetime", json={"first": 2, "next": 1})
+    alice = await matrix_user("alice")
+    bot = synapse.bot_mxid
+    room = await open_management_room(alice, synapse)
+    await alice.send_text(room, "login")
+    qr = await alice.wait_for_event(room, is_qr(bot), timeout=30)
+    codes = {await decode_qr(alice, qr)}
+    for _ in range(2):
+        edit = await alice.wait_for_event(room, is_edit_of(bot, qr["event_id"]), timeout=10)
+        codes.add(await decode_qr(alice, edit))
+        assert edit["content"]["m.new_content"]["body"] in codes
+    assert len(codes) == 3  # every edit carries a new code
+    await command(alice, room, bot, "ping", "not logged")
+    await alice.wait_for_event(room, bot_notice(bot, "timed out", "Please try again"), timeout=20)
+    await alice.wait_for_event(room, is_redaction_of(qr["event_id"]), timeout=20)
+    await command(alice, room, bot, "ping", "You're not logged into WhatsApp.")
+
+
+async def test_pairing_code_login_and_bad_numbers(
+    bridge: BridgeProcess, synapse: SynapseInfo, simulator: SimulatorInfo, matrix_user: MakeUser
+) -> None:
+    alice = await matrix_user("alice")
+    bot = synapse.bot_mxid
+    room = await open_management_room(alice, synapse)
+
+    await command(alice, room, bot, "login +1555abc", "only contain digits")
+    await command(alice, room, bot, "login phone 15550001234", "international format")
+    status = await sim_admin(simulator, "GET", "/status")
+    assert status["connections"] == [] and status["pending_registrations"] == 0, status
+
+    phone = "15550007777"
+    await alice.send_text(room, f"login +{phone}")
+    await alice.wait_for_event(room, bot_notice(bot, "Link with phone number instead"), 30)
+    code_event = await alice.wait_for_event(
+        room, lambda e: bool(CODE_RE.fullmatch(e.get("content", {}).get("body", ""))), 30
+    )
+    code = code_event["content"]["body"]
+    result = await sim_admin(
+        simulator, "POST", "/mock-phone/enter-code", json={"phone": phone, "code": code}
+    )
+    assert result["linked"] is True, result
+    await alice.wait_for_event(room, bot_notice(bot, f"Successfully logged in as +{phone}"), 40)
+    await wait_ping(alice, room, bot, f"Logged in as +{phone}", "connection to WhatsApp OK")
+
+
+async def test_device_removed_on_the_phone(
+    bridge: BridgeProcess, synapse: SynapseInfo, simulator: SimulatorInfo, matrix_user: MakeUser
+) -> None:
+    alice = await matrix_user("alice")
+    bot = synapse.bot_mxid
+    room = await open_management_room(alice, synapse)
+    scan = await qr_login(alice, room, bot, simulator)
+    await wait_ping(alice, room, bot, "connection to WhatsApp OK")
+    await sim_admin(simulator, "POST", "/mock-phone/remove-device", json={"jid": scan["jid"]})
+    await alice.wait_for_event(room, bot_notice(bot, "You were logged out"), timeout=20)
+    await command(alice, room, bot, "ping", "You're not logged into WhatsApp.")
+    states = await bridge.bridge_states(alice.user_id)
+    assert states.get("remoteState") in ({}, None)
+
+
+@pytest.mark.parametrize("bridge_overrides", [{"bridge.disconnect_notice_delay": 1}])
+async def test_connection_notices(
+    bridge: BridgeProcess, synapse: SynapseInfo, simulator: SimulatorInfo, matrix_user: MakeUser
+) -> None:
+    alice = await matrix_user("alice")
+    bot = synapse.bot_mxid
+    room = await open_management_room(alice, synapse)
+    scan = await qr_login(alice, room, bot, simulator)
+    jid, phone = scan["jid"], scan["phone"]
+    await wait_ping(alice, room, bot, "connection to WhatsApp OK")
+
+    # The phone has not been online for 13 days: one warning, not one per update.
+    await sim_admin(
+        simulator, "POST", "/mock-phone/last-seen", json={"phone": phone, "ago": 13 * 86400}
+    )
+    await alice.wait_for_event(room, bot_notice(bot, "hasn't been seen in over 12 days"), 20)
+    await sim_admin(
+        simulator, "POST", "/mock-phone/last-seen", json={"phone": phone, "ago": 14 * 86400}
+    )
+    await command(alice, room, bot, "ping", "connection to WhatsApp OK")
+    warnings = [e for e in alice.events(room) if bot_notice(bot, "over 12 days")(e)]
+    assert len(warnings) == 1
+
+    # A drop that lasts (the server refuses with 503 a few times) is announced, and the return.
+    await sim_admin(
+        simulator, "POST", "/devices/login-failure", json={"jid": jid, "reason": 503, "count": 2}
+    )
+    await sim_admin(simulator, "POST", "/devices/drop", json={"jid": jid})
+    await alice.wait_for_event(room, bot_notice(bot, "Disconnected from WhatsApp"), 20)
+    await alice.wait_for_event(room, bot_notice(bot, "Reconnected to WhatsApp"), 30)
+
+    # Temporary ban, on the next login.
+    await sim_admin(
+        simulator,
+        "POST",
+        "/devices/login-failure",
+        json={"jid": jid, "reason": 402, "code": 101, "expire": 3 * 3600},
+    )
+    await sim_admin(simulator, "POST", "/devices/drop", json={"jid": jid})
+    ban = await alice.wait_for_event(room, bot_notice(bot, "temporarily banned: 101"), 20)
+    assert "3 hours" in ban["content"]["body"]
+
+    # Client outdated, when reconnecting by hand.
+    await sim_admin(simulator, "POST", "/devices/login-failure", json={"jid": jid, "reason": 405})
+    await alice.send_text(room, "reconnect")
+    await alice.wait_for_event(room, bot_notice(bot, "client outdated"), 20)
+
+    # Stream replaced, on a live connection.
+    await alice.send_text(room, "reconnect")
+    await wait_ping(alice, room, bot, "connection to WhatsApp OK")
+    await sim_admin(
+        simulator, "POST", "/devices/stream-error", json={"jid": jid, "conflict": "replaced"}
+    )
+    await alice.wait_for_event(room, bot_notice(bot, "Stream replaced"), 20)
+    states = await bridge.bridge_states(alice.user_id)
+    [state] = states["remoteState"].values()
+    assert state["error"] == "wa-stream-replaced"
+
+
+async def test_two_users_link_two_accounts(
+    bridge: BridgeProcess, synapse: SynapseInfo, simulator: SimulatorInfo, matrix_user: MakeUser
+) -> None:
+    bot = synapse.bot_mxid
+    alice = await matrix_user("alice")
+    bob = await matrix_user("bob")
+    alice_room = await open_management_room(alice, synapse)
+    bob_room = await open_management_room(bob, synapse)
+    alice_phone, bob_phone = "15550001111", "15550002222"
+
+    # Both logins run at the same time: alice by QR, bob by pairing code.
+    await sim_admin(simulator, "POST", "/accounts", json={"phone": alice_phone, "default": True})
+    await alice.send_text(alice_room, "login")
+    await bob.send_text(bob_room, f"login +{bob_phone}")
+    qr = await alice.wait_for_event(alice_room, is_qr(bot), timeout=30)
+    code_event = await bob.wait_for_event(
+        bob_room, lambda e: bool(CODE_RE.fullmatch(e.get("content", {}).get("body", ""))), 30
+    )
+    scan, entered = await asyncio.gather(
+        sim_admin(simulator, "POST", "/mock-phone/scan-qr", data=await decode_qr(alice, qr)),
+        sim_admin(
+            simulator,
+            "POST",
+            "/mock-phone/enter-code",
+            json={"phone": bob_phone, "code": code_event["content"]["body"]},
+        ),
+    )
+    assert scan["phone"] == alice_phone and entered["phone"] == bob_phone
+    await alice.wait_for_event(alice_room, bot_notice(bot, f"logged in as +{alice_phone}"), 40)
+    await bob.wait_for_event(bob_room, bot_notice(bot, f"logged in as +{bob_phone}"), 40)
+    await wait_ping(alice, alice_room, bot, f"+{alice_phone}", "OK")
+    await wait_ping(bob, bob_room, bot, f"+{bob_phone}", "OK")
+
+    alice_text = " ".join(str(e.get("content", {})) for e in alice.events(alice_room))
+    bob_text = " ".join(str(e.get("content", {})) for e in bob.events(bob_room))
+    assert bob_phone not in alice_text and code_event["content"]["body"] not in alice_text
+    assert alice_phone not in bob_text and qr["content"]["body"] not in bob_text
+    assert set(await alice.joined_members(alice_room)) == {alice.user_id, bot}
+    assert set(await bob.joined_members(bob_room)) == {bob.user_id, bot}
+
+    # One logging out leaves the other linked.
+    await command(alice, alice_room, bot, "logout", "Logged out successfully.")
+    await wait_ping(bob, bob_room, bot, f"+{bob_phone}", "OK")
