@@ -49,6 +49,16 @@ def write_default_config(path: str) -> None:
         file.write(data)
 
 
+def _own_command() -> str:
+    """How this bridge was started, for instructions (``.venv/bin/python -m …``)."""
+    python = os.path.relpath(sys.executable)
+    if python.startswith(".."):
+        python = sys.executable
+    elif os.sep not in python:
+        python = f".{os.sep}{python}"
+    return f"{python} -m mautrix_whatsapp"
+
+
 class WhatsAppBridge(Bridge):
     module = "mautrix_whatsapp"
     name = "mautrix-whatsapp"
@@ -82,7 +92,7 @@ class WhatsAppBridge(Bridge):
         path = self.args.config
         if not os.path.exists(path):
             write_default_config(path)
-            print(FIRST_RUN_TEXT.format(path=path, command=self.command))
+            print(FIRST_RUN_TEXT.format(path=path, command=_own_command()))
             sys.exit(0)
         super().prepare_config()
 
