@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
 from tests.e2e.bridge import BridgeProcess, run_bridge
@@ -40,16 +42,49 @@ def bridge_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
+def bridge_database(request: pytest.FixtureRequest) -> str | None:
+    """The bridge's database: SQLite in the test folder, or (param "postgres") a fresh one."""
+    if getattr(request, "param", "sqlite") == "postgres":
+        return str(request.getfixturevalue("postgres_database"))
+    return None
+
+
+@pytest.fixture
 def bridge(
     synapse: SynapseInfo,
     simulator: SimulatorInfo,
     tmp_path: Path,
     bridge_overrides: dict[str, Any],
+    bridge_database: str | None,
 ) -> Iterator[BridgeProcess]:
     with run_bridge(
-        tmp_path / "bridge", synapse, simulator=simulator, overrides=bridge_overrides
+        tmp_path / "bridge",
+        synapse,
+        simulator=simulator,
+        overrides=bridge_overrides,
+        database=bridge_database,
     ) as process:
         yield process
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    """A throwaway PostgreSQL database for one bridge process (fails if there is no server)."""
+    name = f"mautrix_whatsapp_e2e_{secrets.token_hex(6)}"
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    yield f"postgres://postgres@127.0.0.1:5432/{name}"
+    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _pg_admin(query: str) -> None:
+    try:
+        conn = await asyncpg.connect("postgres://postgres@127.0.0.1:5432/postgres", timeout=10)
+    except (OSError, asyncpg.PostgresError) as e:
+        pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is not reachable: {e}", pytrace=False)
+    try:
+        await conn.execute(query)
+    finally:
+        await conn.close()
 
 
 async def qr_login(
@@ -87,6 +122,7 @@ async def devices_of(simulator: SimulatorInfo, phone: str) -> list[str]:
     return [d["jid"] for d in account["devices"]]
 
 
+@pytest.mark.parametrize("bridge_database", ["sqlite", "postgres"], indirect=True)
 async def test_qr_login_restart_and_logout(
     bridge: BridgeProcess, synapse: SynapseInfo, simulator: SimulatorInfo, matrix_user: MakeUser
 ) -> None:
@@ -289,3 +325,23 @@ async def test_two_users_link_two_accounts(
     # One logging out leaves the other linked.
     await command(alice, alice_room, bot, "logout", "Logged out successfully.")
     await wait_ping(bob, bob_room, bot, f"+{bob_phone}", "OK")
+
+
+async def test_cancel_and_login_in_progress(
+    bridge: BridgeProcess, synapse: SynapseInfo, simulator: SimulatorInfo, matrix_user: MakeUser
+) -> None:
+    alice = await matrix_user("alice")
+    bot = synapse.bot_mxid
+    room = await open_management_room(alice, synapse)
+    await alice.send_text(room, "login")
+    qr = await alice.wait_for_event(room, is_qr(bot), timeout=30)
+    await command(alice, room, bot, "login", "You already have an ongoing login")
+    await command(alice, room, bot, "cancel", "Login cancelled.")
+    await alice.wait_for_event(room, is_redaction_of(qr["event_id"]), timeout=20)
+    # The cancelled code is dead: the phone can't link with it.
+    await sim_admin(
+        simulator, "POST", "/mock-phone/scan-qr", data=qr["content"]["body"], ok=(404, 410)
+    )
+    await command(alice, room, bot, "ping", "You're not logged into WhatsApp.")
+    # A new login works after the cancelled one.
+    await qr_login(alice, room, bot, simulator)
