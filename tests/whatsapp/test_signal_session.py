@@ -120,7 +120,9 @@ async def test_tampered_signed_pre_key_signature() -> None:
     bad = bytearray(bundle.signed_pre_key_signature)
     bad[0] ^= 0x04
     with pytest.raises(InvalidSignatureError):
-        await alice.start_session(BOB, dataclasses.replace(bundle, signed_pre_key_signature=bad))
+        await alice.start_session(
+            BOB, dataclasses.replace(bundle, signed_pre_key_signature=bytes(bad))
+        )
     other_identity = KeyPair.generate().public
     with pytest.raises(InvalidSignatureError):
         await alice.start_session(BOB, dataclasses.replace(bundle, identity_key=other_identity))

@@ -52,7 +52,7 @@ async def decrypt_all(device: PyDevice, messages: list[tuple[str, bytes]]) -> li
 
 async def encrypt_all(device: PyDevice, plaintexts: list[bytes]) -> list[tuple[str, bytes]]:
     cipher = device.cipher(NODE)
-    out = []
+    out: list[tuple[str, bytes]] = []
     for p in plaintexts:
         m = await cipher.encrypt(p)
         out.append((m.type, m.serialized))
@@ -155,10 +155,11 @@ async def test_long_conversation_out_of_order_with_drops(
             kept = [(p, m) for p, m in batch if rng.random() > 0.1]
             if not kept:
                 continue
+            got: list[bytes | str]
             if to_us:
-                got = await decrypt_all(ours, [m for _, m in kept])
+                got = list(await decrypt_all(ours, [m for _, m in kept]))
             else:
-                got = list(harness.decrypt(party, OURS, [m for _, m in kept]))
+                got = harness.decrypt(party, OURS, [m for _, m in kept])
             assert got == [p for p, _ in kept]
             delivered += len(kept)
     assert delivered > 60
