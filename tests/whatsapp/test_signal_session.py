@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -25,9 +26,12 @@ from mautrix_whatsapp.whatsapp.signal.errors import (
     SignalError,
     UntrustedIdentityError,
 )
-from mautrix_whatsapp.whatsapp.signal.keys import PreKeyBundle, PreKeyRecord
+from mautrix_whatsapp.whatsapp.signal.group_session import create_distribution
+from mautrix_whatsapp.whatsapp.signal.keys import PreKeyBundle, PreKeyRecord, SignedPreKeyRecord
 from mautrix_whatsapp.whatsapp.signal.messages import PreKeySignalMessage, SignalMessage
 from mautrix_whatsapp.whatsapp.signal.proto.storage_pb2 import SessionStructure
+from mautrix_whatsapp.whatsapp.signal.ratchet import ChainKey
+from mautrix_whatsapp.whatsapp.signal.sender_key import SenderKeyRecord
 from mautrix_whatsapp.whatsapp.signal.session import (
     ARCHIVED_STATES_MAX,
     MAX_RECEIVER_CHAINS,
@@ -448,3 +452,32 @@ async def test_degenerate_keys_in_a_pkmsg() -> None:
         with pytest.raises(InvalidKeyError):
             await bob.cipher(ALICE).decrypt("pkmsg", forged.serialized)
     assert await bob.cipher(ALICE).decrypt("pkmsg", real.serialized) == b"x"
+
+
+def test_reprs_never_show_secret_key_material() -> None:
+    """Objects holding private keys, chain keys or message keys may end up in logs via repr."""
+    pair = KeyPair.generate()
+    pre_key = PreKeyRecord(5, pair)
+    signed = SignedPreKeyRecord.generate(pair, 6)
+    chain = ChainKey(os.urandom(32), 3)
+    keys = chain.message_keys()
+    sender = SenderKeyRecord()
+    skdm = create_distribution(sender)
+    state = sender.current_state()
+    assert state.signing_private is not None
+    cases: list[tuple[object, list[bytes]]] = [
+        (pair, [pair.private]),
+        (pre_key, [pair.private]),
+        (signed, [signed.key_pair.private]),
+        (chain, [chain.key]),
+        (keys, [keys.cipher_key, keys.mac_key]),
+        (state.chain_key, [state.chain_key.key]),
+        (state.chain_key.message_key(), [state.chain_key.message_key().cipher_key]),
+        (state, [state.signing_private, state.chain_key.key]),
+        (sender, [state.signing_private, state.chain_key.key]),
+        (skdm, [skdm.chain_key]),
+    ]
+    for obj, secrets in cases:
+        text = repr(obj)
+        for secret in secrets:
+            assert secret.hex() not in text and repr(secret) not in text, type(obj).__name__
