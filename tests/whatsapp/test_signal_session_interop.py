@@ -258,3 +258,25 @@ async def test_node_messages_tampered_replayed_truncated(
     assert await decrypt_all(ours, harness.encrypt(party, OURS, [b"still fine"])) == [
         b"still fine"
     ]
+
+
+async def test_peer_that_lost_its_sessions_starts_over(
+    harness: SessionHarness, party: str
+) -> None:
+    """Node keeps its identity but loses every session (a restored backup): our messages on the
+    old session fail there, node starts a new session from our bundle, and we carry on in it."""
+    ours = await establish(harness, party)
+    old_identity = await ours.store.get_identity(NODE)
+    harness.call("forget_sessions", party=party)
+    [lost] = harness.decrypt(party, OURS, await encrypt_all(ours, [b"into the void"]))
+    assert isinstance(lost, str)  # libsignal-node has no session to decrypt it with
+    harness.process_bundle(party, OURS, ours.bundle())
+    fresh = harness.encrypt(party, OURS, [b"starting over"])
+    assert fresh[0][0] == "pkmsg"
+    assert await decrypt_all(ours, fresh) == [b"starting over"]
+    assert await ours.store.get_identity(NODE) == old_identity  # same identity, still trusted
+    record = SessionRecord.deserialize(ours.store.sessions[NODE])
+    assert record.current is not None and len(record.previous) == 1
+    assert harness.decrypt(party, OURS, await encrypt_all(ours, [b"welcome back"])) == [
+        b"welcome back"
+    ]
