@@ -8,6 +8,7 @@ they care about with ``isinstance`` or ``match``. Events about the connection's 
 - session: :class:`Connected`, :class:`Disconnected` (a reconnect follows),
   :class:`KeepAliveTimeout`, :class:`KeepAliveRestored`, :class:`OfflineSyncPreview`,
   :class:`OfflineSyncCompleted`, :class:`PhoneSeen`;
+- traffic: :class:`Receipt` (delivered, read, played… by a contact or by our own devices);
 - permanent: :class:`LoggedOut`, :class:`StreamReplaced`, :class:`TemporaryBan`,
   :class:`ClientOutdated`, :class:`ConnectFailure`. After these the client does not reconnect by
   itself (they implement :class:`PermanentDisconnect`); after :class:`StreamError` it does.
@@ -242,9 +243,37 @@ class OfflineSyncCompleted:
 
 @dataclass(frozen=True)
 class PhoneSeen:
-    """The phone (primary device) was active at ``at``; see ``Client.phone_last_seen``."""
+    """The phone (primary device) was active at ``at``; see ``Client.phone_last_seen``.
+
+    Emitted whenever that time moves forward: a linked device only learns it from what the
+    phone causes (its receipts and messages), so it never moves back.
+    """
 
     at: datetime
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A ``<receipt>``: ``sender`` (a contact, or one of our own devices) did ``type``.
+
+    ``type`` is WhatsApp's: ``""`` delivered, ``read``, ``read-self`` (we read it on another
+    device), ``played``, ``played-self``, ``sender``, ``retry``, ``peer_msg``, ``hist_sync``…
+    ``message_sender`` is set when the receipt is about someone else's message in a group.
+    """
+
+    chat: JID
+    sender: JID
+    is_from_me: bool
+    is_group: bool
+    message_ids: tuple[str, ...]
+    timestamp: datetime | None
+    type: str
+    message_sender: JID | None = None
+
+    @property
+    def is_from_own_phone(self) -> bool:
+        """Our primary device (own account, device 0) sent it: the phone was active."""
+        return self.is_from_me and self.sender.device == 0
 
 
 Event = (
@@ -266,5 +295,6 @@ Event = (
     | OfflineSyncPreview
     | OfflineSyncCompleted
     | PhoneSeen
+    | Receipt
 )
 """Every event type of this module (other modules add their own: messages, receipts…)."""
