@@ -22,6 +22,7 @@ from ..crypto.hkdf import hkdf_sha256, hmac_sha256
 from ..crypto.keys import KeyPair, with_key_type
 from .address import SignalAddress
 from .errors import CorruptRecordError, DuplicateMessageError, InvalidMessageError, NoSessionError
+from .keys import public_key
 from .proto import storage_pb2
 
 MAX_STATES = 5
@@ -299,11 +300,8 @@ class SenderKeyRecord:
 
 
 def signing_public_bytes(public: bytes) -> bytes:
-    """Normalize a signing key to the 33-byte form, raising InvalidMessageError if malformed."""
-    try:
-        return with_key_type(public)
-    except ValueError as e:
-        raise InvalidMessageError(f"bad sender signing key: {e}") from e
+    """Normalize a signing key to the 33-byte form; a malformed one is an InvalidKeyError."""
+    return with_key_type(public_key(public, "sender signing key"))
 
 
 __all__ = [
