@@ -19,6 +19,14 @@ test server; the defaults are WhatsApp's.
 Properties: ``is_connected``, ``is_logged_in``, ``device`` (the :class:`DeviceIdentity`),
 ``phone_last_seen`` (when the phone was last known active; the bridge warns after 12 days).
 
+The phone's last activity: WhatsApp never tells a linked device when its phone was online. As
+whatsmeow/mautrix-whatsapp do, the client watches what the phone (our own account, device 0)
+causes: its receipts (``read-self`` when it reads a chat, ``sender``, ``peer_msg``…) and the
+messages it sends (their stanza ``t``, before any decryption). ``phone_last_seen`` only moves
+forward, and each move emits :class:`PhoneSeen`; :meth:`Client.note_phone_activity` feeds in a
+time known elsewhere (e.g. the bridge's stored one after a restart). Every receipt is parsed
+into :class:`~.events.Receipt` events and acked (:mod:`.receipt`).
+
 What happens is reported as events (:mod:`.events`): unpaired, the client emits rotating
 :class:`QRCode` events (then :class:`QRTimeout`); after the phone links it,
 :class:`PairSuccess`, a 515 restart, and a login that ends in :class:`Connected`. Dropped
@@ -38,7 +46,7 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +68,7 @@ from .events import (
     QRTimeout,
 )
 from .keepalive import KeepAliveTiming, keepalive_loop
+from .message_source import parse_message_source
 from .pair import PairClientType, make_qr_data, process_pair_success
 from .pair import PairError as PairFailure
 from .prekeys import (
@@ -71,6 +80,7 @@ from .prekeys import (
     upload_content,
 )
 from .qrchan import LoginChannel, QRTiming, rotate_qr_codes
+from .receipt import NACK_PARSING_ERROR, ReceiptError, build_ack, parse_receipt
 from .request import IQError, RequestTracker
 from .signal.address import SignalAddress
 from .socket.cert import WA_CERT_PUB_KEY
@@ -212,7 +222,10 @@ class Client:
         return LoginChannel(self)
 
     def add_node_handler(self, tag: str, handler: NodeHandler) -> None:
-        """Handle top-level stanzas of ``tag`` (``message``, ``receipt``…); one per tag."""
+        """Handle top-level stanzas of ``tag`` (``message``, ``receipt``…); one per tag.
+
+        A ``receipt`` handler runs before the client emits the Receipt events and acks it.
+        """
         self._node_handlers[tag] = handler
 
     def add_notification_handler(self, notification_type: str, handler: NodeHandler) -> None:
@@ -243,17 +256,30 @@ class Client:
     def jid(self) -> JID | None:
         return self.device.jid
 
-    def note_phone_activity(self, at: datetime, *, authoritative: bool = False) -> None:
-        """Record that the phone was active at ``at``.
+    def note_phone_activity(self, at: datetime) -> None:
+        """Record that the phone was active at ``at`` (a naive time is taken as UTC).
 
-        Signs of life of device 0 (its messages, receipts) only move the time forward; the
-        server's own statement (``authoritative``) replaces it.
+        Only moves ``phone_last_seen`` forward (signs of life arrive out of order, e.g. from
+        the offline queue); emits :class:`PhoneSeen` when it moved.
         """
-        if (authoritative and at != self.phone_last_seen) or (
-            self.phone_last_seen is None or at > self.phone_last_seen
-        ):
-            self.phone_last_seen = at
-            self._spawn(self.dispatch(PhoneSeen(at=at)), connection=False)
+        seen = self._advance_phone_seen(at)
+        if seen is not None:
+            self._spawn(self.dispatch(PhoneSeen(at=seen)), connection=False)
+
+    def _advance_phone_seen(self, at: datetime) -> datetime | None:
+        """Move ``phone_last_seen`` to ``at`` if that is later; return the new value if so."""
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        if self.phone_last_seen is not None and at <= self.phone_last_seen:
+            return None
+        self.phone_last_seen = at
+        return at
+
+    async def _phone_active(self, at: datetime) -> None:
+        """A stanza the phone caused, sent at ``at``: PhoneSeen before anything else of it."""
+        seen = self._advance_phone_seen(at)
+        if seen is not None:
+            await self.dispatch(PhoneSeen(at=seen))
 
     # --- connecting -------------------------------------------------------------------------
 
@@ -497,7 +523,11 @@ class Client:
             await self._handle_ib(node)
         elif tag == "notification":
             await self._handle_notification(node)
+        elif tag == "receipt":
+            await self._handle_receipt(node)
         else:
+            if tag == "message":
+                await self._observe_message(node)
             handler = self._node_handlers.get(tag)
             if handler is not None:
                 await handler(node)
@@ -860,10 +890,6 @@ class Client:
                 # Ask for the queued stanzas in batches, as WhatsApp Web does.
                 with contextlib.suppress(NotConnectedError, SocketError):
                     await self.send_node(Node("ib", {}, [Node("offline_batch", {"count": "100"})]))
-            elif child.tag == "phone_activity":
-                seen = child.attr_unix_time_opt("t")
-                if seen is not None:
-                    self.note_phone_activity(seen, authoritative=True)
 
     async def _handle_notification(self, node: Node) -> None:
         notification_type = str(node.attrs.get("type", ""))
@@ -879,17 +905,40 @@ class Client:
         finally:
             await self._ack(node)
 
-    async def _ack(self, node: Node) -> None:
-        attrs: dict[str, str | JID] = {
-            "class": node.tag,
-            "id": str(node.attrs.get("id", "")),
-            "to": node.attrs.get("from", SERVER_JID),
-        }
-        for key in ("participant", "type"):
-            if key in node.attrs:
-                attrs[key] = node.attrs[key]
+    async def _handle_receipt(self, node: Node) -> None:
+        """Parse, note the phone's activity, hand on, ack (whatsmeow's ``handleReceipt``)."""
+        try:
+            receipts = parse_receipt(node, self.device.jid, self.device.lid)
+        except ReceiptError as e:
+            self.log.warning("Failed to parse receipt: %s", e)
+            await self._ack(node, NACK_PARSING_ERROR)
+            return
+        try:
+            for receipt in receipts:
+                if receipt.is_from_own_phone and receipt.timestamp is not None:
+                    await self._phone_active(receipt.timestamp)
+            handler = self._node_handlers.get("receipt")
+            if handler is not None:
+                await handler(node)
+            for receipt in receipts:
+                await self.dispatch(receipt)
+        finally:
+            await self._ack(node)
+
+    async def _observe_message(self, node: Node) -> None:
+        """A message our phone sent (to a chat, or to us as a peer message) shows it was on."""
+        try:
+            source = parse_message_source(node, self.device.jid, self.device.lid)
+            sent = node.attr_unix_time_opt("t")
+        except BinaryError as e:
+            self.log.debug("Can't tell who sent message %s: %s", node.attrs.get("id"), e)
+            return
+        if source.is_from_own_phone and sent is not None:
+            await self._phone_active(sent)
+
+    async def _ack(self, node: Node, error: int | None = None) -> None:
         with contextlib.suppress(NotConnectedError, SocketError):
-            await self.send_node(Node("ack", attrs))
+            await self.send_node(build_ack(node, error))
 
     # --- leaving ----------------------------------------------------------------------------
 

@@ -12,12 +12,14 @@ from typing import Any
 from aiohttp import web
 
 from mautrix_whatsapp.whatsapp.binary import Node
+from mautrix_whatsapp.whatsapp.binary.jid import JID
 
 from .connection import Connection
 from .core import json_response
-from .login import phone_activity_node
+from .login import deliver
 from .pairing import Tamper
 from .phone import LoginFailure, end_stream, get_world
+from .phone_activity import ack_json, receipt_node, record_ack, set_last_activity
 from .state import AdminError, ServerState
 
 
@@ -98,19 +100,48 @@ def install(state: ServerState) -> None:
     async def last_seen(request: web.Request, params: dict[str, str]) -> web.StreamResponse:
         data = await _body(request)
         account = world.account(data.get("phone"))
-        if "t" in data:
-            account.last_seen = float(data["t"])
-        else:
-            account.last_seen = time.time() - float(data.get("ago", 0))
-        notified = 0
-        for device_id in list(account.devices):
-            conn = world.connection_of(account, device_id)
-            if conn is not None:
-                await conn.send_node(phone_activity_node(account.last_seen))
-                notified += 1
+        try:
+            t = float(data["t"]) if "t" in data else time.time() - float(data.get("ago", 0))
+        except (TypeError, ValueError) as e:
+            raise AdminError(400, f"bad time: {e}") from e
+        announced = set_last_activity(world, account, t)
         return json_response(
-            {"phone": account.phone, "last_seen": account.last_seen, "notified": notified}
+            {
+                "phone": account.phone,
+                "last_seen": account.last_seen,
+                "notified": announced.notified,
+                "queued": announced.queued,
+            }
         )
+
+    def _jid(data: dict[str, Any], key: str) -> JID:
+        try:
+            return JID.parse(_str(data, key))
+        except ValueError as e:
+            raise AdminError(400, f"{key!r} is not a JID: {e}") from e
+
+    async def send_receipt(request: web.Request, params: dict[str, str]) -> web.StreamResponse:
+        data = await _body(request)
+        account, device = world.device_of(_str(data, "jid"))
+        try:
+            t = float(data.get("t", time.time()))
+        except (TypeError, ValueError) as e:
+            raise AdminError(400, f"bad time: {e}") from e
+        node = receipt_node(
+            _jid(data, "from"),
+            t,
+            receipt_type=str(data.get("type", "read")),
+            chat=_jid(data, "recipient") if data.get("recipient") else None,
+            participant=_jid(data, "participant") if data.get("participant") else None,
+            message_id=str(data["id"]) if data.get("id") else None,
+        )
+        live = deliver(world, account.phone, device.device_id, node)
+        return json_response({"id": node.attrs["id"], "delivered": live, "queued": not live})
+
+    async def acks(request: web.Request, params: dict[str, str]) -> web.StreamResponse:
+        account, device = world.device_of(params["jid"])
+        recorded = world.acks.get(account.device_jid(device.device_id), ())
+        return json_response({"acks": [ack_json(node) for node in recorded]})
 
     async def tamper(request: web.Request, params: dict[str, str]) -> web.StreamResponse:
         data = await _body(request)
@@ -171,3 +202,6 @@ def install(state: ServerState) -> None:
     routes.add("POST", "/devices/stream-error", stream_error)
     routes.add("POST", "/devices/login-failure", login_failure)
     routes.add("POST", "/devices/drop", drop)
+    routes.add("POST", "/devices/receipt", send_receipt)
+    routes.add("GET", "/devices/{jid}/acks", acks)
+    state.stanza_handlers.register("ack", record_ack)

@@ -5,9 +5,8 @@
   (``402`` with ``code``/``expire``, ``403``, ``405``, ``409``, ``503``…) are sent instead of
   ``<success>``.
 - After ``<success t lid>``: queued offline stanzas (``offline_preview``, the stanzas with an
-  ``offline`` attribute, ``<ib><offline count/>``), then the phone's last activity as
-  ``<ib><phone_activity t="UNIX"/></ib>`` (this simulator's way to tell a companion when its
-  phone was last active; the client exposes it as ``phone_last_seen``).
+  ``offline`` attribute, ``<ib><offline count/>``). Nothing else: like WhatsApp, the server
+  never states when the phone was last active (see :mod:`.phone_activity`).
 - A second login of the same device replaces the first (``<stream:error><conflict
   type="replaced"/>``), as on WhatsApp.
 - IQs: ``passive`` (active/passive), ``md`` ``remove-companion-device`` (logout) and
@@ -41,10 +40,6 @@ def deliver(world: PhoneWorld, phone: str, device_id: int, node: Node) -> bool:
         return True
     world.offline_queues.setdefault((phone, device_id), []).append(node)
     return False
-
-
-def phone_activity_node(last_seen: float) -> Node:
-    return Node("ib", {"from": SERVER}, [Node("phone_activity", {"t": str(int(last_seen))})])
 
 
 async def handle_login(conn: Connection, payload: ClientPayload) -> None:
@@ -95,7 +90,6 @@ async def handle_login(conn: Connection, payload: ClientPayload) -> None:
     await conn.send_node(
         Node("ib", {"from": SERVER}, [Node("offline", {"count": str(len(queued_nodes))})])
     )
-    await conn.send_node(phone_activity_node(account.last_seen))
 
 
 async def forget_session(conn: Connection) -> None:

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,6 +101,8 @@ class PhoneWorld:
         """Whose phone scans QR codes posted to scan-qr (None: the first account)."""
         self.offline_queues: dict[tuple[str, int], list[Node]] = {}
         """Stanzas for logged-out companions, delivered at their next login."""
+        self.acks: dict[str, deque[Node]] = {}
+        """The ``<ack>`` stanzas each companion sent, by device JID (newest last)."""
 
     # --- accounts ---
 

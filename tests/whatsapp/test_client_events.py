@@ -17,7 +17,6 @@ from mautrix_whatsapp.whatsapp.events import (
     ConnectFailureReason,
     Disconnected,
     LoggedOut,
-    PhoneSeen,
     QRCode,
     StreamError,
     StreamReplaced,
@@ -154,25 +153,6 @@ async def test_logout_removes_device_at_simulator(simulator: SimulatorInfo) -> N
     await again.connect()
     assert (await log2.wait_for(LoggedOut)).reason == ConnectFailureReason.LOGGED_OUT
     await again.disconnect()
-
-
-async def test_phone_last_seen(simulator: SimulatorInfo) -> None:  # noqa: F811
-    client, _, log, jid = await _linked(simulator)
-    first = await log.wait_for(PhoneSeen)
-    assert client.phone_last_seen == first.at
-    phone = jid.split(":")[0]
-    t = int(first.at.timestamp()) - 13 * 24 * 3600
-    status, body = await admin(
-        simulator, "POST", "/mock-phone/last-seen", {"phone": phone, "t": t}
-    )
-    assert status == 200 and body["notified"] == 1
-    # The server's word replaces last-seen (13 days back: the bridge's warning case)...
-    older = await log.wait_for(PhoneSeen, count=2)
-    assert older.at.timestamp() == t and client.phone_last_seen == older.at
-    # ... while a sign of life seen elsewhere only moves it forward.
-    client.note_phone_activity(first.at.replace(year=2000))
-    assert client.phone_last_seen == older.at
-    await client.disconnect()
 
 
 async def test_logout_needs_the_server_unless_forced(simulator: SimulatorInfo) -> None:  # noqa: F811
