@@ -77,17 +77,19 @@ async def login(evt: CommandEvent) -> None:
         await evt.reply(str(e))
         return
 
-    session = await user.get_session()
-    updates = session.login_qr() if digits is None else session.login_phone(digits)
-    user.login_task = asyncio.create_task(_run_login(evt, user, updates))
+    # The task is registered before any await, so a second `login` sees it.
+    user.login_task = asyncio.create_task(_run_login(evt, user, digits))
     user.command_status = {"action": "Login"}
 
 
-async def _run_login(evt: CommandEvent, user: User, updates: AsyncIterator[LoginUpdate]) -> None:
+async def _run_login(evt: CommandEvent, user: User, digits: str | None) -> None:
     """Show codes as they come and report the outcome; redacts the QR either way."""
     intent = evt.az.intent
     qr_event_id: EventID | None = None
+    updates: AsyncIterator[LoginUpdate] | None = None
     try:
+        session = await user.get_session()
+        updates = session.login_qr() if digits is None else session.login_phone(digits)
         async for update in updates:
             match update:
                 case QRCode(code=code):
@@ -120,7 +122,7 @@ async def _run_login(evt: CommandEvent, user: User, updates: AsyncIterator[Login
         user.log.exception("Login failed")
         await evt.reply("Login failed: unexpected error, see the bridge logs.")
     finally:
-        aclose = getattr(updates, "aclose", None)
+        aclose = getattr(updates, "aclose", None) if updates is not None else None
         if aclose is not None:
             with contextlib.suppress(Exception):
                 await aclose()
