@@ -130,6 +130,24 @@ async def test_incoming_frame_over_limit(server: RawServer) -> None:
             pass
 
 
+async def test_frames_before_an_oversized_one_in_the_same_message_are_kept(
+    server: RawServer,
+) -> None:
+    """A good frame coalesced with an oversized prefix (say, a last stanza and then garbage) is
+    still handed out before the error that ends the connection."""
+
+    async def handler(ws: web.WebSocketResponse, request: web.Request) -> None:
+        await ws.send_bytes(encode_frame(b"last words") + b"\x00\x01\x01")
+        await ws.receive()
+
+    url = await server.start(handler)
+    fs = FrameSocket(url, max_frame_size=256)
+    await fs.connect()
+    assert await fs.receive_frame(timeout=5) == b"last words"
+    with pytest.raises(FrameTooLargeError):
+        await fs.receive_frame(timeout=5)
+
+
 async def test_outgoing_frame_over_limit_keeps_socket_usable(server: RawServer) -> None:
     url = await server.start()
     fs = FrameSocket(url, max_frame_size=256)

@@ -74,6 +74,17 @@ def test_incoming_length_over_limit_raises_typed_error_before_buffering() -> Non
         decoder.feed(encode_frame(b"ok"))
 
 
+def test_frames_before_an_oversized_prefix_come_out_first() -> None:
+    decoder = FrameDecoder(max_frame_size=100)
+    got: list[bytes] = []
+    with pytest.raises(FrameTooLargeError):
+        for frame in decoder.frames(encode_frame(b"a") + encode_frame(b"b") + b"\x00\x00\x65"):
+            got.append(frame)
+    assert got == [b"a", b"b"]
+    with pytest.raises(SocketError):
+        decoder.feed(b"")
+
+
 def test_outgoing_frame_over_limit() -> None:
     with pytest.raises(FrameTooLargeError) as info:
         encode_frame(b"x" * 11, max_frame_size=10)

@@ -6,6 +6,8 @@ or a piece of one, so the decoder keeps whatever is left over between messages.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from .errors import FrameTooLargeError, SocketError
 
 FRAME_LENGTH_SIZE = 3
@@ -47,22 +49,33 @@ class FrameDecoder:
 
     def feed(self, data: bytes) -> list[bytes]:
         """Add a chunk and return every frame it completes, in order (possibly none)."""
+        return list(self.frames(data))
+
+    def frames(self, data: bytes) -> Iterator[bytes]:
+        """Add a chunk and yield the frames it completes, in order.
+
+        Unlike :meth:`feed`, frames that precede an oversized length prefix in the same chunk are
+        yielded before the error is raised, so a reader does not lose a last good stanza.
+        """
         if self._failed:
             raise SocketError("frame decoder is unusable after a framing error")
         buffer = self._buffer
         buffer += data
-        frames: list[bytes] = []
         offset = 0
-        while len(buffer) - offset >= FRAME_LENGTH_SIZE:
-            length = int.from_bytes(buffer[offset : offset + FRAME_LENGTH_SIZE], "big")
-            if length > self.max_frame_size:
-                self._failed = True
+        try:
+            while len(buffer) - offset >= FRAME_LENGTH_SIZE:
+                length = int.from_bytes(buffer[offset : offset + FRAME_LENGTH_SIZE], "big")
+                if length > self.max_frame_size:
+                    self._failed = True
+                    raise FrameTooLargeError(length, self.max_frame_size, incoming=True)
+                end = offset + FRAME_LENGTH_SIZE + length
+                if len(buffer) < end:
+                    break
+                frame = bytes(buffer[offset + FRAME_LENGTH_SIZE : end])
+                offset = end
+                yield frame
+        finally:
+            if self._failed:
                 buffer.clear()
-                raise FrameTooLargeError(length, self.max_frame_size, incoming=True)
-            end = offset + FRAME_LENGTH_SIZE + length
-            if len(buffer) < end:
-                break
-            frames.append(bytes(buffer[offset + FRAME_LENGTH_SIZE : end]))
-            offset = end
-        del buffer[:offset]
-        return frames
+            else:
+                del buffer[:offset]

@@ -241,7 +241,7 @@ class FrameSocket:
         try:
             async for message in ws:
                 if message.type == aiohttp.WSMsgType.BINARY:
-                    for frame in self._decoder.feed(message.data):
+                    for frame in self._decoder.frames(message.data):
                         self._queue.put_nowait(frame)
                 elif message.type == aiohttp.WSMsgType.ERROR:
                     error = SocketClosedError(f"websocket error: {ws.exception()}")
