@@ -281,6 +281,14 @@ async def test_connection_notices(
     [state] = states["remoteState"].values()
     assert state["error"] == "wa-stream-replaced"
 
+    # The phone itself was logged out (403 at the next login): the link is gone.
+    await alice.send_text(room, "reconnect")
+    await wait_ping(alice, room, bot, "connection to WhatsApp OK")
+    await sim_admin(simulator, "POST", "/devices/login-failure", json={"jid": jid, "reason": 403})
+    await sim_admin(simulator, "POST", "/devices/drop", json={"jid": jid})
+    await alice.wait_for_event(room, bot_notice(bot, "Your phone was logged out"), 20)
+    await command(alice, room, bot, "ping", "You're not logged into WhatsApp.")
+
 
 async def test_two_users_link_two_accounts(
     bridge: BridgeProcess, synapse: SynapseInfo, simulator: SimulatorInfo, matrix_user: MakeUser
