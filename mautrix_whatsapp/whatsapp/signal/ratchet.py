@@ -1,4 +1,7 @@
-"""Key derivation of the double ratchet (libsignal v3): HKDF, root keys, chain keys, message keys.
+"""Key derivation of the double ratchet (libsignal v3): root keys, chain keys, message keys.
+
+Kept apart from the cipher so the X3DH builder and the cipher share one derivation, and the
+byte layouts below can be checked against libsignal in one place:
 
 root step:   HKDF(DH(theirs, ours), salt=root key, "WhisperRatchet") → new root ‖ chain key
 chain step:  message key seed = HMAC(ck, 01), next ck = HMAC(ck, 02)
