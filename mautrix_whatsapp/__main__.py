@@ -174,11 +174,13 @@ class WhatsAppBridge(Bridge):
             self._users[user_id] = user
             return user
 
-    async def get_portal(self, room_id: RoomID) -> Portal | None:
+    async def get_portal(self, room_id: RoomID) -> Portal | None:  # type: ignore[override]
         row = await self.tables.portals.get_by_mxid(room_id)
         return Portal(self, row) if row else None
 
-    async def get_puppet(self, user_id: UserID, create: bool = False) -> Puppet | None:
+    async def get_puppet(  # type: ignore[override]
+        self, user_id: UserID, create: bool = False
+    ) -> Puppet | None:
         match = self._ghost_re.match(user_id) if self._ghost_re else None
         if not match:
             return None
@@ -206,7 +208,7 @@ class WhatsAppBridge(Bridge):
         self._puppets[user_jid] = puppet
         return puppet
 
-    async def get_double_puppet(self, user_id: UserID) -> Puppet | None:
+    async def get_double_puppet(self, user_id: UserID) -> Puppet | None:  # type: ignore[override]
         return None  # double puppeting comes later
 
     async def count_logged_in_users(self) -> int:

@@ -108,12 +108,14 @@ class User(BaseUser):
     async def is_logged_in(self) -> bool:
         return self.row.wa_jid is not None
 
-    async def get_puppet(self) -> Puppet | None:
+    async def get_puppet(self) -> Puppet | None:  # type: ignore[override]
         if not self.row.wa_jid:
             return None
         return await self.bridge.get_puppet_by_jid(self.row.wa_jid)
 
-    async def get_portal_with(self, puppet: Any, create: bool = True) -> Portal | None:
+    async def get_portal_with(  # type: ignore[override]
+        self, puppet: Any, create: bool = True
+    ) -> Portal | None:
         return None  # DM portals arrive with the messaging issue
 
     async def get_bridge_states(self) -> list[BridgeState]:

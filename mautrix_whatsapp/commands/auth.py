@@ -52,7 +52,7 @@ def parse_login_args(args: list[str]) -> str | None:
     raise ValueError(LOGIN_USAGE)
 
 
-@command_handler(
+@command_handler(  # type: ignore[arg-type]  # handlers take our CommandEvent subclass
     needs_auth=False,
     help_section=SECTION_AUTH,
     help_text="Link the bridge to your WhatsApp account as a linked device.",
@@ -145,7 +145,7 @@ async def _qr_content(evt: CommandEvent, code: str) -> MediaMessageEventContent:
     )
 
 
-@command_handler(
+@command_handler(  # type: ignore[arg-type]  # handlers take our CommandEvent subclass
     needs_auth=False,
     help_section=SECTION_AUTH,
     help_text="Unlink the bridge from your WhatsApp account.",
@@ -158,7 +158,7 @@ async def logout(evt: CommandEvent) -> None:
     await evt.reply("Logged out successfully.")
 
 
-@command_handler(
+@command_handler(  # type: ignore[arg-type]  # handlers take our CommandEvent subclass
     needs_auth=False, help_section=SECTION_GENERAL, help_text="Cancel an ongoing action."
 )
 async def cancel(evt: CommandEvent) -> None:

@@ -7,7 +7,7 @@ from mautrix.bridge.commands import HelpSection, command_handler
 from ..user import format_phone
 from .typehint import CommandEvent
 
-SECTION_CONNECTION = HelpSection("Connection management", 15, "")
+SECTION_CONNECTION = HelpSection("Connection management", 15, "")  # type: ignore[call-arg]
 
 
 def _device_suffix(jid: str | None) -> str:
@@ -16,7 +16,7 @@ def _device_suffix(jid: str | None) -> str:
     return f" (device #{device})" if sep and device.isdigit() else ""
 
 
-@command_handler(
+@command_handler(  # type: ignore[arg-type]  # handlers take our CommandEvent subclass
     needs_auth=False,
     help_section=SECTION_CONNECTION,
     help_text="Check if you're logged into WhatsApp and connected.",
@@ -33,7 +33,7 @@ async def ping(evt: CommandEvent) -> None:
         await evt.reply(f"Logged in as {who}, but not connected to WhatsApp.")
 
 
-@command_handler(
+@command_handler(  # type: ignore[arg-type]  # handlers take our CommandEvent subclass
     needs_auth=True,
     help_section=SECTION_CONNECTION,
     help_text="Reconnect to WhatsApp.",

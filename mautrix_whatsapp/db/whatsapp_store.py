@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from mautrix.util.async_db import Database
+from mautrix.util.async_db import Connection, Database
 
 from ..whatsapp.crypto.keys import KeyPair, strip_key_type
 from ..whatsapp.device import DeviceIdentity
@@ -41,6 +41,7 @@ class SQLDeviceStore:
 
     async def delete_device(self) -> None:
         """Forget the device and all Signal state that belonged to it."""
+        conn: Connection
         async with self.db.acquire() as conn, conn.transaction():
             await conn.execute("DELETE FROM wa_device WHERE owner=$1", self.owner)
             for table in _SIGNAL_TABLES:
@@ -49,6 +50,7 @@ class SQLDeviceStore:
 
 async def delete_signal_state(db: Database, owner: str) -> None:
     """Drop one user's Signal rows (before a fresh device starts linking)."""
+    conn: Connection
     async with db.acquire() as conn, conn.transaction():
         for table in _SIGNAL_TABLES:
             await conn.execute(f"DELETE FROM {table} WHERE owner=$1", owner)

@@ -5,7 +5,6 @@ from mautrix.util.async_db import Connection
 from . import upgrade_table
 
 
-@upgrade_table.register(description="Users, puppets and portals")
 async def upgrade_v1(conn: Connection) -> None:
     # "user" is quoted: it is a reserved word in PostgreSQL.
     await conn.execute(
@@ -45,3 +44,6 @@ async def upgrade_v1(conn: Connection) -> None:
             PRIMARY KEY (jid, receiver)
         )"""
     )
+
+
+upgrade_table.register(upgrade_v1, description="Users, puppets and portals")

@@ -5,7 +5,6 @@ from mautrix.util.async_db import Connection, Scheme
 from . import upgrade_table
 
 
-@upgrade_table.register(description="WhatsApp device identity and Signal stores")
 async def upgrade_v2(conn: Connection, scheme: Scheme) -> None:
     blob = "BYTEA" if scheme in (Scheme.POSTGRES, Scheme.COCKROACH) else "BLOB"
     owner = 'owner TEXT NOT NULL REFERENCES "user"(mxid) ON DELETE CASCADE'
@@ -59,3 +58,6 @@ async def upgrade_v2(conn: Connection, scheme: Scheme) -> None:
             PRIMARY KEY (owner, group_id, sender)
         )"""
     )
+
+
+upgrade_table.register(upgrade_v2, description="WhatsApp device identity and Signal stores")
