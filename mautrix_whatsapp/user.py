@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 PHONE_OFFLINE_AFTER = 12 * 24 * 3600
 PHONE_OFFLINE_NOTICE_EVERY = 12 * 3600
+PHONE_OFFLINE_CHECK_EVERY = 3600.0
 
 _LOGOUT_NOTICES = {
     LogoutKind.LOGGED_OUT: (
@@ -82,6 +83,7 @@ class User(BaseUser):
         self.login_task: asyncio.Task[Any] | None = None
         self.session_lock = asyncio.Lock()
         self._disconnect_notice_task: asyncio.Task[None] | None = None
+        self._offline_check_task: asyncio.Task[None] | None = None
         self._drop_noticed = False
         self._state: BridgeState | None = None
 
@@ -161,6 +163,7 @@ class User(BaseUser):
     async def disconnect(self) -> None:
         """Close the connection, keep the link (bridge shutdown)."""
         self._cancel_disconnect_notice()
+        self._cancel_offline_check()
         if self.login_task and not self.login_task.done():
             self.login_task.cancel()
         session = self.session
@@ -170,6 +173,7 @@ class User(BaseUser):
     async def logout(self) -> None:
         """Unlink at WhatsApp and forget the device."""
         self._cancel_disconnect_notice()
+        self._cancel_offline_check()
         session = await self.get_session()
         try:
             await session.logout()
@@ -181,6 +185,7 @@ class User(BaseUser):
     async def on_login_success(self, jid: str, phone: str) -> None:
         self.row.wa_jid = jid
         self.row.phone = phone
+        self.row.phone_last_seen = int(time.time())  # the phone just linked us
         self.row.offline_notice_ts = None
         await self.save()
         await self._set_state(BridgeStateEvent.CONNECTED)
@@ -229,6 +234,20 @@ class User(BaseUser):
             message=reason or None,
         )
 
+    def _cancel_offline_check(self) -> None:
+        if self._offline_check_task and not self._offline_check_task.done():
+            self._offline_check_task.cancel()
+        self._offline_check_task = None
+
+    async def _offline_check_loop(self) -> None:
+        """While connected, look at the phone's last activity every hour."""
+        while True:
+            await asyncio.sleep(PHONE_OFFLINE_CHECK_EVERY)
+            try:
+                await self._check_phone_offline()
+            except Exception:
+                self.log.exception("Phone offline check failed")
+
     async def _check_phone_offline(self) -> None:
         seen = self.row.phone_last_seen
         now = time.time()
@@ -267,6 +286,8 @@ class User(BaseUser):
                 if await self.is_logged_in():
                     await self._set_state(BridgeStateEvent.CONNECTED)
                     await self._check_phone_offline()
+                    if self._offline_check_task is None or self._offline_check_task.done():
+                        self._offline_check_task = asyncio.create_task(self._offline_check_loop())
             case Disconnected(reason=reason):
                 if not await self.is_logged_in():
                     return
@@ -277,6 +298,7 @@ class User(BaseUser):
                     )
             case LoggedOut(kind=kind):
                 self._cancel_disconnect_notice()
+                self._cancel_offline_check()
                 was_logged_in = await self.is_logged_in()
                 session, self.session = self.session, None
                 if session is not None:

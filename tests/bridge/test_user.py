@@ -268,3 +268,23 @@ async def test_login_success_and_logout_update_the_row(config: Config) -> None:
 )
 def test_format_duration(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
+
+
+async def test_offline_check_runs_periodically_while_connected(
+    config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mautrix_whatsapp.user as user_module
+
+    monkeypatch.setattr(user_module, "PHONE_OFFLINE_CHECK_EVERY", 0.02)
+    user, bridge = await make_user(config)
+    await user.get_session()
+    await user.on_login_success("15550001111:4@s.whatsapp.net", "15550001111")
+    assert user.row.phone_last_seen is not None  # linking proves the phone was there
+    await user.handle_event(Connected())
+    assert notices(bridge) == []
+    # Nothing new from the phone for 13 days: the periodic check notices without any event.
+    user.row.phone_last_seen -= 13 * 86400
+    await asyncio.sleep(0.1)
+    assert len(notices(bridge)) == 1 and "over 12 days" in notices(bridge)[0]
+    await user.disconnect()
+    assert user._offline_check_task is None
