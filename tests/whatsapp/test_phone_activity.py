@@ -170,12 +170,13 @@ async def test_messages_from_the_phone_count() -> None:
     )
     assert client.phone_last_seen == datetime.fromtimestamp(2000, UTC)
     # Not the phone: a contact, another companion of ours, a group message by someone else.
-    for attrs in (
+    others: list[dict[str, str | JID]] = [
         {"from": CONTACT, "id": "M3", "t": "3000"},
         {"from": JID(OWN.user, "s.whatsapp.net", device=8), "id": "M4", "t": "3000"},
         {"from": JID("1203630001", "g.us"), "participant": CONTACT, "id": "M5", "t": "3000"},
         {"id": "M6", "t": "3000"},  # no sender at all: ignored here, left to the handler
-    ):
+    ]
+    for attrs in others:
         await _feed(client, Node("message", attrs))
     assert client.phone_last_seen == datetime.fromtimestamp(2000, UTC)
     assert len(log.of(PhoneSeen)) == 2 and handled == ["M1", "M2", "M3", "M4", "M5", "M6"]
