@@ -32,7 +32,13 @@ def generate(out_dir: Path) -> None:
     if not files:
         return
     include = str(Path(protoc.__file__).parent / "_proto")
-    args = ["protoc", f"-I{ROOT}", f"-I{include}", f"--python_out={out_dir}", f"--pyi_out={out_dir}"]
+    args = [
+        "protoc",
+        f"-I{ROOT}",
+        f"-I{include}",
+        f"--python_out={out_dir}",
+        f"--pyi_out={out_dir}",
+    ]
     if protoc.main([*args, *files]) != 0:
         raise SystemExit("protoc failed")
 
