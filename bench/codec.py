@@ -10,16 +10,7 @@ process (tests/js/binary_codec.mjs) that times its own loops after a warm-up, so
 start-up and the pipe are not counted. The ratio is ours / Baileys (above 1: we are faster).
 """
 
-# ruff: noqa: E402
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# bench/signal.py shadows the standard library's ``signal`` (which subprocess imports): take this
-# folder off the import path and put the project root there instead.
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
 import argparse
 import base64
@@ -27,10 +18,12 @@ import json
 import platform
 import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 from mautrix_whatsapp.whatsapp.binary import JID, Node, marshal, unmarshal
 
+ROOT = Path(__file__).resolve().parent.parent
 JS_DIR = ROOT / "tests" / "js"
 
 

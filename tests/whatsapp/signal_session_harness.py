@@ -1,6 +1,6 @@
 """Drivers for the node harnesses under tests/js (libsignal-node 6.0.0's session cipher, and the
 JSON-lines pipe the group harness shares), and helpers that turn node's bundles into ours and back.
-Shared by the interop tests and bench/signal.py."""
+Shared by the interop tests and bench/signal_protocol.py."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Signal protocol throughput: our implementation against libsignal-node, in the same run.
 
-    .venv/bin/python bench/signal.py [--count N] [--size BYTES] [--case NAME ...]
+    .venv/bin/python bench/signal_protocol.py [--count N] [--size BYTES] [--case NAME ...]
 
 Every case measures messages per second for encrypting ``count`` payloads of ``size`` bytes (1 KiB
 by default) and decrypting them again, once in-process with our code and once inside a node
@@ -12,17 +12,7 @@ Cases are listed in :data:`CASES`; add one by writing an ``ours`` coroutine and 
 request for its harness.
 """
 
-# ruff: noqa: E402
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# This file shares its name with the standard library's ``signal`` module, which asyncio imports:
-# take its folder off the import path (``python bench/signal.py`` puts it first) and put the
-# project root there instead.
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
 import argparse
 import asyncio
@@ -32,8 +22,10 @@ import subprocess
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+ROOT = Path(__file__).resolve().parent.parent
 JS_DIR = ROOT / "tests" / "js"
 
 Timings = dict[str, float]
