@@ -3,13 +3,23 @@
 After login we ask the server how many pre-keys it still holds (``<count>``) and upload a batch
 when it runs low: 812 the first time, 50 later (whatsmeow's numbers). The server also tells us
 when it runs low with an ``encrypt`` notification carrying ``<count>``.
+
+The node builders are pure (the simulator's tests use them too); :class:`PreKeyUploader` runs
+the count/upload exchange for a client.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
+from typing import TYPE_CHECKING
+
 from .binary.node import Node
 from .device import MAX_PRE_KEY_ID, DeviceIdentity
 from .signal.keys import PreKeyRecord, SignedPreKeyRecord
+
+if TYPE_CHECKING:
+    from .client import Client
 
 WANTED_PRE_KEY_COUNT = 50
 """Keys in a normal upload batch."""
@@ -17,6 +27,8 @@ INITIAL_PRE_KEY_COUNT = 812
 """Keys in the first upload of a new device."""
 MIN_PRE_KEY_COUNT = 5
 """Upload again when the server holds fewer than this."""
+PRE_KEY_RECHECK_WINDOW = 600.0
+"""After an upload, notified counts are re-checked with the server for this long (seconds)."""
 
 
 def key_id_bytes(key_id: int) -> bytes:
@@ -73,3 +85,44 @@ def parse_count(response: Node) -> int:
     """The ``value`` of ``<count>`` in a count response or an encrypt notification."""
     count = response.get_child_by_tag("count")
     return count.attr_int("value")
+
+
+class PreKeyUploader:
+    """Checks the server's count and uploads batches, one exchange at a time."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self._lock = asyncio.Lock()
+        self._last_upload = -PRE_KEY_RECHECK_WINDOW
+
+    async def server_count(self) -> int:
+        response = await self.client.send_iq("encrypt", "get", [Node("count")])
+        return parse_count(response)
+
+    async def ensure(self, server_count: int | None = None) -> None:
+        """Upload a batch if the server holds too few (``server_count`` if already known)."""
+        async with self._lock:
+            recent = time.monotonic() - self._last_upload < PRE_KEY_RECHECK_WINDOW
+            if server_count is None or recent:
+                # A notified count may predate an upload that just happened (whatsmeow's check).
+                server_count = await self.server_count()
+            if server_count >= MIN_PRE_KEY_COUNT:
+                return
+            first_upload = self.client.device.next_pre_key_id == 1 and server_count == 0
+            await self.upload(INITIAL_PRE_KEY_COUNT if first_upload else WANTED_PRE_KEY_COUNT)
+
+    async def upload(self, count: int) -> None:
+        """Generate, store and upload ``count`` one-time pre-keys."""
+        client = self.client
+        device, signal_store = client.device, client.signal_store
+        spk = device.signed_pre_key
+        if not await signal_store.contains_signed_pre_key(spk.key_id):
+            await signal_store.store_signed_pre_key(spk)
+        records = generate_pre_keys(device, count)
+        for record in records:
+            await signal_store.store_pre_key(record)
+        await client.send_iq("encrypt", "set", upload_content(device, records))
+        device.next_pre_key_id = records[-1].key_id + 1
+        self._last_upload = time.monotonic()
+        await client.device_store.save_device(device)
+        client.log.debug("Uploaded %d pre-keys", len(records))
