@@ -132,11 +132,17 @@ class WhatsAppBridge(Bridge):
         super().prepare_bridge()
 
     async def start(self) -> None:
-        self.add_startup_actions(self._reconnect_users())
+        """Start mautrix's parts, then reconnect every logged-in user.
+
+        The reconnect runs after ``super().start()`` instead of as a startup action: a startup
+        action is a coroutine made up front, and a stop during startup (SIGTERM while waiting
+        for the homeserver) would leave it never awaited.
+        """
         await super().start()
+        await self._reconnect_users()
 
     async def _reconnect_users(self) -> None:
-        """Every logged-in user reconnects on start (in the background)."""
+        """Every logged-in user reconnects (each connection is made in the background)."""
         for row in await self.tables.users.all_logged_in():
             try:
                 user = await self.get_user(row.mxid)
