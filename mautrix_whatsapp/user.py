@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 PHONE_OFFLINE_AFTER = 12 * 24 * 3600
 PHONE_OFFLINE_NOTICE_EVERY = 12 * 3600
 PHONE_OFFLINE_CHECK_EVERY = 3600.0
+PHONE_SEEN_SAVE_EVERY = 3600
+"""Phone activity is stored only when it is this much newer (seconds), as mautrix-whatsapp
+does: the phone causes a receipt or message every few seconds while it is in use."""
 
 _LOGOUT_NOTICES = {
     LogoutKind.LOGGED_OUT: (
@@ -183,9 +186,11 @@ class User(BaseUser):
             await self._set_state(BridgeStateEvent.LOGGED_OUT)
 
     async def on_login_success(self, jid: str, phone: str) -> None:
+        """Remember the link. The phone's activity is learnt from what it sends afterwards
+        (a real phone starts the history sync right away), never assumed."""
         self.row.wa_jid = jid
         self.row.phone = phone
-        self.row.phone_last_seen = int(time.time())  # the phone just linked us
+        self.row.phone_last_seen = None
         self.row.offline_notice_ts = None
         await self.save()
         await self._set_state(BridgeStateEvent.CONNECTED)
@@ -266,6 +271,21 @@ class User(BaseUser):
         await self._set_state(
             BridgeStateEvent.TRANSIENT_DISCONNECT, error="wa-phone-offline", message=text
         )
+
+    async def _note_phone_seen(self, ts: int) -> None:
+        """Move the phone's last activity forward only, and save it at most hourly.
+
+        Signs of life arrive out of order (the offline queue, a restart that seeds the client
+        with the stored value), so an older time never replaces a newer one. A warning that was
+        sent stops counting once the phone is back, so the next absence warns afresh.
+        """
+        seen = self.row.phone_last_seen
+        if seen is not None and ts < seen + PHONE_SEEN_SAVE_EVERY:
+            return
+        self.row.phone_last_seen = ts
+        if time.time() - ts <= PHONE_OFFLINE_AFTER:
+            self.row.offline_notice_ts = None
+        await self.save()
 
     # ---- session events ----------------------------------------------------------------
 
@@ -353,11 +373,7 @@ class User(BaseUser):
                     message=text,
                 )
             case PhoneSeen(timestamp=ts):
-                if self.row.phone_last_seen is None or int(ts) != self.row.phone_last_seen:
-                    self.row.phone_last_seen = int(ts)
-                    if time.time() - ts <= PHONE_OFFLINE_AFTER:
-                        self.row.offline_notice_ts = None
-                    await self.save()
+                await self._note_phone_seen(int(ts))
                 await self._check_phone_offline()
 
     def __repr__(self) -> str:

@@ -218,14 +218,12 @@ async def test_short_drop_is_quiet_lasting_drop_is_announced(config: Config) -> 
 async def test_phone_offline_warning_at_most_every_12_hours(config: Config) -> None:
     user, bridge = await logged_in(config)
     now = time.time()
-    await user.handle_event(PhoneSeen(timestamp=now - 11 * 86400))
-    assert notices(bridge) == []
-    await user.handle_event(PhoneSeen(timestamp=now - 13 * 86400))
     await user.handle_event(PhoneSeen(timestamp=now - 14 * 86400))
+    await user.handle_event(PhoneSeen(timestamp=now - 13 * 86400))
     await user.handle_event(Connected())
     assert len(notices(bridge)) == 1
     assert "hasn't been seen in over 12 days" in notices(bridge)[0]
-    assert user.row.phone_last_seen == int(now - 14 * 86400)
+    assert user.row.phone_last_seen == int(now - 13 * 86400)
     # Twelve hours later the warning may come again.
     assert user.row.offline_notice_ts is not None
     user.row.offline_notice_ts -= 12 * 3600 + 1
@@ -234,6 +232,23 @@ async def test_phone_offline_warning_at_most_every_12_hours(config: Config) -> N
     # The phone came back: the next absence warns afresh.
     await user.handle_event(PhoneSeen(timestamp=now))
     assert user.row.offline_notice_ts is None
+
+
+async def test_phone_last_seen_only_moves_forward_and_is_saved_hourly(config: Config) -> None:
+    user, bridge = await logged_in(config)
+    now = int(time.time())
+    await user.handle_event(PhoneSeen(timestamp=now - 7200))
+    assert user.row.phone_last_seen == now - 7200
+    assert [row.phone_last_seen for row in bridge.tables.users.saved] == [now - 7200]
+    # Older news (the offline queue, a restarted client's seed) never moves it back.
+    await user.handle_event(PhoneSeen(timestamp=now - 9000))
+    # Less than an hour newer: not worth a database write.
+    await user.handle_event(PhoneSeen(timestamp=now - 7200 + 1800))
+    assert user.row.phone_last_seen == now - 7200
+    assert len(bridge.tables.users.saved) == 1
+    await user.handle_event(PhoneSeen(timestamp=now))
+    assert [row.phone_last_seen for row in bridge.tables.users.saved] == [now - 7200, now]
+    assert notices(bridge) == []
 
 
 async def test_no_management_room_no_crash(config: Config) -> None:
@@ -279,10 +294,12 @@ async def test_offline_check_runs_periodically_while_connected(
     user, bridge = await make_user(config)
     await user.get_session()
     await user.on_login_success("15550001111:4@s.whatsapp.net", "15550001111")
-    assert user.row.phone_last_seen is not None  # linking proves the phone was there
+    assert user.row.phone_last_seen is None  # learnt from what the phone sends, not assumed
     await user.handle_event(Connected())
+    await user.handle_event(PhoneSeen(timestamp=time.time()))
     assert notices(bridge) == []
     # Nothing new from the phone for 13 days: the periodic check notices without any event.
+    assert user.row.phone_last_seen is not None
     user.row.phone_last_seen -= 13 * 86400
     await asyncio.sleep(0.1)
     assert len(notices(bridge)) == 1 and "over 12 days" in notices(bridge)[0]

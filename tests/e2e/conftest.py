@@ -1,18 +1,31 @@
-"""Fixtures for the end-to-end tests: the session's Synapse and short-lived Matrix users."""
+"""Fixtures for the end-to-end tests: the session's Synapse, Matrix users, the bridge process.
+
+``bridge`` runs the bridge against the session's Synapse and the test's ``simulator`` (a module
+can override ``simulator``, e.g. to load a plugin). Parametrize ``bridge_overrides`` to change
+config keys for one test, and ``bridge_database`` (indirect, ``"sqlite"``/``"postgres"``) to
+choose its database.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 
+from tests.e2e.bridge import BridgeProcess, run_bridge
 from tests.e2e.matrix_client import MatrixTestUser
 from tests.e2e.synapse import SynapseInfo, synapse
+from tests.simulator_fixture import SimulatorInfo, simulator
 
-__all__ = ["matrix_user", "synapse"]
+__all__ = ["bridge", "matrix_user", "simulator", "synapse"]
 
 MakeUser = Callable[..., Awaitable[MatrixTestUser]]
+PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 
 
 @pytest.fixture
@@ -33,3 +46,55 @@ async def matrix_user(synapse: SynapseInfo) -> AsyncIterator[MakeUser]:
     yield make
     for user in made:
         await user.close()
+
+
+@pytest.fixture
+def bridge_overrides() -> dict[str, Any]:
+    """Config keys to change for one test (parametrize this name to set them)."""
+    return {}
+
+
+@pytest.fixture
+def bridge_database(request: pytest.FixtureRequest) -> str | None:
+    """The bridge's database: SQLite in the test folder, or (param "postgres") a fresh one."""
+    if getattr(request, "param", "sqlite") == "postgres":
+        return str(request.getfixturevalue("postgres_database"))
+    return None
+
+
+@pytest.fixture
+def bridge(
+    synapse: SynapseInfo,
+    simulator: SimulatorInfo,
+    tmp_path: Path,
+    bridge_overrides: dict[str, Any],
+    bridge_database: str | None,
+) -> Iterator[BridgeProcess]:
+    with run_bridge(
+        tmp_path / "bridge",
+        synapse,
+        simulator=simulator,
+        overrides=bridge_overrides,
+        database=bridge_database,
+    ) as process:
+        yield process
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    """A throwaway PostgreSQL database for one bridge process (fails if there is no server)."""
+    name = f"mautrix_whatsapp_e2e_{secrets.token_hex(6)}"
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    yield f"postgres://postgres@127.0.0.1:5432/{name}"
+    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _pg_admin(query: str) -> None:
+    try:
+        conn = await asyncpg.connect(PG_ADMIN_URL, timeout=10)
+    except (OSError, asyncpg.PostgresError) as e:
+        pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is not reachable: {e}", pytrace=False)
+    try:
+        await conn.execute(query)
+    finally:
+        await conn.close()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +18,7 @@ from tests.simulator_fixture import SimulatorInfo
 
 GREETING = "Hello, I'm a WhatsApp bridge bot."
 LOGIN_HINT = "Use `help` for help or `login` to log in."
+CODE_RE = re.compile(r"\b([A-Z0-9]{4}-[A-Z0-9]{4})\b")
 
 
 def bot_notice(bot: str, *needles: str) -> Callable[[Event], bool]:
@@ -115,9 +118,59 @@ async def sim_admin(
             simulator.admin_url + path,
             json=json,
             data=data,
-            ssl=simulator.ssl_context() if simulator.ca_file else None,
+            ssl=simulator.ssl_context() or True,
         ) as resp,
     ):
         body = await resp.json(content_type=None)
         assert resp.status in ok, f"{method} {path} -> {resp.status}: {body}"
         return body
+
+
+async def qr_login(
+    user: MatrixTestUser, room: str, bot: str, simulator: SimulatorInfo
+) -> dict[str, Any]:
+    """``login``, decode the QR from the room, scan it with the simulated phone."""
+    await user.send_text(room, "login")
+    qr = await user.wait_for_event(room, is_qr(bot), timeout=30)
+    text = await decode_qr(user, qr)
+    assert text == qr["content"]["body"]
+    assert text.startswith("https://wa.me/settings/linked_devices#")
+    assert qr["content"]["info"]["w"] == qr["content"]["info"]["h"] == 512
+    scan = await sim_admin(simulator, "POST", "/mock-phone/scan-qr", data=text)
+    assert scan["linked"] is True, scan
+    await user.wait_for_event(
+        room, bot_notice(bot, f"Successfully logged in as +{scan['phone']}"), timeout=40
+    )
+    await user.wait_for_event(room, is_redaction_of(qr["event_id"]), timeout=20)
+    return dict(scan)
+
+
+async def wait_ping(user: MatrixTestUser, room: str, bot: str, *expect: str) -> None:
+    """``ping`` until the reply says what we expect (a reconnect takes a moment)."""
+    for _ in range(20):
+        await user.send_text(room, "ping")
+        reply = await user.wait_for_event(room, bot_notice(bot, "ogged"), timeout=20)
+        if all(e in reply["content"]["body"] for e in expect):
+            return
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"ping never said {expect}; last: {reply['content']['body']}")
+
+
+async def devices_of(simulator: SimulatorInfo, phone: str) -> list[str]:
+    account = await sim_admin(simulator, "GET", f"/accounts/{phone}")
+    return [d["jid"] for d in account["devices"]]
+
+
+async def wait_acks(
+    simulator: SimulatorInfo, jid: str, receipt_type: str, count: int, timeout: float = 20
+) -> None:
+    """Until the device has acked ``count`` receipts of ``receipt_type`` (the simulator's log)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        acks = (await sim_admin(simulator, "GET", f"/devices/{jid}/acks"))["acks"]
+        got = [a for a in acks if a.get("class") == "receipt" and a.get("type") == receipt_type]
+        if len(got) >= count:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{jid} acked {len(got)} {receipt_type} receipts, not {count}")
+        await asyncio.sleep(0.1)
