@@ -53,6 +53,15 @@ class HistorySyncSettings:
     full_sync_storage_quota_mb: int | None
     dispatch_wait: float
 
+    @property
+    def full_sync_config_set(self) -> bool:
+        """The full-sync limits go to the phone only together (as mautrix-whatsapp does)."""
+        return None not in (
+            self.full_sync_days_limit,
+            self.full_sync_size_mb_limit,
+            self.full_sync_storage_quota_mb,
+        )
+
 
 @dataclass(frozen=True)
 class WhatsAppSettings:

@@ -11,7 +11,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+
+from mautrix.types import UserID
 
 from . import session as s
 from .db.whatsapp_store import SQLDeviceStore, SQLSignalStore, delete_signal_state
@@ -99,6 +102,7 @@ class ClientSession:
         config = self.bridge.config
         wa = config.whatsapp
         history = config.history_sync
+        days_limit = history.full_sync_days_limit if history.full_sync_config_set else None
         signal_store = SQLSignalStore(
             self.bridge.db, self.owner, device.identity_key, device.registration_id
         )
@@ -113,7 +117,7 @@ class ClientSession:
                 os_name=wa.os_name,
                 platform_type=_platform_type(wa.browser_name),
                 require_full_sync=history.request_full_sync,
-                history_days=history.full_sync_days_limit,
+                history_days=days_limit,
             ),
             timing=ConnectionTiming(
                 qr=QRTiming(first=wa.qr_timeout_first, next=wa.qr_timeout_next)
@@ -123,6 +127,13 @@ class ClientSession:
         )
         client.add_event_handler(self._on_event)
         return client
+
+    async def _seed_phone_last_seen(self, client: Client) -> None:
+        """Tell a new client when the phone was last seen (the client itself starts knowing
+        nothing), so after a restart only newer activity counts as news."""
+        row = await self.bridge.tables.users.get_by_mxid(UserID(self.owner))
+        if row is not None and row.phone_last_seen is not None:
+            client.note_phone_activity(datetime.fromtimestamp(row.phone_last_seen, UTC))
 
     async def _on_event(self, event: object) -> None:
         translated = translate_event(event)
@@ -143,6 +154,7 @@ class ClientSession:
                 await self.sink(s.LoggedOut(kind=s.LogoutKind.UNKNOWN, reason="no device"))
                 return
             self.client = self._make_client(device)
+            await self._seed_phone_last_seen(self.client)
         self._connect_task = asyncio.create_task(self._connect(self.client))
 
     async def _connect(self, client: Client) -> None:

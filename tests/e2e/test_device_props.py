@@ -1,0 +1,72 @@
+"""The bridge's config reaches the phone: DeviceProps as the simulator received them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.bridge import BridgeProcess
+from tests.e2e.conftest import MakeUser
+from tests.e2e.helpers import command, is_qr, open_management_room, sim_admin
+from tests.e2e.synapse import SynapseInfo
+from tests.simulator_fixture import SimulatorInfo, run_simulator
+
+pytestmark = pytest.mark.synapse
+
+
+@pytest.fixture
+def simulator(tmp_path: Path) -> Iterator[SimulatorInfo]:
+    """The simulator with the plugin that shows the DeviceProps companions sent."""
+    with run_simulator(
+        tmp_path / "simulator", extra_args=["--plugin", "tests.e2e.sim_device_props"]
+    ) as info:
+        yield info
+
+
+@pytest.mark.parametrize(
+    "bridge_overrides",
+    [
+        {
+            "whatsapp.os_name": "Alice's test bridge",
+            "whatsapp.browser_name": "chrome",
+            "bridge.history_sync.request_full_sync": True,
+            "bridge.history_sync.full_sync_config.days_limit": 400,
+            "bridge.history_sync.full_sync_config.size_mb_limit": 2048,
+            "bridge.history_sync.full_sync_config.storage_quota_mb": 8192,
+        }
+    ],
+)
+async def test_history_sync_settings_reach_the_phone(
+    bridge: BridgeProcess, synapse: SynapseInfo, simulator: SimulatorInfo, matrix_user: MakeUser
+) -> None:
+    alice = await matrix_user("alice")
+    bot = synapse.bot_mxid
+    room = await open_management_room(alice, synapse)
+    await alice.send_text(room, "login")
+    await alice.wait_for_event(room, is_qr(bot), timeout=30)
+    [registration] = (await sim_admin(simulator, "GET", "/test/device-props"))["registrations"]
+    props = registration["device_props"]
+    assert props["os"] == "Alice's test bridge"
+    assert props["platformType"] == "CHROME"
+    assert props["requireFullSync"] is True
+    assert props["historySyncConfig"]["fullSyncDaysLimit"] == 400
+    await command(alice, room, bot, "cancel", "Login cancelled.")
+
+
+async def test_default_history_sync_settings_reach_the_phone(
+    bridge: BridgeProcess, synapse: SynapseInfo, simulator: SimulatorInfo, matrix_user: MakeUser
+) -> None:
+    alice = await matrix_user("alice")
+    bot = synapse.bot_mxid
+    room = await open_management_room(alice, synapse)
+    await alice.send_text(room, "login")
+    await alice.wait_for_event(room, is_qr(bot), timeout=30)
+    [registration] = (await sim_admin(simulator, "GET", "/test/device-props"))["registrations"]
+    props = registration["device_props"]
+    assert props["os"] == "Mautrix-WhatsApp bridge"
+    assert props["platformType"] == "UNKNOWN"
+    assert props["requireFullSync"] is False
+    assert "fullSyncDaysLimit" not in props["historySyncConfig"]
+    await command(alice, room, bot, "cancel", "Login cancelled.")
