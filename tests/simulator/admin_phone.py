@@ -43,6 +43,34 @@ def _str(data: dict[str, Any], key: str, default: str | None = None) -> str:
     return str(value)
 
 
+def node_from_json(data: Any) -> Node:
+    """A node from ``{"tag", "attrs"?, "content"?}``: attribute values are strings, or
+    ``{"jid": "…"}`` for a JID; content is a string, ``{"hex": "…"}`` for bytes, or a list of
+    nodes. Anything else is a 400 (the point is sending odd stanzas, not odd JSON)."""
+    if not isinstance(data, dict) or not isinstance(data.get("tag"), str) or not data["tag"]:
+        raise AdminError(400, "a node needs a non-empty string 'tag'")
+    attrs: dict[str, str | JID] = {}
+    raw_attrs = data.get("attrs") or {}
+    if not isinstance(raw_attrs, dict):
+        raise AdminError(400, "'attrs' must be an object")
+    for key, value in raw_attrs.items():
+        try:
+            attrs[key] = JID.parse(value["jid"]) if isinstance(value, dict) else str(value)
+        except (KeyError, TypeError, ValueError) as e:
+            raise AdminError(400, f"attribute {key!r}: {e}") from e
+    content = data.get("content")
+    if isinstance(content, list):
+        return Node(data["tag"], attrs, [node_from_json(child) for child in content])
+    if isinstance(content, dict):
+        try:
+            return Node(data["tag"], attrs, bytes.fromhex(content["hex"]))
+        except (KeyError, TypeError, ValueError) as e:
+            raise AdminError(400, f"bad bytes content: {e}") from e
+    if content is None or isinstance(content, str):
+        return Node(data["tag"], attrs, content)
+    raise AdminError(400, "content must be a string, {'hex': …} or a list of nodes")
+
+
 def install(state: ServerState) -> None:
     world = get_world(state)
 
@@ -191,6 +219,17 @@ def install(state: ServerState) -> None:
         await conn.close()
         return json_response({"dropped": True})
 
+    async def raw_nodes(request: web.Request, params: dict[str, str]) -> web.StreamResponse:
+        data = await _body(request)
+        conn = live_connection(_str(data, "jid"))
+        nodes = data.get("nodes")
+        if not isinstance(nodes, list):
+            raise AdminError(400, "'nodes' must be a list")
+        built = [node_from_json(node) for node in nodes]
+        for node in built:  # in order, each written before the next
+            await conn.send_node(node)
+        return json_response({"sent": len(built)})
+
     routes = state.admin_routes
     routes.add("POST", "/accounts", create_account)
     routes.add("GET", "/accounts/{phone}", get_account)
@@ -202,6 +241,7 @@ def install(state: ServerState) -> None:
     routes.add("POST", "/devices/stream-error", stream_error)
     routes.add("POST", "/devices/login-failure", login_failure)
     routes.add("POST", "/devices/drop", drop)
+    routes.add("POST", "/devices/raw", raw_nodes)
     routes.add("POST", "/devices/receipt", send_receipt)
     routes.add("GET", "/devices/{jid}/acks", acks)
     state.stanza_handlers.register("ack", record_ack)
