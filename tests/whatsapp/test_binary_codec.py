@@ -151,6 +151,32 @@ def test_ad_jid_device_zero_keeps_its_form() -> None:
     assert marshal(unmarshal(ad_wire)) == ad_wire
 
 
+@pytest.mark.parametrize(
+    "text", ["15551234567:3@s.whatsapp.net", "98765432109876:0@lid", "1555123.7:2@s.whatsapp.net"]
+)
+def test_repeated_device_jids_decode_alike(text: str) -> None:
+    """Device JIDs are shared between decodes (a cache keyed by their bytes): same value, ad form,
+    server and agent every time, for each domain byte."""
+    jid = JID.parse(text)
+    wire = marshal(Node("to", {"jid": jid}))
+    first, second = (unmarshal(wire).attrs["jid"] for _ in range(2))
+    for decoded in (first, second):
+        assert isinstance(decoded, JID)
+        assert decoded == jid and decoded.ad and str(decoded) == text
+        assert decoded.raw_agent == jid.raw_agent and decoded.server == jid.server
+
+
+def test_bad_device_jid_is_refused_every_time() -> None:
+    """A malformed packed user in an AD_JID raises on every decode: errors are never cached."""
+    wire = bytearray(marshal(Node("to", {"jid": JID.parse("15551234567:3@s.whatsapp.net")})))
+    user = wire.index(bytes((247, 0, 3, 255))) + 5  # AD_JID, domain, device, NIBBLE_8, length
+    wire[user] = 0xC1  # nibble 12 is not a character
+    for _ in range(2):
+        _decode_error(bytes(wire), "invalid nibble")
+    wire[user] = 0x15
+    assert str(unmarshal(bytes(wire)).attrs["jid"]) == "15551234567:3@s.whatsapp.net"
+
+
 # --- decoder refusals ------------------------------------------------------------------------
 
 

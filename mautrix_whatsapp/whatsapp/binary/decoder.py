@@ -4,13 +4,20 @@ The decoder faces the network, so it is defensive: every malformed input raises
 BinaryDecodeError. Reads past the end surface internally as IndexError (indexing ``bytes`` checks
 bounds for free) and are translated once, at the top; slices, which do not check, are checked by
 hand. Nesting depth and decompressed size are bounded.
+
+It is also the hottest code of a connection, so it avoids per-item Python work: single-byte
+tokens come straight from a 256-entry table, every other string form is read by one function
+picked from another 256-entry table (one call, no chain of comparisons), packed strings are
+expanded by ``bytes.hex()`` in C, and nodes and JIDs are built without going through their
+argument-checking constructors.
 """
 
 from __future__ import annotations
 
-import re
+import functools
 import zlib
-from typing import Final, cast
+from collections.abc import Callable
+from typing import Final
 
 from .errors import BinaryDecodeError
 from .jid import (
@@ -28,7 +35,6 @@ from .token import (
     BINARY_20,
     BINARY_32,
     DICTIONARY_0,
-    DICTIONARY_3,
     DOUBLE_BYTE_TOKENS,
     FB_JID,
     HEX_8,
@@ -47,13 +53,15 @@ MAX_DECOMPRESSED_SIZE: Final = 32 << 20
 """A compressed payload may inflate to at most this many bytes (guards against zlib bombs)."""
 
 FLAG_COMPRESSED: Final = 0x02
+AD_JID_CACHE_SIZE: Final = 4096
+"""Distinct device JIDs (by their bytes) whose decoded JID objects are kept for reuse."""
 
-_SINGLE_COUNT: Final = len(SINGLE_BYTE_TOKENS)
-_TOKEN_BY_BYTE: Final[tuple[str | None, ...]] = (
-    (None,) + SINGLE_BYTE_TOKENS[1:] + (None,) * (256 - _SINGLE_COUNT)
-)
-"""Tag byte → its single-byte token, or None (LIST_EMPTY and every other tag)."""
-_BAD_NIBBLE_RE: Final = re.compile("[c-f]")
+_new_object = object.__new__
+
+_Reader = Callable[[bytes, int], tuple[AttrValue, int]]
+"""Reads the item whose tag byte is at ``pos - 1``; returns its value and the next position."""
+_TextReader = Callable[[bytes, int], tuple[str, int]]
+"""A _Reader of a form that is never a JID."""
 
 
 def unmarshal(
@@ -105,7 +113,6 @@ def _decode(buf: bytes, pos: int) -> Node:
 
 
 def _read_node(buf: bytes, pos: int, depth: int) -> tuple[Node, int]:
-    # Hot path: single-byte tokens come straight from _TOKEN_BY_BYTE (None: not a token).
     if depth > MAX_DEPTH:
         raise BinaryDecodeError(f"node tree deeper than {MAX_DEPTH} levels")
     tokens = _TOKEN_BY_BYTE
@@ -124,8 +131,8 @@ def _read_node(buf: bytes, pos: int, depth: int) -> tuple[Node, int]:
     tag = tokens[buf[pos]]
     pos += 1
     if tag is None:
-        value, pos = _read_string(buf, pos, buf[pos - 1])
-        if not isinstance(value, str) or not value:
+        value, pos = _READERS[buf[pos - 1]](buf, pos)
+        if type(value) is not str or not value:
             raise BinaryDecodeError(f"node tag is not a non-empty string: {value!r:.64}")
         tag = value
 
@@ -134,19 +141,24 @@ def _read_node(buf: bytes, pos: int, depth: int) -> tuple[Node, int]:
         key = tokens[buf[pos]]
         pos += 1
         if key is None:
-            name, pos = _read_string(buf, pos, buf[pos - 1])
-            if not isinstance(name, str):
+            name, pos = _READERS[buf[pos - 1]](buf, pos)
+            if type(name) is not str:
                 raise BinaryDecodeError(f"<{tag}> has an attribute name that is a JID: {name}")
             key = name
-        attr = tokens[buf[pos]]
+        token = tokens[buf[pos]]
         pos += 1
-        if attr is None:
-            attrs[key], pos = _read_string(buf, pos, buf[pos - 1])
+        if token is None:
+            attrs[key], pos = _READERS[buf[pos - 1]](buf, pos)
         else:
-            attrs[key] = attr
+            attrs[key] = token
 
+    # Node(tag, attrs, content) without the constructor's call and argument checks.
+    node: Node = _new_object(Node)
+    node.tag = tag
+    node.attrs = attrs
     if size & 1:
-        return Node(tag, attrs), pos
+        node.content = None
+        return node, pos
 
     tag_byte = buf[pos]
     pos += 1
@@ -169,10 +181,11 @@ def _read_node(buf: bytes, pos: int, depth: int) -> tuple[Node, int]:
         if count * 3 > len(buf) - pos:
             raise BinaryDecodeError(f"<{tag}> claims {count} children, more than the data holds")
         children: list[Node] = []
+        append = children.append
         depth += 1
         for _ in range(count):
             child, pos = _read_node(buf, pos, depth)
-            children.append(child)
+            append(child)
         content = children
     elif tag_byte == BINARY_20:
         end = pos + 3 + (((buf[pos] & 0x0F) << 16) | (buf[pos + 1] << 8) | buf[pos + 2])
@@ -185,8 +198,9 @@ def _read_node(buf: bytes, pos: int, depth: int) -> tuple[Node, int]:
     else:
         content = tokens[tag_byte]
         if content is None:
-            content, pos = _read_string(buf, pos, tag_byte)
-    return Node(tag, attrs, content), pos
+            content, pos = _READERS[tag_byte](buf, pos)
+    node.content = content
+    return node, pos
 
 
 def _slice(buf: bytes, start: int, end: int) -> bytes:
@@ -195,70 +209,16 @@ def _slice(buf: bytes, start: int, end: int) -> bytes:
     return buf[start:end]
 
 
-def _read_string(buf: bytes, pos: int, tag: int, allow_jid: bool = True) -> tuple[AttrValue, int]:
-    """Read a string-valued item whose tag byte (at ``pos - 1``) is ``tag``."""
-    # Ordered by frequency in real stanzas: packed ids/numbers, device JIDs, raw strings.
-    if tag in (NIBBLE_8, HEX_8):
-        return _read_packed(buf, pos, tag)
-    if 0 < tag < _SINGLE_COUNT:
-        return SINGLE_BYTE_TOKENS[tag], pos
-    if allow_jid and tag == AD_JID:
-        domain = buf[pos]
-        device = buf[pos + 1]
-        if buf[pos + 2] == NIBBLE_8:
-            user, pos = _read_packed(buf, pos + 3, NIBBLE_8)
-        else:
-            user, pos = _read_jid_part(buf, pos + 2)
-        server = DOMAIN_SERVERS.get(domain)
-        if server is None:  # any other domain byte is a raw agent on s.whatsapp.net
-            return make_jid(user, DEFAULT_USER_SERVER, device, domain, 0, True), pos
-        return make_jid(user, server, device, 0, 0, True), pos
-    if tag == BINARY_8:
-        end = pos + 1 + buf[pos]
-        return _slice(buf, pos + 1, end).decode(), end
-    if DICTIONARY_0 <= tag <= DICTIONARY_3:
-        return DOUBLE_BYTE_TOKENS[tag - DICTIONARY_0][buf[pos]], pos + 1
-    if tag == LIST_EMPTY:
-        return "", pos
-    if tag == BINARY_20:
-        end = pos + 3 + (((buf[pos] & 0x0F) << 16) | (buf[pos + 1] << 8) | buf[pos + 2])
-        return _slice(buf, pos + 3, end).decode(), end
-    if tag == BINARY_32:
-        end = pos + 4 + int.from_bytes(_slice(buf, pos, pos + 4), "big")
-        return _slice(buf, pos + 4, end).decode(), end
-    if not allow_jid:
-        if tag in (JID_PAIR, AD_JID, FB_JID, INTEROP_JID):
-            raise BinaryDecodeError(f"a JID inside a JID at {pos - 1}")
-    elif tag == JID_PAIR:
-        user, pos = _read_jid_part(buf, pos)
-        server, pos = _read_jid_part(buf, pos)
-        if not server:
-            raise BinaryDecodeError(f"JID pair without a server at {pos}")
-        return make_jid(user, server, 0, 0, 0, False), pos
-    elif tag == FB_JID:
-        user, pos = _read_jid_part(buf, pos)
-        device = (buf[pos] << 8) | buf[pos + 1]
-        server, pos = _read_jid_part(buf, pos + 2)
-        if server != MESSENGER_SERVER:
-            raise BinaryDecodeError(f"FB_JID with server {server!r:.64}, expected 'msgr'")
-        return JID(user, server, device), pos
-    elif tag == INTEROP_JID:
-        user, pos = _read_jid_part(buf, pos)
-        device = (buf[pos] << 8) | buf[pos + 1]
-        integrator = (buf[pos + 2] << 8) | buf[pos + 3]
-        server, pos = _read_jid_part(buf, pos + 4)
-        if server != INTEROP_SERVER:
-            raise BinaryDecodeError(f"INTEROP_JID with server {server!r:.64}, expected 'interop'")
-        return JID(user, server, device, 0, integrator), pos
-    raise BinaryDecodeError(f"invalid string tag {tag} at {pos - 1}")
+# --- string forms ---------------------------------------------------------------------------
+# Each reader takes the position after its tag byte. Text forms of JID parts are read with
+# _PART_READERS, which refuse a JID inside a JID.
+
+_NIBBLE_CHARS: Final = str.maketrans("abcdef", "-.\0\0\0\0")
+"""bytes.hex() digits → nibble characters: 10 is '-', 11 is '.', 12..15 are invalid (NUL)."""
 
 
-def _read_jid_part(buf: bytes, pos: int) -> tuple[str, int]:
-    value, pos = _read_string(buf, pos + 1, buf[pos], False)
-    return cast(str, value), pos  # allow_jid=False: a JID raises instead
-
-
-def _read_packed(buf: bytes, pos: int, tag: int) -> tuple[str, int]:
+def _packed_digits(buf: bytes, pos: int) -> tuple[str, int]:
+    """The hex digits of a packed string (its odd-length padding nibble removed)."""
     start = buf[pos]
     end = pos + 1 + (start & 0x7F)
     if end > len(buf):
@@ -268,9 +228,161 @@ def _read_packed(buf: bytes, pos: int, tag: int) -> tuple[str, int]:
         if digits[-1:] != "f":
             raise BinaryDecodeError(f"bad padding in packed string at {pos}")
         digits = digits[:-1]
-    if tag == HEX_8:
-        return digits.upper(), end
-    if _BAD_NIBBLE_RE.search(digits):
+    return digits, end
+
+
+def _read_nibble(buf: bytes, pos: int) -> tuple[str, int]:
+    digits, end = _packed_digits(buf, pos)
+    if digits.isdigit():  # plain numbers (phone numbers, timestamps) need no mapping
+        return digits, end
+    text = digits.translate(_NIBBLE_CHARS)
+    if "\0" in text:
         raise BinaryDecodeError(f"invalid nibble in packed string at {pos}")
-    # Nibbles 10 and 11 are '-' and '.', which hex() wrote as 'a' and 'b'.
-    return digits.replace("a", "-").replace("b", "."), end
+    return text, end
+
+
+def _read_hex(buf: bytes, pos: int) -> tuple[str, int]:
+    digits, end = _packed_digits(buf, pos)
+    return digits.upper(), end
+
+
+def _read_binary_8(buf: bytes, pos: int) -> tuple[str, int]:
+    end = pos + 1 + buf[pos]
+    return _slice(buf, pos + 1, end).decode(), end
+
+
+def _read_binary_20(buf: bytes, pos: int) -> tuple[str, int]:
+    end = pos + 3 + (((buf[pos] & 0x0F) << 16) | (buf[pos + 1] << 8) | buf[pos + 2])
+    return _slice(buf, pos + 3, end).decode(), end
+
+
+def _read_binary_32(buf: bytes, pos: int) -> tuple[str, int]:
+    end = pos + 4 + int.from_bytes(_slice(buf, pos, pos + 4), "big")
+    return _slice(buf, pos + 4, end).decode(), end
+
+
+def _read_empty(buf: bytes, pos: int) -> tuple[str, int]:
+    return "", pos
+
+
+def _token_reader(token: str) -> _TextReader:
+    def read(buf: bytes, pos: int) -> tuple[str, int]:
+        return token, pos
+
+    return read
+
+
+def _dictionary_reader(tokens: tuple[str, ...]) -> _TextReader:
+    def read(buf: bytes, pos: int) -> tuple[str, int]:
+        return tokens[buf[pos]], pos + 1
+
+    return read
+
+
+def _bad_tag(buf: bytes, pos: int) -> tuple[str, int]:
+    raise BinaryDecodeError(f"invalid string tag {buf[pos - 1]} at {pos - 1}")
+
+
+def _jid_in_jid(buf: bytes, pos: int) -> tuple[str, int]:
+    raise BinaryDecodeError(f"a JID inside a JID at {pos - 1}")
+
+
+def _read_part(buf: bytes, pos: int) -> tuple[str, int]:
+    """A JID's user or server: any string form but a JID."""
+    return _PART_READERS[buf[pos]](buf, pos + 1)
+
+
+def _read_ad_jid(buf: bytes, pos: int) -> tuple[AttrValue, int]:
+    if buf[pos + 2] == NIBBLE_8:  # the usual case: a phone number or LID, looked up whole
+        end = pos + 4 + (buf[pos + 3] & 0x7F)
+        if end > len(buf):
+            raise BinaryDecodeError(f"packed string at {pos + 3} runs past the end of the data")
+        return _packed_ad_jid(buf[pos:end]), end
+    user, end = _read_part(buf, pos + 2)
+    return _ad_jid(buf[pos], buf[pos + 1], user), end
+
+
+@functools.lru_cache(maxsize=AD_JID_CACHE_SIZE)
+def _packed_ad_jid(data: bytes) -> JID:
+    """The AD_JID whose bytes after the tag are ``data`` (domain, device, packed user).
+
+    A connection sees the same few hundred devices over and over (every receipt, message and
+    group fan-out names them), and a JID is immutable and a pure function of these bytes, so
+    sharing one object per distinct encoding is safe. Errors are raised, never cached.
+    """
+    user, _ = _read_nibble(data, 3)
+    return _ad_jid(data[0], data[1], user)
+
+
+def _ad_jid(domain: int, device: int, user: str) -> JID:
+    server = DOMAIN_SERVERS.get(domain)
+    if server is None:  # any other domain byte is a raw agent on s.whatsapp.net
+        return make_jid(user, DEFAULT_USER_SERVER, device, domain, 0, True)
+    return make_jid(user, server, device, 0, 0, True)
+
+
+def _read_jid_pair(buf: bytes, pos: int) -> tuple[AttrValue, int]:
+    user, pos = _read_part(buf, pos)
+    server, pos = _read_part(buf, pos)
+    if not server:
+        raise BinaryDecodeError(f"JID pair without a server at {pos}")
+    return make_jid(user, server, 0, 0, 0, False), pos
+
+
+def _read_fb_jid(buf: bytes, pos: int) -> tuple[AttrValue, int]:
+    user, pos = _read_part(buf, pos)
+    device = (buf[pos] << 8) | buf[pos + 1]
+    server, pos = _read_part(buf, pos + 2)
+    if server != MESSENGER_SERVER:
+        raise BinaryDecodeError(f"FB_JID with server {server!r:.64}, expected 'msgr'")
+    return make_jid(user, server, device, 0, 0, False), pos
+
+
+def _read_interop_jid(buf: bytes, pos: int) -> tuple[AttrValue, int]:
+    user, pos = _read_part(buf, pos)
+    device = (buf[pos] << 8) | buf[pos + 1]
+    integrator = (buf[pos + 2] << 8) | buf[pos + 3]
+    server, pos = _read_part(buf, pos + 4)
+    if server != INTEROP_SERVER:
+        raise BinaryDecodeError(f"INTEROP_JID with server {server!r:.64}, expected 'interop'")
+    return make_jid(user, server, device, 0, integrator, False), pos
+
+
+def _text_readers() -> list[_TextReader]:
+    """Tag byte → reader for every form that is not a JID (JID tags: _jid_in_jid)."""
+    readers: list[_TextReader] = [_bad_tag] * 256
+    for index, token in enumerate(SINGLE_BYTE_TOKENS[1:], start=1):
+        readers[index] = _token_reader(token)
+    for dictionary, tokens in enumerate(DOUBLE_BYTE_TOKENS):
+        readers[DICTIONARY_0 + dictionary] = _dictionary_reader(tokens)
+    readers[LIST_EMPTY] = _read_empty
+    readers[BINARY_8] = _read_binary_8
+    readers[BINARY_20] = _read_binary_20
+    readers[BINARY_32] = _read_binary_32
+    readers[NIBBLE_8] = _read_nibble
+    readers[HEX_8] = _read_hex
+    for tag in (JID_PAIR, AD_JID, FB_JID, INTEROP_JID):
+        readers[tag] = _jid_in_jid
+    return readers
+
+
+_PART_READERS: Final[tuple[_TextReader, ...]] = tuple(_text_readers())
+"""Tag byte → reader of a JID part (any string form, no JID)."""
+
+
+def _all_readers() -> tuple[_Reader, ...]:
+    readers: list[_Reader] = [*_text_readers()]
+    readers[JID_PAIR] = _read_jid_pair
+    readers[AD_JID] = _read_ad_jid
+    readers[FB_JID] = _read_fb_jid
+    readers[INTEROP_JID] = _read_interop_jid
+    return tuple(readers)
+
+
+_READERS: Final[tuple[_Reader, ...]] = _all_readers()
+"""Tag byte → reader of an attribute value, a tag or a string/JID content."""
+
+_TOKEN_BY_BYTE: Final[tuple[str | None, ...]] = (
+    (None,) + SINGLE_BYTE_TOKENS[1:] + (None,) * (256 - len(SINGLE_BYTE_TOKENS))
+)
+"""Tag byte → its single-byte token, or None (LIST_EMPTY and every other tag): the hot path."""

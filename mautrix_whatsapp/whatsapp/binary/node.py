@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final, TypeAlias, cast
+from typing import Final, TypeAlias
 
 from .errors import AttrError, ContentTypeError, MissingChildError
 from .jid import JID
@@ -46,7 +46,7 @@ class Node:
         if attrs is None:
             self.attrs = {}
         elif type(attrs) is dict:
-            self.attrs = cast(Attrs, attrs)
+            self.attrs = attrs  # already a dict: no copy
         else:
             self.attrs = dict(attrs)
         self.content = content
