@@ -11,7 +11,6 @@ Pure functions only; :mod:`.client` sends the nodes.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 from dataclasses import dataclass
 from enum import StrEnum
@@ -20,6 +19,7 @@ from typing import TypeVar
 from google.protobuf.message import DecodeError, Message
 
 from .crypto import xeddsa
+from .crypto.hkdf import hmac_sha256
 from .crypto.keys import KeyPair
 from .proto import wa_adv_pb2
 
@@ -122,7 +122,7 @@ def device_signature_message(
 def device_identity_hmac(adv_secret: bytes, details: bytes, hosted: bool) -> bytes:
     """HMAC-SHA256(adv secret, [06 05 if hosted] ‖ signed identity bytes)."""
     prefix = ADV_HOSTED_ACCOUNT_SIGNATURE_PREFIX if hosted else b""
-    return hmac.new(adv_secret, prefix + details, hashlib.sha256).digest()
+    return hmac_sha256(adv_secret, prefix + details)
 
 
 @dataclass(frozen=True, repr=False)

@@ -20,9 +20,9 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
+from .crypto.hkdf import hkdf_sha256
 from .crypto.keys import KeyPair
 
 LINKING_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTVWXYZ"
@@ -130,13 +130,10 @@ def unwrap_ephemeral_key(code: str, wrapped: bytes) -> bytes:
     return _ctr(derive_code_key(code, salt), iv, encrypted)
 
 
-def _hkdf(ikm: bytes, salt: bytes | None, info: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(ikm)
-
-
 def derive_adv_secret(ephemeral_shared: bytes, identity_shared: bytes, adv_random: bytes) -> bytes:
     """HKDF(ephShared ‖ identityShared ‖ advRandom, no salt, "adv_secret"): the pair HMAC key."""
-    return _hkdf(ephemeral_shared + identity_shared + adv_random, None, ADV_SECRET_INFO)
+    # No salt: HKDF then uses zeros, which an empty HMAC key is equivalent to.
+    return hkdf_sha256(ephemeral_shared + identity_shared + adv_random, b"", ADV_SECRET_INFO, 32)
 
 
 def seal_key_bundle(
@@ -150,7 +147,7 @@ def seal_key_bundle(
     """salt ‖ nonce ‖ AES-GCM(HKDF(ephShared, salt), companionId ‖ primaryId ‖ advRandom)."""
     salt = os.urandom(32) if salt is None else salt
     nonce = os.urandom(12) if nonce is None else nonce
-    key = _hkdf(ephemeral_shared, salt, KEY_BUNDLE_INFO)
+    key = hkdf_sha256(ephemeral_shared, salt, KEY_BUNDLE_INFO, 32)
     plaintext = companion_identity_pub + primary_identity_pub + adv_random
     return salt + nonce + AESGCM(key).encrypt(nonce, plaintext, None)
 
@@ -169,7 +166,7 @@ def open_key_bundle(ephemeral_shared: bytes, wrapped: bytes) -> KeyBundle:
     if len(wrapped) < 32 + 12 + 96 + 16:
         raise InvalidPairingDataError("key bundle too short")
     salt, nonce, ciphertext = wrapped[:32], wrapped[32:44], wrapped[44:]
-    key = _hkdf(ephemeral_shared, salt, KEY_BUNDLE_INFO)
+    key = hkdf_sha256(ephemeral_shared, salt, KEY_BUNDLE_INFO, 32)
     try:
         plaintext = AESGCM(key).decrypt(nonce, ciphertext, None)
     except InvalidTag as e:

@@ -191,3 +191,13 @@ def test_code_pairing_derives_the_same_adv_secret_on_both_sides() -> None:
 def test_a_wrong_code_fails_on_the_phone() -> None:
     with pytest.raises(pair_code.InvalidPairingDataError):
         _code_exchange("ZZZZ-ZZZZ")
+
+
+def test_adv_secret_is_rfc5869_hkdf_without_salt() -> None:
+    """Spelled out from RFC 5869 (no salt = 32 zero bytes), independent of the helper."""
+    import hmac
+
+    eph, ident, adv = os.urandom(32), os.urandom(32), os.urandom(32)
+    prk = hmac.digest(b"\x00" * 32, eph + ident + adv, "sha256")
+    okm = hmac.digest(prk, b"adv_secret\x01", "sha256")
+    assert pair_code.derive_adv_secret(eph, ident, adv) == okm
