@@ -63,12 +63,19 @@ def bridge_database(request: pytest.FixtureRequest) -> str | None:
 
 
 @pytest.fixture
+def bridge_permissions() -> dict[str, str] | None:
+    """``bridge.permissions`` for one test (None: the server's users are ``user``)."""
+    return None
+
+
+@pytest.fixture
 def bridge(
     synapse: SynapseInfo,
     simulator: SimulatorInfo,
     tmp_path: Path,
     bridge_overrides: dict[str, Any],
     bridge_database: str | None,
+    bridge_permissions: dict[str, str] | None,
 ) -> Iterator[BridgeProcess]:
     with run_bridge(
         tmp_path / "bridge",
@@ -76,6 +83,7 @@ def bridge(
         simulator=simulator,
         overrides=bridge_overrides,
         database=bridge_database,
+        permissions=bridge_permissions,
     ) as process:
         yield process
 

@@ -174,3 +174,25 @@ async def wait_acks(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"{jid} acked {len(got)} {receipt_type} receipts, not {count}")
         await asyncio.sleep(0.1)
+
+
+_LOG_RECORD = re.compile(r"^\[[^\]]+\] \[(?P<level>[A-Z]+)@[^\]]*\] ", re.MULTILINE)
+
+
+def log_records_above_debug(log: str) -> list[str]:
+    """The bridge log's records (with their continuation lines) above DEBUG/TRACE."""
+    starts = list(_LOG_RECORD.finditer(log))
+    records = []
+    for match, following in zip(starts, [*starts[1:], None], strict=True):
+        end = following.start() if following else len(log)
+        if match.group("level") not in ("DEBUG", "TRACE"):
+            records.append(log[match.start() : end])
+    return records
+
+
+def assert_no_secrets_above_debug(log: str, *secrets: str) -> None:
+    """No secret (QR content, pairing code, token) appears in a record above DEBUG."""
+    assert _LOG_RECORD.search(log), "the log has no records in the expected format"
+    for record in log_records_above_debug(log):
+        for secret in secrets:
+            assert secret not in record, f"a secret was logged above DEBUG: {record[:300]}"

@@ -10,6 +10,7 @@ from tests.e2e.bridge import BridgeProcess
 from tests.e2e.conftest import MakeUser
 from tests.e2e.helpers import (
     CODE_RE,
+    assert_no_secrets_above_debug,
     bot_notice,
     command,
     decode_qr,
@@ -246,6 +247,13 @@ async def test_two_users_link_two_accounts(
     # One logging out leaves the other linked.
     await command(alice, alice_room, bot, "logout", "Logged out successfully.")
     await wait_ping(bob, bob_room, bot, f"+{bob_phone}", "OK")
+
+    # Neither the pairing code nor the QR content is logged above DEBUG.
+    code = code_event["content"]["body"]
+    ref, *_, adv = qr["content"]["body"].split("#", 1)[1].split(",")[:4]
+    assert_no_secrets_above_debug(
+        bridge.log_path.read_text(errors="replace"), code, code.replace("-", ""), ref, adv
+    )
 
 
 async def test_cancel_and_login_in_progress(
