@@ -4,11 +4,13 @@ keepalive and QR timing (no sockets)."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 from datetime import timedelta
 
 import pytest
 
+from mautrix_whatsapp.whatsapp import pair_code
 from mautrix_whatsapp.whatsapp.binary import Node, marshal, unmarshal
 from mautrix_whatsapp.whatsapp.binary.jid import JID
 from mautrix_whatsapp.whatsapp.client_payload import (
@@ -35,6 +37,7 @@ from mautrix_whatsapp.whatsapp.events import (
     LoggedOut,
     OfflineSyncCompleted,
     OfflineSyncPreview,
+    PairingCode,
     QRCode,
     StreamError,
     StreamReplaced,
@@ -185,6 +188,40 @@ async def test_device_identity_round_trip_through_store() -> None:
     assert "private" not in repr(loaded) and device.noise_key.private.hex() not in repr(loaded)
     await store.delete_device()
     assert await store.load_device() is None
+
+
+def _secret_forms(secret: bytes) -> list[str]:
+    return [secret.hex(), base64.b64encode(secret).decode(), repr(secret)[2:-1]]
+
+
+def test_reprs_never_show_secrets() -> None:
+    """Identity, codes and QR texts end up in logs via %r/%s; none may carry a secret."""
+    device = DeviceIdentity.generate()
+    device.jid = JID.parse("15551234567:3@s.whatsapp.net")
+    device.account = b"\x0a\x01x"
+    secrets = [
+        device.noise_key.private,
+        device.identity_key.private,
+        device.signed_pre_key.key_pair.private,
+        device.adv_secret,
+    ]
+    hello = pair_code.CompanionHello.start("+15551234567", "ABCDEFGH")
+    shown = [
+        repr(device),
+        str(device),
+        f"{device!r} {[device]}",
+        repr(device.noise_key),
+        repr(device.signed_pre_key),
+        repr(hello),
+        repr(QRCode(code="https://wa.me/settings/linked_devices#SECRETQR", timeout=60, index=0)),
+        repr(PairingCode(code="ABCD-EFGH", phone="15551234567")),
+    ]
+    text = "\n".join(shown)
+    for secret in secrets:
+        for form in _secret_forms(secret):
+            assert form not in text
+    assert "SECRETQR" not in text and "ABCD" not in text and "EFGH" not in text
+    assert "15551234567:3@s.whatsapp.net" in repr(device)  # still useful in a log
 
 
 def test_corrupt_device_identity() -> None:
