@@ -1,8 +1,14 @@
-"""The numbered schema upgrades of the bridge database (``version`` table)."""
+"""The numbered schema upgrades of the bridge database (``version`` table).
+
+Each step is a module with an ``upgrade_vN`` function and a ``DESCRIPTION``; the table is built
+here in order. (mautrix's own idiom has each step import the table and register itself, which
+makes every step and this package import each other.)
+"""
 
 from mautrix.util.async_db import UpgradeTable
 
-# mautrix's idiom: steps register themselves on this table when their modules are imported.
-upgrade_table = UpgradeTable()
+from . import v01_initial, v02_whatsapp_store
 
-from . import v01_initial, v02_whatsapp_store  # noqa: E402, F401
+upgrade_table = UpgradeTable()
+upgrade_table.register(v01_initial.upgrade_v1, description=v01_initial.DESCRIPTION)
+upgrade_table.register(v02_whatsapp_store.upgrade_v2, description=v02_whatsapp_store.DESCRIPTION)

@@ -2,7 +2,7 @@
 
 from mautrix.util.async_db import Connection
 
-from . import upgrade_table
+DESCRIPTION = "Users, puppets and portals"
 
 
 async def upgrade_v1(conn: Connection) -> None:
@@ -44,6 +44,3 @@ async def upgrade_v1(conn: Connection) -> None:
             PRIMARY KEY (jid, receiver)
         )"""
     )
-
-
-upgrade_table.register(upgrade_v1, description="Users, puppets and portals")

@@ -2,7 +2,7 @@
 
 from mautrix.util.async_db import Connection, Scheme
 
-from . import upgrade_table
+DESCRIPTION = "WhatsApp device identity and Signal stores"
 
 
 async def upgrade_v2(conn: Connection, scheme: Scheme) -> None:
@@ -58,6 +58,3 @@ async def upgrade_v2(conn: Connection, scheme: Scheme) -> None:
             PRIMARY KEY (owner, group_id, sender)
         )"""
     )
-
-
-upgrade_table.register(upgrade_v2, description="WhatsApp device identity and Signal stores")
