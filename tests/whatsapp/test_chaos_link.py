@@ -135,11 +135,15 @@ async def test_chaos_link(simulator: SimulatorInfo) -> None:  # noqa: F811
                 DropRecorder(client, log, relay, connected_at_drop, phases),
             )
 
-            async def scan(event: object) -> None:
+            scans: set[asyncio.Task[Any]] = set()
+
+            async def scan(event: object, scans: set[asyncio.Task[Any]] = scans) -> None:
                 if isinstance(event, QRCode) and event.index == 0:
                     # Best effort: the ref may die with a cut connection; a new one follows.
-                    asyncio.get_running_loop().create_task(
-                        admin(simulator, "POST", "/mock-phone/scan-qr", raw=event.code)
+                    scans.add(
+                        asyncio.get_running_loop().create_task(
+                            admin(simulator, "POST", "/mock-phone/scan-qr", raw=event.code)
+                        )
                     )
 
             client.add_event_handler(scan)
@@ -155,8 +159,10 @@ async def test_chaos_link(simulator: SimulatorInfo) -> None:  # noqa: F811
             stored = await store.load_device()
             assert stored is not None and stored.jid == client.device.jid
             await client.disconnect()
-            await asyncio.sleep(0)  # let scan tasks of this round finish
-            await no_leaked_tasks(before | _admin_tasks())
+            assert not client._conn_tasks and not client._other_tasks, round_no
+            # The test's own scan requests end by themselves (answered, or refused as stale).
+            await asyncio.gather(*scans, return_exceptions=True)
+            await no_leaked_tasks(before)
         await no_leaked_tasks(before)
     # The random cuts hit every phase of the connection's life.
     assert len(phases) == ROUNDS
@@ -184,11 +190,6 @@ class DropRecorder:
         else:
             phase = "pairing"
         self.phases.append(phase)
-
-
-def _admin_tasks() -> set[asyncio.Task[Any]]:
-    """Scan requests still in flight are the test's own, not the client's."""
-    return {t for t in asyncio.all_tasks() if "admin" in repr(t.get_coro())}
 
 
 async def test_keepalive_failure_reconnects(simulator: SimulatorInfo) -> None:  # noqa: F811

@@ -92,11 +92,19 @@ async def test_515_reconnects_without_disconnected_event(simulator: SimulatorInf
         ({"reason": 405}, ClientOutdated()),
         ({"reason": 406}, LoggedOut(True, ConnectFailureReason.UNKNOWN_LOGOUT)),
         ({"reason": 409}, ConnectFailure(reason=409)),
+        # The rest of WhatsApp's reasons: reported as they are, no reconnect, device kept.
+        ({"reason": 400}, ConnectFailure(reason=400)),
+        ({"reason": 413}, ConnectFailure(reason=413)),
+        ({"reason": 414}, ConnectFailure(reason=414)),
+        ({"reason": 415}, ConnectFailure(reason=415)),
+        ({"reason": 418}, ConnectFailure(reason=418)),
+        ({"reason": 501}, ConnectFailure(reason=501)),
+        ({"reason": 499, "message": "odd"}, ConnectFailure(reason=499, message="odd")),
     ],
 )
 async def test_permanent_login_failures(
     simulator: SimulatorInfo,  # noqa: F811
-    failure: dict[str, int],
+    failure: dict[str, int | str],
     expected: object,
 ) -> None:
     client, store, log, jid = await _linked(simulator)
