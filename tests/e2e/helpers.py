@@ -96,6 +96,7 @@ async def decode_qr(user: MatrixTestUser, event: Event) -> str:
     png = await user.download_media(content["url"])
     image = Image.open(io.BytesIO(png))
     assert image.format == "PNG"
+    assert image.size == (512, 512)
     results = zxingcpp.read_barcodes(image)
     assert len(results) == 1, f"expected one barcode, got {len(results)}"
     return str(results[0].text)
