@@ -4,6 +4,11 @@ The wire, from the client: an optional ``ED 00 01 <len24> <routing info>`` prefi
 ``WA 06 03`` header once, then 3-byte big-endian length-prefixed frames that may be split across
 websocket messages or share one. The first two frames are the Noise handshake; every later frame is
 an AES-GCM encrypted binary node.
+
+A misbehaving client costs only its own connection: framing, handshake and decryption faults
+close it, an undecodable node or a stanza of the wrong shape is answered (or skipped) and the
+session goes on. Faults of the client land in ``state.protocol_errors``; exceptions that are the
+simulator's own bugs land in ``state.internal_errors``. Neither ever escapes to the server.
 """
 
 from __future__ import annotations
@@ -48,6 +53,11 @@ SERVER = "s.whatsapp.net"
 
 _connection_ids = itertools.count(1)
 
+CLIENT_FAULTS: tuple[type[Exception], ...] = (BinaryError, DecodeError)
+"""What a handler raises when the client's stanza has the wrong shape (a missing attribute or
+child, bad content, an embedded protobuf that does not parse): the client's fault, answered
+with error 400 for an IQ. Anything else a handler raises is a simulator bug (error 500)."""
+
 
 class FrameError(Exception):
     """The client's byte stream does not start with a valid connection header."""
@@ -76,6 +86,13 @@ class ClientStreamDecoder:
         self._frames = FrameDecoder(max_frame_size)
         self.routing_info: bytes | None = None
         """The routing bytes from an ``ED`` prefix, if the client sent one."""
+
+    @property
+    def pending(self) -> int:
+        """Bytes received that are not part of a complete frame (or of the header) yet."""
+        if self._header_buffer is not None:
+            return len(self._header_buffer)
+        return self._frames.pending
 
     def feed(self, data: bytes) -> list[bytes]:
         """Add received bytes; return every frame completed so far (possibly none)."""
@@ -117,6 +134,17 @@ def new_stanza_id() -> str:
 def _attr(node: Node, key: str) -> str | None:
     value = (node.attrs or {}).get(key)
     return None if value is None else str(value)
+
+
+def describe(node: Node) -> str:
+    """A stanza's tag, routing attributes and first child, for error records and logs above
+    DEBUG (which must not show its content: key uploads and pairing carry secrets)."""
+    attrs = "".join(
+        f' {key}="{node.attrs[key]}"' for key in ("xmlns", "type", "id") if key in node.attrs
+    )
+    children = node.children
+    child = f"<{children[0].tag}>" if children else ""
+    return f"<{node.tag}{attrs}>{child}"
 
 
 class Connection:
@@ -166,6 +194,9 @@ class Connection:
             self.state.record_protocol_error(f"{self!r}: handshake timed out")
         except (FrameError, ResponderHandshakeError, SocketError) as e:
             self.state.record_protocol_error(f"{self!r}: {e}")
+        except Exception:
+            log.exception("%r: the connection failed", self)
+            self.state.record_internal_error(f"{self!r}: the simulator failed serving it")
         finally:
             await self.close()
             for future in self._pending_iqs.values():
@@ -216,6 +247,11 @@ class Connection:
                 self._frames.extend(self.decoder.feed(message.data))
             elif message.type == WSMsgType.TEXT:
                 raise FrameError("text websocket message")
+            elif self.decoder.pending:
+                raise FrameError(
+                    f"websocket {message.type.name} inside a frame"
+                    f" ({self.decoder.pending} bytes of it received)"
+                )
             else:
                 raise ConnectionClosedError(f"websocket {message.type.name}")
         return self._frames.popleft()
@@ -266,9 +302,7 @@ class Connection:
         except Exception:
             # A simulator bug must not look like a silent server: fail the login visibly.
             log.exception("%r: payload handler failed", self)
-            self.state.record_protocol_error(
-                f"{self!r}: the simulator failed handling the payload"
-            )
+            self.state.record_internal_error(f"{self!r}: the payload handler failed")
             if not self.closed.is_set():
                 await self.send_failure("500")
 
@@ -344,8 +378,11 @@ class Connection:
                 await self._dispatch(node)
             except ConnectionClosedError:
                 return
+            except CLIENT_FAULTS as e:
+                self.state.record_protocol_error(f"{self!r}: malformed {describe(node)}: {e}")
             except Exception:
-                log.exception("%r: handler failed for %r", self, node)
+                log.exception("%r: handler failed for %s", self, describe(node))
+                self.state.record_internal_error(f"{self!r}: handler failed for {describe(node)}")
 
     async def _dispatch(self, node: Node) -> None:
         if node.tag == "iq":
@@ -361,7 +398,7 @@ class Connection:
         iq_id = _attr(node, "id")
         iq_type = _attr(node, "type")
         if not iq_id or iq_type not in ("get", "set"):
-            self.state.record_protocol_error(f"{self!r}: malformed iq {node!r}")
+            self.state.record_protocol_error(f"{self!r}: malformed iq {describe(node)}")
             if iq_id:
                 await self.send_node(iq_error(node, "400", "bad-request"))
             return
@@ -376,8 +413,13 @@ class Connection:
             reply = await handler(self, node)
         except ConnectionClosedError:
             raise
+        except CLIENT_FAULTS as e:
+            self.state.record_protocol_error(f"{self!r}: malformed {describe(node)}: {e}")
+            await self.send_node(iq_error(node, "400", "bad-request"))
+            return
         except Exception:
-            log.exception("%r: IQ handler failed for %r", self, node)
+            log.exception("%r: IQ handler failed for %s", self, describe(node))
+            self.state.record_internal_error(f"{self!r}: IQ handler failed for {describe(node)}")
             await self.send_node(iq_error(node, "500", "internal-server-error"))
             return
         if reply is not None:

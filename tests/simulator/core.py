@@ -161,6 +161,7 @@ def install(state: ServerState) -> None:
                 "pending_registrations": len(state.pending_registrations),
                 "devices": len(state.devices),
                 "protocol_errors": state.protocol_errors,
+                "internal_errors": state.internal_errors,
                 "iq_handlers": [list(key) for key in state.iq_handlers.registered()],
                 "admin_routes": state.admin_routes.describe(),
             }

@@ -242,6 +242,8 @@ class ServerState:
         self.devices: dict[tuple[str, int], DeviceRecord] = {}
         self.protocol_errors: list[str] = []
         """Faults of connected clients (bad frames, undecodable nodes), for tests to inspect."""
+        self.internal_errors: list[str] = []
+        """The simulator's own failures (a handler raised), kept apart from the clients' faults."""
         self.info: dict[str, Any] = {}
         """What the info file says (URLs, root key), filled in by the server once it listens."""
         self.extra: dict[str, Any] = {}
@@ -298,6 +300,11 @@ class ServerState:
     def record_protocol_error(self, message: str) -> None:
         log.warning("client protocol error: %s", message)
         self.protocol_errors.append(message)
+
+    def record_internal_error(self, message: str) -> None:
+        """Record a simulator bug (its traceback is logged where it was caught)."""
+        log.error("simulator error: %s", message)
+        self.internal_errors.append(message)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task[Any]:
         """Run a background task that the server cancels at shutdown; its errors are logged."""
