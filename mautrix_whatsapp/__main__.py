@@ -6,6 +6,7 @@ import asyncio
 import os
 import pkgutil
 import re
+import signal
 import sys
 
 from mautrix.bridge import Bridge
@@ -140,6 +141,21 @@ class WhatsAppBridge(Bridge):
         """
         await super().start()
         await self._reconnect_users()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self.loop.add_signal_handler(signum, self._stop_on_signal)
+
+    def _stop_on_signal(self) -> None:
+        """Stop at a safe point once running.
+
+        mautrix turns SIGTERM into a KeyboardInterrupt raised wherever the loop happens to be,
+        which can leave a database connection mid-query (asyncpg's pool then waits for it
+        forever on close) or a websocket frame half written. Once startup is over, the signal
+        instead ends the main wait, and the normal stop runs. (During startup the interrupt is
+        still what ends a bridge that waits for its homeserver.)
+        """
+        if not self._stop_task.done():
+            self.log.debug("Stop signal received, stopping...")
+            self.manual_stop(0)
 
     async def _reconnect_users(self) -> None:
         """Every logged-in user reconnects (each connection is made in the background)."""

@@ -194,6 +194,8 @@ class User(BaseUser):
         self.row.offline_notice_ts = None
         await self.save()
         await self._set_state(BridgeStateEvent.CONNECTED)
+        # The client's Connected came before the link was recorded, so start the check here.
+        self._start_offline_check()
 
     async def drop_unpaired_session(self) -> None:
         """After a failed or cancelled login: the half-made session is useless."""
@@ -238,6 +240,10 @@ class User(BaseUser):
             error="wa-transient-disconnect",
             message=reason or None,
         )
+
+    def _start_offline_check(self) -> None:
+        if self._offline_check_task is None or self._offline_check_task.done():
+            self._offline_check_task = asyncio.create_task(self._offline_check_loop())
 
     def _cancel_offline_check(self) -> None:
         if self._offline_check_task and not self._offline_check_task.done():
@@ -306,8 +312,7 @@ class User(BaseUser):
                 if await self.is_logged_in():
                     await self._set_state(BridgeStateEvent.CONNECTED)
                     await self._check_phone_offline()
-                    if self._offline_check_task is None or self._offline_check_task.done():
-                        self._offline_check_task = asyncio.create_task(self._offline_check_loop())
+                    self._start_offline_check()
             case Disconnected(reason=reason):
                 if not await self.is_logged_in():
                     return

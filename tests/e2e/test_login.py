@@ -47,6 +47,8 @@ async def test_qr_login_restart_and_logout(
     registrations_before = await sim_admin(simulator, "GET", "/registrations")
     assert len((await sim_admin(simulator, "GET", "/status"))["connections"]) == 1
     assert bridge.stop() == 0
+    # The signal ended the main wait (a safe point), not an interrupt inside some coroutine.
+    assert "Stop signal received" in bridge.log_tail()
     # A clean stop closes the WhatsApp connection (the simulator sees it go).
     for _ in range(50):
         if not (await sim_admin(simulator, "GET", "/status"))["connections"]:
