@@ -5,7 +5,7 @@ that it was made with the ADV secret we put in the QR code (so it comes from the
 scanned it), that the account signature covers *our* identity key, and countersign it with our
 identity key. The result is the account identity we keep and attach to our messages.
 
-Pure functions only; :mod:`.client` sends the nodes.
+Pure functions only; :mod:`.pair_flow` sends and answers the nodes.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ phone that knows the code can complete the exchange. The companion then sends a 
 both sides use to derive the ADV secret which later authenticates ``pair-success``.
 
 The node-level exchange (``companion_hello``, the ``primary_hello`` notification,
-``companion_finish``) lives in :mod:`.client`; this module has only pure functions, used by the
-client and by the test simulator's phone.
+``companion_finish``) lives in :mod:`.pair_code_flow`; this module has only pure functions, used
+by the client and by the test simulator's phone.
 """
 
 from __future__ import annotations

@@ -243,7 +243,7 @@ class MemorySignalStore(
 
 
 # --------------------------------------------------------------------------------------------
-# Device identity store (linking; see device.py and client.py)
+# Device identity store (linking; see device.py and pair_flow.py)
 # --------------------------------------------------------------------------------------------
 
 from .device import DeviceIdentity  # noqa: E402
