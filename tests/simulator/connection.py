@@ -39,6 +39,7 @@ from mautrix_whatsapp.whatsapp.socket.frames import (
 from mautrix_whatsapp.whatsapp.socket.noise_handshake import WA_CONN_HEADER, CipherPair
 
 from .noise import NoiseResponder, ResponderHandshakeError
+from .state import TaskSet
 
 if TYPE_CHECKING:
     from .state import ServerState
@@ -170,7 +171,7 @@ class Connection:
         self._send_lock = asyncio.Lock()
         self._pending_iqs: dict[str, asyncio.Future[Node]] = {}
         self._inbox: asyncio.Queue[Node | None] = asyncio.Queue()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet(f"connection #{self.id}")
 
     def __repr__(self) -> str:
         return f"<Connection #{self.id} from {self.remote}>"
@@ -210,10 +211,7 @@ class Connection:
                 worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
-            for task in list(self._tasks):
-                task.cancel()
-            if self._tasks:
-                await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self._tasks.cancel_all()
             self.state.connections.discard(self)
             for hook in list(self.state.close_hooks):
                 try:
@@ -228,15 +226,7 @@ class Connection:
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run a task that lives at most as long as this connection; errors are logged."""
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("%r: task failed", self, exc_info=task.exception())
+        return self._tasks.spawn(coro)
 
     # --- raw frames ---
 

@@ -54,6 +54,35 @@ MediaHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 """Serves every request below ``/mms/`` (upload and download)."""
 
 
+class TaskSet:
+    """Background tasks that belong to one owner (the server, a connection): kept referenced
+    until done (asyncio keeps only weak references), their failures logged, and all cancelled
+    together when the owner ends."""
+
+    def __init__(self, owner: str) -> None:
+        self.owner = owner
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s: task %s failed", self.owner, task.get_name(), exc_info=task.exception())
+
+    async def cancel_all(self) -> None:
+        """Cancel every task still running and wait for them to end."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
 class RegistryError(ValueError):
     """A handler or route was registered twice, or with a malformed key."""
 
@@ -253,7 +282,7 @@ class ServerState:
         self.qr_scan_handler: QRScanHandler | None = None
         self.close_hooks: list[CloseHook] = []
         self.media_handler: MediaHandler | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet("server")
 
     # --- registrations ---
 
@@ -308,20 +337,9 @@ class ServerState:
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task[Any]:
         """Run a background task that the server cancels at shutdown; its errors are logged."""
-        task = asyncio.get_running_loop().create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
+        return self._tasks.spawn(coro, name)
 
     async def shutdown(self) -> None:
         for connection in list(self.connections):
             await connection.close()
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.cancel_all()
