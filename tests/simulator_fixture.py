@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from mautrix_whatsapp.whatsapp.binary import Node, marshal, unmarshal
@@ -203,6 +204,19 @@ class RegistrationKeys:
             )
         )
         return payload.SerializeToString()
+
+
+async def admin(
+    info: SimulatorInfo, method: str, path: str, body: str | None = None
+) -> tuple[int, Any]:
+    """Call the admin API (``path`` below ``/admin``); return the status and the JSON body."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(
+            method, info.admin_url + path, data=body, ssl=info.ssl_context() or False
+        ) as response,
+    ):
+        return response.status, await response.json()
 
 
 class SimulatorClient:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +26,9 @@ from mautrix_whatsapp.whatsapp.binary import JID, Node, marshal, unmarshal
 from mautrix_whatsapp.whatsapp.binary.token import (
     DOUBLE_BYTE_TOKENS,
     SINGLE_BYTE_TOKENS,
-    TOKEN_BYTES,
 )
+
+from .test_binary_codec import as_decoded, is_raw
 
 pytestmark = pytest.mark.node
 
@@ -448,14 +448,6 @@ def _jid_as_baileys_decodes(jid: JID) -> str:
     return f"{jid.user}{device}@{jid.server}"
 
 
-def _is_raw(text: str) -> bool:
-    """Whether a string travels as raw bytes (so it decodes as bytes when it is content)."""
-    if text in TOKEN_BYTES:
-        return False
-    packed = re.fullmatch(r"[0-9.-]{1,127}|[0-9A-F]{1,127}", text)
-    return packed is None
-
-
 def to_json(node: Node, jid_text: Any, *, decoded: bool) -> dict[str, Any]:
     """Our node as the harness's JSON; ``decoded``: as Baileys would decode it."""
     attrs = {k: jid_text(v) if isinstance(v, JID) else v for k, v in node.attrs.items()}
@@ -468,21 +460,11 @@ def to_json(node: Node, jid_text: Any, *, decoded: bool) -> dict[str, Any]:
     elif isinstance(value, JID):
         content = {"string": jid_text(value)}
     elif isinstance(value, str):
-        if decoded and _is_raw(value):
+        if decoded and is_raw(value):
             content = {"bytes": base64.b64encode(value.encode()).decode()}
         else:
             content = {"string": value}
     return {"tag": node.tag, "attrs": attrs, "content": content}
-
-
-def as_decoded(node: Node) -> Node:
-    """The node our decoder should produce: raw string content comes back as bytes."""
-    content = node.content
-    if isinstance(content, list):
-        content = [as_decoded(child) for child in content]
-    elif isinstance(content, str) and _is_raw(content):
-        content = content.encode()
-    return Node(node.tag, dict(node.attrs), content)
 
 
 @dataclass

@@ -6,9 +6,7 @@ import asyncio
 import base64
 import os
 import zlib
-from typing import Any
 
-import aiohttp
 import pytest
 
 from mautrix_whatsapp.whatsapp.binary import Node, marshal
@@ -19,6 +17,7 @@ from tests.simulator_fixture import (
     RegistrationKeys,
     SimulatorClient,
     SimulatorInfo,
+    admin,
     simulator,
     simulator_tls,
 )
@@ -26,18 +25,6 @@ from tests.simulator_fixture import (
 __all__ = ["simulator", "simulator_tls"]  # fixtures used by name below
 
 QR_PREFIX = "https://wa.me/settings/linked_devices#"
-
-
-async def admin(
-    info: SimulatorInfo, method: str, path: str, body: str | None = None
-) -> tuple[int, Any]:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.request(
-            method, info.admin_url + path, data=body, ssl=info.ssl_context() or False
-        ) as response,
-    ):
-        return response.status, await response.json()
 
 
 async def register(

@@ -9,12 +9,10 @@ import json
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-import aiohttp
 import pytest
 
-from tests.simulator_fixture import SimulatorInfo, simulator, simulator_tls
+from tests.simulator_fixture import SimulatorInfo, admin, simulator, simulator_tls
 
 __all__ = ["simulator", "simulator_tls"]  # fixtures used by name below
 
@@ -59,16 +57,6 @@ async def baileys_waiting_for_scan(info: SimulatorInfo, harness_dir: Path) -> As
         if process.returncode is None:
             process.kill()
             await process.wait()
-
-
-async def admin(info: SimulatorInfo, method: str, path: str, body: str | None = None) -> Any:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.request(
-            method, info.admin_url + path, data=body, ssl=info.ssl_context() or False
-        ) as response,
-    ):
-        return response.status, await response.json()
 
 
 async def check_baileys_qr(info: SimulatorInfo, harness_dir: Path) -> None:

@@ -23,10 +23,10 @@ from mautrix_whatsapp.whatsapp.proto.wa_handshake_pb2 import HandshakeMessage
 from mautrix_whatsapp.whatsapp.socket.errors import SocketClosedError
 from mautrix_whatsapp.whatsapp.socket.frames import encode_frame
 from mautrix_whatsapp.whatsapp.socket.noise_handshake import WA_CONN_HEADER
-from tests.simulator_fixture import SimulatorClient, SimulatorInfo, run_simulator
+from tests.simulator_fixture import SimulatorClient, SimulatorInfo, admin, run_simulator
 
 from .simulator_strict_plugin import BROKEN_XMLNS, STRICT_TAG, STRICT_XMLNS
-from .test_simulator import admin, register
+from .test_simulator import register
 
 PLUGIN = "tests.whatsapp.simulator_strict_plugin"
 WAIT_STEPS = 250
