@@ -21,14 +21,12 @@ from typing import Final
 
 from .errors import BinaryDecodeError
 from .jid import (
-    DEFAULT_USER_SERVER,
-    DOMAIN_SERVERS,
     INTEROP_SERVER,
     JID,
     MESSENGER_SERVER,
     make_jid,
 )
-from .node import AttrValue, Content, Node
+from .node import MAX_DEPTH, AttrValue, Content, Node
 from .token import (
     AD_JID,
     BINARY_8,
@@ -47,8 +45,6 @@ from .token import (
     SINGLE_BYTE_TOKENS,
 )
 
-MAX_DEPTH: Final = 128
-"""Deeper trees are refused (real stanzas are under ten levels deep)."""
 MAX_DECOMPRESSED_SIZE: Final = 32 << 20
 """A compressed payload may inflate to at most this many bytes (guards against zlib bombs)."""
 
@@ -299,7 +295,7 @@ def _read_ad_jid(buf: bytes, pos: int) -> tuple[AttrValue, int]:
             raise BinaryDecodeError(f"packed string at {pos + 3} runs past the end of the data")
         return _packed_ad_jid(buf[pos:end]), end
     user, end = _read_part(buf, pos + 2)
-    return _ad_jid(buf[pos], buf[pos + 1], user), end
+    return JID.from_ad(user, buf[pos], buf[pos + 1]), end
 
 
 @functools.lru_cache(maxsize=AD_JID_CACHE_SIZE)
@@ -311,14 +307,7 @@ def _packed_ad_jid(data: bytes) -> JID:
     sharing one object per distinct encoding is safe. Errors are raised, never cached.
     """
     user, _ = _read_nibble(data, 3)
-    return _ad_jid(data[0], data[1], user)
-
-
-def _ad_jid(domain: int, device: int, user: str) -> JID:
-    server = DOMAIN_SERVERS.get(domain)
-    if server is None:  # any other domain byte is a raw agent on s.whatsapp.net
-        return make_jid(user, DEFAULT_USER_SERVER, device, domain, 0, True)
-    return make_jid(user, server, device, 0, 0, True)
+    return JID.from_ad(user, data[0], data[1])
 
 
 def _read_jid_pair(buf: bytes, pos: int) -> tuple[AttrValue, int]:

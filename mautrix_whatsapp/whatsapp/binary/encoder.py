@@ -25,7 +25,7 @@ from .jid import (
     JID,
     MESSENGER_SERVER,
 )
-from .node import Node
+from .node import MAX_DEPTH, Node
 from .token import (
     AD_JID,
     BINARY_8,
@@ -42,9 +42,6 @@ from .token import (
     PACKED_MAX,
     TOKEN_BYTES,
 )
-
-MAX_DEPTH: Final = 128
-"""Deeper trees are refused (real stanzas are under ten levels deep)."""
 
 _NIBBLE_RE: Final = re.compile(rf"[0-9.\-]{{1,{PACKED_MAX}}}")
 _HEX_RE: Final = re.compile(rf"[0-9A-F]{{1,{PACKED_MAX}}}")

@@ -131,13 +131,13 @@ class JID:
             raise JIDParseError(f"agent or device out of range in JID {text!r}")
         return jid
 
-    @classmethod
-    def from_ad(cls, user: str, domain: int, device: int) -> JID:
+    @staticmethod
+    def from_ad(user: str, domain: int, device: int) -> JID:
         """The JID an AD_JID stands for: the domain byte picks the server (or is a raw agent)."""
         server = DOMAIN_SERVERS.get(domain)
         if server is None:
-            return cls(user, DEFAULT_USER_SERVER, device, domain, 0, True)
-        return cls(user, server, device, 0, 0, True)
+            return make_jid(user, DEFAULT_USER_SERVER, device, domain, 0, True)
+        return make_jid(user, server, device, 0, 0, True)
 
     def __str__(self) -> str:
         server = self.server

@@ -22,6 +22,9 @@ Content: TypeAlias = "bytes | str | JID | list[Node] | None"
 """Node content: nothing, raw bytes, a string (token/packed), a JID, or child nodes."""
 
 MAX_BYTES_TO_PRINT_AS_HEX: Final = 128
+MAX_DEPTH: Final = 128
+"""How deep the codec nests nodes, both ways (real stanzas are under ten levels deep); deeper
+trees are refused before they can exhaust Python's recursion limit."""
 
 _INT_RE: Final = re.compile(r"-?[0-9]+")
 _TRUE: Final = frozenset({"1", "t", "T", "true", "TRUE", "True"})
