@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
+from mautrix_whatsapp.whatsapp import login, pair_code
 from mautrix_whatsapp.whatsapp.binary import Node, marshal, unmarshal
+from mautrix_whatsapp.whatsapp.binary.errors import NodeError
 from mautrix_whatsapp.whatsapp.binary.jid import JID, SERVER_JID
 from mautrix_whatsapp.whatsapp.client import Client
 from mautrix_whatsapp.whatsapp.device import DeviceIdentity
@@ -21,6 +23,7 @@ from mautrix_whatsapp.whatsapp.events import (
     Connected,
     Disconnected,
     PairError,
+    PairingCode,
     PairSuccess,
     Receipt,
 )
@@ -215,3 +218,40 @@ async def test_garbage_pair_success_is_refused_with_an_error_iq(
     assert isinstance(event.error, error_type)
     assert not client.device.is_paired and client.device.to_dict() == keys_before
     assert await store.load_device() is None and not log.of(PairSuccess)
+
+
+# --- garbage answers to our own IQs ----------------------------------------------------------
+
+
+def _answering_client(answer: Node) -> tuple[Client, EventLog, list[Node]]:
+    """A paired client whose every IQ gets ``answer``; sent stanzas are collected."""
+    client, _, log, sent = _unpaired_client()
+    client.device.jid = GOOD_JID
+
+    async def send_iq(xmlns: str, iq_type: str, content: Any = None, **_: Any) -> Node:
+        sent.append(Node("iq", {"xmlns": xmlns, "type": iq_type}, content))
+        return answer
+
+    client.send_iq = send_iq  # type: ignore[method-assign]
+    return client, log, sent
+
+
+async def test_garbage_pre_key_count_does_not_stop_the_login_steps(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client, log, sent = _answering_client(Node("iq", {}, [Node("count", {"value": "many"})]))
+    await login.after_login(client)
+    assert log.of(Connected)  # active mode, unified session and Connected still happened
+    assert [n.attrs.get("xmlns") for n in sent][:2] == ["encrypt", "passive"]
+    assert "Failed to check or upload pre-keys" in caplog.text
+    with pytest.raises(NodeError):  # the public call raises the typed error to its caller
+        await client.get_server_pre_key_count()
+
+
+async def test_garbage_companion_hello_answer_is_a_typed_error() -> None:
+    client, log, _ = _answering_client(Node("iq", {}, "not a node list"))
+    client.device.jid = None
+    client._pair.pair_device_seen.set()  # as if the server had offered pairing
+    with pytest.raises(pair_code.InvalidPairingDataError):
+        await client.pair_phone("+15550001111")
+    assert not log.of(PairingCode) and client._code_pairing.hello is None
