@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from mautrix_whatsapp.whatsapp.binary.jid import JID
 from mautrix_whatsapp.whatsapp.client import DeviceDeletedError, NotConnectedError
 from mautrix_whatsapp.whatsapp.device import DeviceIdentity
 from mautrix_whatsapp.whatsapp.events import (
@@ -182,4 +183,18 @@ async def test_disconnect_then_connect_again(simulator: SimulatorInfo) -> None: 
     await client.connect()
     await log.wait_for(Connected, count=2)
     assert client.is_logged_in and len(log.of(QRCode)) == 1  # only the one it linked with
+    await client.disconnect()
+
+
+async def test_unknown_device_is_refused_at_login(simulator: SimulatorInfo) -> None:  # noqa: F811
+    """A paired-looking identity the server never linked: <failure reason=401>, identity gone."""
+    device = DeviceIdentity.generate()
+    device.jid = JID.parse("15550007777:5@s.whatsapp.net")
+    store = MemoryDeviceStore(device)
+    client, _, log = make_client(simulator, device, store)
+    await client.connect()
+    event = await log.wait_for(LoggedOut)
+    assert event == LoggedOut(True, ConnectFailureReason.LOGGED_OUT)
+    assert not log.of(Connected) and not client.is_connected
+    assert await store.load_device() is None
     await client.disconnect()
