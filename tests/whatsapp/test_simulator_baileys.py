@@ -75,9 +75,9 @@ async def check_baileys_qr(info: SimulatorInfo, harness_dir: Path) -> None:
         status, body = await admin(info, "POST", "/mock-phone/scan-qr?check_only=1", qr)
         assert (status, body) == (200, {"valid": True, "platform": platform, "url_form": True})
         status, body = await admin(info, "POST", "/mock-phone/scan-qr", qr)
-        assert status not in (400, 404, 405), body
-        if status == 501:  # no simulated phone installed: the QR was still validated
-            assert body["qr_valid"] is True
+        # The default plugins install the simulated phone, so the scan links (any 2xx, as in
+        # Baileys' own mock server); the link itself is tested in test_client_baileys_link.
+        assert 200 <= status < 300, body
     status, body = await admin(info, "GET", "/status")
     assert body["protocol_errors"] == []
 
