@@ -34,9 +34,13 @@ async def keepalive_loop(
     ping: Callable[[float], Awaitable[bool]],
     emit: Callable[[object], Awaitable[None]],
     force_reconnect: Callable[[], Awaitable[None]],
+    clock: Callable[[], float] = time.monotonic,
 ) -> None:
-    """Ping until cancelled. ``ping(deadline)`` returns whether the server answered in time."""
-    last_success = time.monotonic()
+    """Ping until cancelled. ``ping(deadline)`` returns whether the server answered in time.
+
+    ``clock`` measures how long pings have failed (injectable, so a test need not race it).
+    """
+    last_success = clock()
     last_success_wall = datetime.now(UTC)
     errors = 0
     while True:
@@ -45,11 +49,11 @@ async def keepalive_loop(
             if errors:
                 errors = 0
                 await emit(KeepAliveRestored())
-            last_success = time.monotonic()
+            last_success = clock()
             last_success_wall = datetime.now(UTC)
             continue
         errors += 1
         await emit(KeepAliveTimeout(error_count=errors, last_success=last_success_wall))
-        if time.monotonic() - last_success > timing.max_fail_time:
+        if clock() - last_success > timing.max_fail_time:
             await force_reconnect()
             return

@@ -281,16 +281,19 @@ async def test_request_tracker() -> None:
 
 
 async def test_keepalive_times_out_then_reconnects() -> None:
+    """Each ping takes 0.02 s of a fake clock, so the outcome never depends on machine load."""
     timing = KeepAliveTiming(
-        interval_min=0.001, interval_max=0.002, response_deadline=0.01, max_fail_time=0.05
+        interval_min=0, interval_max=0, response_deadline=0.01, max_fail_time=0.05
     )
-    answers = iter([True, False, True, False, False, False, False, False, False, False] * 10)
+    answers = iter([True, False, True, False, False, False, False, False])
     events: list[object] = []
     reconnected = asyncio.Event()
+    now = 0.0
 
     async def ping(deadline: float) -> bool:
+        nonlocal now
         assert deadline == 0.01
-        await asyncio.sleep(0.005)
+        now += 0.02
         return next(answers)
 
     async def emit(event: object) -> None:
@@ -300,12 +303,14 @@ async def test_keepalive_times_out_then_reconnects() -> None:
         reconnected.set()
 
     async with asyncio.timeout(5):
-        await keepalive_loop(timing, ping, emit, force)
+        await keepalive_loop(timing, ping, emit, force, clock=lambda: now)
     assert reconnected.is_set()
     assert isinstance(events[0], KeepAliveTimeout) and events[0].error_count == 1
     assert isinstance(events[1], KeepAliveRestored)
+    # Restored at 0.06; failures at 0.08, 0.10, 0.12: the third is past max_fail_time.
     counts = [e.error_count for e in events[2:] if isinstance(e, KeepAliveTimeout)]
-    assert counts == list(range(1, len(counts) + 1)) and len(counts) >= 2
+    assert counts == [1, 2, 3]
+    assert next(answers) is False  # it stopped pinging once it gave up
 
 
 def test_whatsmeow_keepalive_defaults() -> None:
