@@ -102,6 +102,8 @@ async def test_pairing_code_login_and_bad_numbers(
     await command(alice, room, bot, "login phone 15550001234", "international format")
     status = await sim_admin(simulator, "GET", "/status")
     assert status["connections"] == [] and status["pending_registrations"] == 0, status
+    # Not even a short-lived connection: the simulator logs every websocket it accepts.
+    assert "websocket from" not in simulator.log_file.read_text(errors="replace")
 
     phone = "15550007777"
     await alice.send_text(room, f"login +{phone}")
