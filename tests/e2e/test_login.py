@@ -182,8 +182,9 @@ async def test_connection_notices(
     await sim_admin(simulator, "POST", "/devices/drop", json={"jid": jid})
     ban = await alice.wait_for_event(room, bot_notice(bot, "temporarily banned: 101"), 20)
     assert "3 hours" in ban["content"]["body"]
-    assert "too many messages to people who don't have you in their address books" in (
-        ban["content"]["body"]
+    assert (
+        "too many messages to people who don't have you in their address books"
+        in (ban["content"]["body"])
     )
 
     # Client outdated, when reconnecting by hand.
