@@ -88,6 +88,7 @@ class User(BaseUser):
         self._disconnect_notice_task: asyncio.Task[None] | None = None
         self._offline_check_task: asyncio.Task[None] | None = None
         self._drop_noticed = False
+        self._logging_out = False
         self._state: BridgeState | None = None
 
     # ---- persistence -------------------------------------------------------------------
@@ -178,9 +179,12 @@ class User(BaseUser):
         self._cancel_disconnect_notice()
         self._cancel_offline_check()
         session = await self.get_session()
+        # WhatsApp may end the stream (401) while we unlink; that is this logout, not news.
+        self._logging_out = True
         try:
             await session.logout()
         finally:
+            self._logging_out = False
             self.session = None
             await self._forget_login()
             await self._set_state(BridgeStateEvent.LOGGED_OUT)
@@ -321,6 +325,8 @@ class User(BaseUser):
                     self._disconnect_notice_task = asyncio.create_task(
                         self._notice_lasting_drop(delay, reason)
                     )
+            case LoggedOut() if self._logging_out:
+                self.log.debug("Ignoring %s during our own logout", evt)
             case LoggedOut(kind=kind):
                 self._cancel_disconnect_notice()
                 self._cancel_offline_check()

@@ -271,6 +271,28 @@ async def test_login_success_and_logout_update_the_row(config: Config) -> None:
     assert await user.get_bridge_states() == []
 
 
+async def test_own_logout_is_not_reported_as_a_logout_from_elsewhere(config: Config) -> None:
+    user, bridge = await logged_in(config)
+    session = bridge.sessions[0]
+
+    async def logout_that_ends_the_stream() -> None:
+        # WhatsApp answers the unlink by ending the stream with 401 before we close it.
+        await user.handle_event(LoggedOut(kind=LogoutKind.LOGGED_OUT))
+        session.calls.append("logout")
+
+    session.logout = logout_that_ends_the_stream  # type: ignore[method-assign]
+    await user.logout()
+    assert session.calls == ["logout"]
+    assert notices(bridge) == []
+    assert not await user.is_logged_in()
+    # Afterwards a LoggedOut is news again (for the next link).
+    user.row.wa_jid = "15551234567:4@s.whatsapp.net"
+    await user.handle_event(LoggedOut(kind=LogoutKind.LOGGED_OUT))
+    assert notices(bridge) == [
+        "You were logged out from another device. Relogin to continue using the bridge."
+    ]
+
+
 @pytest.mark.parametrize(
     ("seconds", "text"),
     [

@@ -64,6 +64,8 @@ async def test_qr_login_restart_and_logout(
     await command(alice, room, bot, "logout", "Logged out successfully.")
     assert jid not in await devices_of(simulator, phone)
     await command(alice, room, bot, "ping", "You're not logged into WhatsApp.")
+    # Our own logout is not reported as a logout from elsewhere.
+    assert not [e for e in alice.events(room) if bot_notice(bot, "You were logged out")(e)]
     assert (await sim_admin(simulator, "GET", "/status"))["protocol_errors"] == []
 
 
