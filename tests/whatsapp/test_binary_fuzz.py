@@ -42,7 +42,7 @@ def mutated(draw: st.DrawFn) -> bytes:
     return bytes(wire)
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(data=mutated())
 def test_mutated_encodings(data: bytes) -> None:
     node = _try(data)
@@ -52,19 +52,19 @@ def test_mutated_encodings(data: bytes) -> None:
         marshal(node)
 
 
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None)
 @given(data=mutated())
 def test_mutated_encodings_compressed(data: bytes) -> None:
     _try(b"\x02" + zlib.compress(data[1:]))
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(data=st.binary(max_size=400), flag=st.sampled_from([0, 2]))
 def test_random_bytes(data: bytes, flag: int) -> None:
     _try(bytes((flag,)) + data)
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(
     head=st.lists(st.sampled_from(INTERESTING), max_size=40),
     tail=st.binary(max_size=40),
@@ -73,7 +73,7 @@ def test_tag_soup(head: list[int], tail: bytes) -> None:
     _try(bytes((0, 0xF8, 3, *head)) + tail)
 
 
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None)
 @given(data=st.binary(min_size=1, max_size=300))
 def test_mutated_zlib_streams(data: bytes) -> None:
     stream = bytearray(zlib.compress(marshal(Node("v", content=data))[1:]))
