@@ -1,0 +1,1 @@
+"""mautrix-whatsapp: a Matrix-WhatsApp puppeting bridge (``whatsapp/`` is its protocol library)."""

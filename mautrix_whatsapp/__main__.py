@@ -61,6 +61,12 @@ def _own_command() -> str:
 
 
 class WhatsAppBridge(Bridge):
+    """The process: mautrix's lifecycle plus this bridge's users, ghosts and sessions.
+
+    It is the one object that knows everything, so it is passed to its collaborators (users,
+    portals, the session factory) rather than imported by them; they name it only in type hints.
+    """
+
     module = "mautrix_whatsapp"
     name = "mautrix-whatsapp"
     beeper_service_name = "whatsapp"

@@ -34,6 +34,8 @@ def parse_duration(key: str, value: Any) -> float:
 
 
 class Permissions(NamedTuple):
+    """What one Matrix user may do; each level includes the ones below it."""
+
     relay: bool
     user: bool
     admin: bool

@@ -19,6 +19,8 @@ MANAGEMENT_ROOM_NOTE = "This room has been marked as your management room."
 
 
 class MatrixHandler(BaseMatrixHandler):
+    """mautrix's Matrix event handling, with this bridge's ghost namespace and greeting."""
+
     bridge: WhatsAppBridge
 
     def __init__(self, bridge: WhatsAppBridge) -> None:

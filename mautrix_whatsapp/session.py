@@ -36,6 +36,8 @@ class Disconnected:
 
 @dataclass(frozen=True)
 class LoggedOut:
+    """WhatsApp ended the link (``on_connect``: it refused the login rather than the stream)."""
+
     kind: LogoutKind
     on_connect: bool = False
     reason: str = ""
@@ -43,6 +45,8 @@ class LoggedOut:
 
 @dataclass(frozen=True)
 class TemporaryBan:
+    """WhatsApp refused the login for a while (402); ``code`` says why, see the reasons."""
+
     code: int
     expires_in: float | None  # seconds, None when unknown
 
@@ -114,6 +118,8 @@ class PairingCode:
 
 @dataclass(frozen=True)
 class LoginSuccess:
+    """The phone linked us and the first login with the new device went through."""
+
     jid: str  # the device JID, e.g. 15551234567:3@s.whatsapp.net
     phone: str  # digits only
 
@@ -125,6 +131,8 @@ class LoginTimeout:
 
 @dataclass(frozen=True)
 class LoginFailed:
+    """The login ended otherwise; ``message`` is shown to the user after "Login failed: "."""
+
     message: str
 
 

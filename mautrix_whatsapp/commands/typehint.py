@@ -12,5 +12,7 @@ if TYPE_CHECKING:
 
 
 class CommandEvent(BaseCommandEvent):
+    """mautrix's command event, typed with our bridge and user so handlers type-check."""
+
     bridge: WhatsAppBridge
     sender: User

@@ -11,6 +11,8 @@ from mautrix.util.async_db import Database
 
 @dataclass
 class UserRow:
+    """A Matrix user's link: device JID, phone, management room, phone activity (unix s)."""
+
     mxid: UserID
     wa_jid: str | None = None
     phone: str | None = None
