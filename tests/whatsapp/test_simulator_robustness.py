@@ -112,6 +112,17 @@ RAW_CASES: dict[str, tuple[list[bytes | str], str]] = {
         ],
         "client hello lacks a 32-byte ephemeral key",
     ),
+    "low_order_ephemeral": (
+        [
+            WA_CONN_HEADER
+            + encode_frame(
+                HandshakeMessage(
+                    clientHello=HandshakeMessage.ClientHello(ephemeral=bytes(32))
+                ).SerializeToString()
+            )
+        ],
+        "client sent an unusable Curve25519 key",
+    ),
 }
 
 
