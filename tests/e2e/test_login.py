@@ -43,6 +43,13 @@ async def test_qr_login_restart_and_logout(
     states = await bridge.bridge_states(alice.user_id)
     assert [s["state_event"] for s in states["remoteState"].values()] == ["CONNECTED"]
     await command(alice, room, bot, "login", "You're already logged in as +")
+    # The phone was last active 13 days ago: one warning, which the restart must remember.
+    offline = bot_notice(bot, "hasn't been seen in over 12 days")
+    await sim_admin(
+        simulator, "POST", "/mock-phone/last-seen", json={"phone": phone, "ago": 13 * 86400}
+    )
+    await alice.wait_for_event(room, offline, 20)
+    await wait_acks(simulator, jid, "read-self", 1)
 
     registrations_before = await sim_admin(simulator, "GET", "/registrations")
     assert len((await sim_admin(simulator, "GET", "/status"))["connections"]) == 1
@@ -60,6 +67,13 @@ async def test_qr_login_restart_and_logout(
     await wait_ping(alice, room, bot, f"Logged in as +{phone}", "connection to WhatsApp OK")
     assert await devices_of(simulator, phone) == [jid]
     assert await sim_admin(simulator, "GET", "/registrations") == registrations_before
+    # After the restart the phone is still away (a newer sign of life, still over 12 days
+    # ago): the warning is not repeated within 12 hours, across the restart.
+    await sim_admin(
+        simulator, "POST", "/mock-phone/last-seen", json={"phone": phone, "ago": 12.9 * 86400}
+    )
+    await wait_acks(simulator, jid, "read-self", 2)
+    assert len([e for e in alice.events(room) if offline(e)]) == 1
 
     await command(alice, room, bot, "logout", "Logged out successfully.")
     assert jid not in await devices_of(simulator, phone)
