@@ -146,18 +146,18 @@ class WhatsAppBridge(Bridge):
         for the homeserver) would leave it never awaited.
         """
         await super().start()
-        await self._reconnect_users()
         for signum in (signal.SIGINT, signal.SIGTERM):
             self.loop.add_signal_handler(signum, self._stop_on_signal)
+        await self._reconnect_users()
 
     def _stop_on_signal(self) -> None:
         """Stop at a safe point once running.
 
-        mautrix turns SIGTERM into a KeyboardInterrupt raised wherever the loop happens to be,
-        which can leave a database connection mid-query (asyncpg's pool then waits for it
-        forever on close) or a websocket frame half written. Once startup is over, the signal
-        instead ends the main wait, and the normal stop runs. (During startup the interrupt is
-        still what ends a bridge that waits for its homeserver.)
+        mautrix turns SIGTERM into a KeyboardInterrupt raised wherever the loop happens to be:
+        inside a database query, a websocket write or a notice being sent, which are then left
+        half done while the stop runs. Once startup is over, the signal instead ends the main
+        wait, and the normal stop runs. (During startup the interrupt is still what ends a
+        bridge that waits for its homeserver.)
         """
         if not self._stop_task.done():
             self.log.debug("Stop signal received, stopping...")
