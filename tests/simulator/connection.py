@@ -1,9 +1,8 @@
-"""One client connection to the simulator: deframing, the Noise handshake, node dispatch.
+"""One client connection to the simulator: the Noise handshake, then stanza dispatch.
 
-The wire, from the client: an optional ``ED 00 01 <len24> <routing info>`` prefix and the
-``WA 06 03`` header once, then 3-byte big-endian length-prefixed frames that may be split across
-websocket messages or share one. The first two frames are the Noise handshake; every later frame is
-an AES-GCM encrypted binary node.
+The frames come out of :class:`~tests.simulator.stream.ClientStreamDecoder`. The first two are
+the Noise handshake; every later frame is an AES-GCM encrypted binary node, handled one at a time
+in arrival order by the handlers feature modules register in :class:`ServerState`.
 
 A misbehaving client costs only its own connection: framing, handshake and decryption faults
 close it, an undecodable node or a stanza of the wrong shape is answered (or skipped) and the
@@ -30,23 +29,18 @@ from mautrix_whatsapp.whatsapp.binary import Node, marshal, unmarshal
 from mautrix_whatsapp.whatsapp.binary.errors import BinaryError
 from mautrix_whatsapp.whatsapp.proto.wa_wa6_pb2 import ClientPayload
 from mautrix_whatsapp.whatsapp.socket.errors import SocketError
-from mautrix_whatsapp.whatsapp.socket.frames import (
-    FRAME_LENGTH_SIZE,
-    FRAME_MAX_SIZE,
-    FrameDecoder,
-    encode_frame,
-)
-from mautrix_whatsapp.whatsapp.socket.noise_handshake import WA_CONN_HEADER, CipherPair
+from mautrix_whatsapp.whatsapp.socket.frames import encode_frame
+from mautrix_whatsapp.whatsapp.socket.noise_handshake import CipherPair
 
 from .noise import NoiseResponder, ResponderHandshakeError
 from .state import TaskSet
+from .stream import ClientStreamDecoder, FrameError
 
 if TYPE_CHECKING:
     from .state import ServerState
 
 log = logging.getLogger("simulator.connection")
 
-ROUTING_PREFIX = b"ED\x00\x01"
 HANDSHAKE_TIMEOUT = 20.0
 DEFAULT_IQ_TIMEOUT = 10.0
 WORKER_GRACE = 1.0
@@ -60,10 +54,6 @@ child, bad content, an embedded protobuf that does not parse): the client's faul
 with error 400 for an IQ. Anything else a handler raises is a simulator bug (error 500)."""
 
 
-class FrameError(Exception):
-    """The client's byte stream does not start with a valid connection header."""
-
-
 class ConnectionClosedError(Exception):
     """The websocket closed; no more frames will come."""
 
@@ -74,58 +64,6 @@ class IQErrorResponse(Exception):
     def __init__(self, node: Node) -> None:
         super().__init__(f"client answered with an error: {node!r}")
         self.node = node
-
-
-class ClientStreamDecoder:
-    """Strips the one-time connection header, then splits frames; sans-IO.
-
-    Fed with each websocket message; header bytes may arrive split like anything else.
-    """
-
-    def __init__(self, max_frame_size: int = FRAME_MAX_SIZE) -> None:
-        self._header_buffer: bytearray | None = bytearray()
-        self._frames = FrameDecoder(max_frame_size)
-        self.routing_info: bytes | None = None
-        """The routing bytes from an ``ED`` prefix, if the client sent one."""
-
-    @property
-    def pending(self) -> int:
-        """Bytes received that are not part of a complete frame (or of the header) yet."""
-        if self._header_buffer is not None:
-            return len(self._header_buffer)
-        return self._frames.pending
-
-    def feed(self, data: bytes) -> list[bytes]:
-        """Add received bytes; return every frame completed so far (possibly none)."""
-        if self._header_buffer is not None:
-            self._header_buffer += data
-            rest = self._consume_header(self._header_buffer)
-            if rest is None:
-                return []
-            self._header_buffer = None
-            data = rest
-        return self._frames.feed(data)
-
-    def _consume_header(self, buffer: bytearray) -> bytes | None:
-        """Return the bytes after the header once it is complete; ``None`` while incomplete."""
-        start = 0
-        if buffer[:1] == b"E":
-            prefix_end = len(ROUTING_PREFIX) + FRAME_LENGTH_SIZE
-            if not buffer[: len(ROUTING_PREFIX)] == ROUTING_PREFIX[: len(buffer)]:
-                raise FrameError("malformed ED routing prefix")
-            if len(buffer) < prefix_end:
-                return None
-            length = int.from_bytes(buffer[len(ROUTING_PREFIX) : prefix_end], "big")
-            if len(buffer) < prefix_end + length:
-                return None
-            self.routing_info = bytes(buffer[prefix_end : prefix_end + length])
-            start = prefix_end + length
-        header = bytes(buffer[start : start + len(WA_CONN_HEADER)])
-        if not WA_CONN_HEADER.startswith(header):
-            raise FrameError(f"bad connection header {header.hex()}")
-        if len(header) < len(WA_CONN_HEADER):
-            return None
-        return bytes(buffer[start + len(WA_CONN_HEADER) :])
 
 
 def new_stanza_id() -> str:

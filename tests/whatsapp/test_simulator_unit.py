@@ -13,9 +13,9 @@ from mautrix_whatsapp.whatsapp.binary import Node
 from mautrix_whatsapp.whatsapp.socket.errors import FrameTooLargeError
 from mautrix_whatsapp.whatsapp.socket.frames import encode_frame
 from mautrix_whatsapp.whatsapp.socket.framesocket import connection_header
-from tests.simulator.connection import ClientStreamDecoder, FrameError
 from tests.simulator.qr import QR_URL_PREFIX, QRFormatError, parse_qr
 from tests.simulator.state import AdminError, AdminRouter, IQHandlerRegistry, RegistryError
+from tests.simulator.stream import ClientStreamDecoder, FrameError
 
 FRAMES = [b"", b"a", os.urandom(300), os.urandom(70000)]
 
