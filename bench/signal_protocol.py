@@ -20,13 +20,15 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 JS_DIR = ROOT / "tests" / "js"
+
+T = TypeVar("T")
 
 Timings = dict[str, float]
 """Operation name ("encrypt", "decrypt") → seconds for ``count`` messages."""
@@ -52,6 +54,25 @@ def run_peer(script: str, count: int, size: int) -> Timings:
     if not answer.pop("ok"):
         raise RuntimeError(f"{script}: {answer.get('error')}")
     return {key.removesuffix("_seconds"): float(value) for key, value in answer.items()}
+
+
+async def time_round_trips(
+    count: int,
+    size: int,
+    encrypt: Callable[[bytes], Awaitable[T]],
+    decrypt: Callable[[T], Awaitable[bytes]],
+) -> Timings:
+    """Time encrypting ``count`` payloads of ``size`` bytes, then decrypting (and checking) all."""
+    plaintext = os.urandom(size)
+    start = time.perf_counter()
+    messages = [await encrypt(plaintext) for _ in range(count)]
+    encrypt_s = time.perf_counter() - start
+    start = time.perf_counter()
+    for message in messages:
+        if await decrypt(message) != plaintext:
+            raise AssertionError("round trip mismatch")
+    decrypt_s = time.perf_counter() - start
+    return {"encrypt": encrypt_s, "decrypt": decrypt_s}
 
 
 # --------------------------------------------------------------------------------------------
@@ -86,16 +107,12 @@ async def session_ours(count: int, size: int) -> Timings:
     await receiver.decrypt(first.type, first.serialized)
     reply = await receiver.encrypt(b"hi")
     await sender.decrypt(reply.type, reply.serialized)
-    plaintext = os.urandom(size)
-    start = time.perf_counter()
-    messages = [await sender.encrypt(plaintext) for _ in range(count)]
-    encrypt = time.perf_counter() - start
-    start = time.perf_counter()
-    for message in messages:
-        if await receiver.decrypt(message.type, message.serialized) != plaintext:
-            raise AssertionError("1:1 round trip mismatch")
-    decrypt = time.perf_counter() - start
-    return {"encrypt": encrypt, "decrypt": decrypt}
+    return await time_round_trips(
+        count,
+        size,
+        sender.encrypt,
+        lambda message: receiver.decrypt(message.type, message.serialized),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -115,16 +132,7 @@ async def group_ours(count: int, size: int) -> Timings:
     skdm = await GroupSessionBuilder(sender_store).create(name)
     await GroupSessionBuilder(receiver_store).process(name, skdm)
     sender, receiver = GroupCipher(sender_store, name), GroupCipher(receiver_store, name)
-    plaintext = os.urandom(size)
-    start = time.perf_counter()
-    ciphertexts = [await sender.encrypt(plaintext) for _ in range(count)]
-    encrypt = time.perf_counter() - start
-    start = time.perf_counter()
-    for ciphertext in ciphertexts:
-        if await receiver.decrypt(ciphertext) != plaintext:
-            raise AssertionError("group round trip mismatch")
-    decrypt = time.perf_counter() - start
-    return {"encrypt": encrypt, "decrypt": decrypt}
+    return await time_round_trips(count, size, sender.encrypt, receiver.decrypt)
 
 
 CASES: list[Case] = [
