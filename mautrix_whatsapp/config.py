@@ -56,13 +56,15 @@ class HistorySyncSettings:
     dispatch_wait: float
 
     @property
-    def full_sync_config_set(self) -> bool:
-        """The full-sync limits go to the phone only together (as mautrix-whatsapp does)."""
-        return None not in (
-            self.full_sync_days_limit,
-            self.full_sync_size_mb_limit,
-            self.full_sync_storage_quota_mb,
-        )
+    def full_sync_limits(self) -> tuple[int, int, int] | None:
+        """(days, size MB, storage quota MB), or None unless all three are set: the limits go
+        to the phone only together (as mautrix-whatsapp does)."""
+        days = self.full_sync_days_limit
+        size_mb = self.full_sync_size_mb_limit
+        quota_mb = self.full_sync_storage_quota_mb
+        if days is None or size_mb is None or quota_mb is None:
+            return None
+        return days, size_mb, quota_mb
 
 
 @dataclass(frozen=True)

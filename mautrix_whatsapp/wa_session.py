@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -102,7 +103,19 @@ class ClientSession:
         config = self.bridge.config
         wa = config.whatsapp
         history = config.history_sync
-        days_limit = history.full_sync_days_limit if history.full_sync_config_set else None
+        client_config = ClientConfig(
+            os_name=wa.os_name,
+            platform_type=_platform_type(wa.browser_name),
+            require_full_sync=history.request_full_sync,
+        )
+        if (limits := history.full_sync_limits) is not None:
+            days, size_mb, quota_mb = limits
+            client_config = replace(
+                client_config,
+                history_days=days,
+                history_size_mb=size_mb,
+                storage_quota_mb=quota_mb,
+            )
         signal_store = SQLSignalStore(
             self.bridge.db, self.owner, device.identity_key, device.registration_id
         )
@@ -113,12 +126,7 @@ class ClientSession:
             url=wa.websocket_url,
             root_public_key=wa.root_public_key,
             ca_file=wa.tls_ca_file,
-            config=ClientConfig(
-                os_name=wa.os_name,
-                platform_type=_platform_type(wa.browser_name),
-                require_full_sync=history.request_full_sync,
-                history_days=days_limit,
-            ),
+            config=client_config,
             timing=ConnectionTiming(
                 qr=QRTiming(first=wa.qr_timeout_first, next=wa.qr_timeout_next)
             ),

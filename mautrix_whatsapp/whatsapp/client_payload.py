@@ -29,7 +29,11 @@ class ClientConfig:
     """DeviceProps.PlatformType: what the phone shows as the device's icon."""
     require_full_sync: bool = False
     history_days: int | None = None
-    """Limit of the initial history sync, None for WhatsApp's default."""
+    """Days limit of the full history sync, None for WhatsApp's default."""
+    history_size_mb: int | None = None
+    """Size limit (MB) of the full history sync, None for WhatsApp's default."""
+    storage_quota_mb: int = 10240
+    """Storage the device offers for history, in MB; whatsmeow announces 10240."""
     locale: tuple[str, str] = ("en", "US")
 
     @property
@@ -67,7 +71,7 @@ def _base_payload(config: ClientConfig) -> wa6.ClientPayload:
 def device_props(config: ClientConfig) -> companion_reg.DeviceProps:
     """What the phone learns about us at linking: name, version, history-sync wishes."""
     sync = companion_reg.DeviceProps.HistorySyncConfig(
-        storageQuotaMb=10240,
+        storageQuotaMb=config.storage_quota_mb,
         inlineInitialPayloadInE2EeMsg=True,
         supportCallLogHistory=True,
         supportBotUserAgentChatHistory=True,
@@ -84,6 +88,8 @@ def device_props(config: ClientConfig) -> companion_reg.DeviceProps:
     )
     if config.history_days is not None:
         sync.fullSyncDaysLimit = config.history_days
+    if config.history_size_mb is not None:
+        sync.fullSyncSizeMbLimit = config.history_size_mb
     return companion_reg.DeviceProps(
         os=config.os_name,
         version=companion_reg.DeviceProps.AppVersion(

@@ -62,6 +62,8 @@ async def test_default_device_props(config: Config, database: Database) -> None:
     assert props.platformType == companion_reg.DeviceProps.UNKNOWN
     assert props.HasField("requireFullSync") and not props.requireFullSync
     assert not props.historySyncConfig.HasField("fullSyncDaysLimit")
+    assert not props.historySyncConfig.HasField("fullSyncSizeMbLimit")
+    assert props.historySyncConfig.storageQuotaMb == 10240
 
 
 async def test_config_edits_reach_device_props(config: Config, database: Database) -> None:
@@ -77,9 +79,15 @@ async def test_config_edits_reach_device_props(config: Config, database: Databas
     # The full-sync limits are sent only when all three are set.
     assert not props.historySyncConfig.HasField("fullSyncDaysLimit")
     config["bridge.history_sync.full_sync_config.size_mb_limit"] = 2048
+    props = device_props(session._make_client(DeviceIdentity.generate()).config)
+    assert not props.historySyncConfig.HasField("fullSyncDaysLimit")
+    assert not props.historySyncConfig.HasField("fullSyncSizeMbLimit")
+    assert props.historySyncConfig.storageQuotaMb == 10240
     config["bridge.history_sync.full_sync_config.storage_quota_mb"] = 8192
     props = device_props(session._make_client(DeviceIdentity.generate()).config)
     assert props.historySyncConfig.fullSyncDaysLimit == 400
+    assert props.historySyncConfig.fullSyncSizeMbLimit == 2048
+    assert props.historySyncConfig.storageQuotaMb == 8192
 
 
 async def test_client_starts_knowing_the_stored_phone_last_seen(

@@ -51,7 +51,10 @@ async def test_history_sync_settings_reach_the_phone(
     assert props["os"] == "Alice's test bridge"
     assert props["platformType"] == "CHROME"
     assert props["requireFullSync"] is True
-    assert props["historySyncConfig"]["fullSyncDaysLimit"] == 400
+    sync = props["historySyncConfig"]
+    assert sync["fullSyncDaysLimit"] == 400
+    assert sync["fullSyncSizeMbLimit"] == 2048
+    assert sync["storageQuotaMb"] == 8192
     await command(alice, room, bot, "cancel", "Login cancelled.")
 
 
@@ -68,5 +71,7 @@ async def test_default_history_sync_settings_reach_the_phone(
     assert props["os"] == "Mautrix-WhatsApp bridge"
     assert props["platformType"] == "UNKNOWN"
     assert props["requireFullSync"] is False
-    assert "fullSyncDaysLimit" not in props["historySyncConfig"]
+    sync = props["historySyncConfig"]
+    assert "fullSyncDaysLimit" not in sync and "fullSyncSizeMbLimit" not in sync
+    assert sync["storageQuotaMb"] == 10240
     await command(alice, room, bot, "cancel", "Login cancelled.")

@@ -155,8 +155,25 @@ def test_registration_payload() -> None:
     assert data.buildHash == hashlib.md5(version.encode()).digest()
     props = wa_companion_reg_pb2.DeviceProps.FromString(data.deviceProps)
     assert props.os == "mautrix-whatsapp" and props.historySyncConfig.storageQuotaMb == 10240
+    assert not props.historySyncConfig.HasField("fullSyncDaysLimit")
+    assert not props.historySyncConfig.HasField("fullSyncSizeMbLimit")
     assert payload.userAgent.platform == payload.userAgent.WEB
     assert payload.userAgent.appVersion.tertiary == WA_VERSION[2]
+
+
+def test_history_sync_limits_in_device_props() -> None:
+    config = ClientConfig(history_days=400, history_size_mb=2048, storage_quota_mb=8192)
+    payload = registration_payload(DeviceIdentity.generate(), config)
+    sync = wa_companion_reg_pb2.DeviceProps.FromString(
+        payload.devicePairingData.deviceProps
+    ).historySyncConfig
+    assert (sync.fullSyncDaysLimit, sync.fullSyncSizeMbLimit, sync.storageQuotaMb) == (
+        400,
+        2048,
+        8192,
+    )
+    # The capability flags stay when the limits are set.
+    assert sync.inlineInitialPayloadInE2EeMsg and sync.supportMessageAssociation
 
 
 def test_login_payload() -> None:
