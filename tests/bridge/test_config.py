@@ -129,6 +129,17 @@ def test_the_issue_keys_have_their_defaults(tmp_path: Path) -> None:
     assert wa.tls_ca_file is None
 
 
+def test_logging_defaults_to_info() -> None:
+    """DEBUG logs carry QR codes and pairing codes, so they must be opted into."""
+    data = _yaml().load(EXAMPLE.read_text())
+    logging_config = data["logging"]
+    assert logging_config["root"]["level"] == "INFO"
+    assert {name: logger["level"] for name, logger in logging_config["loggers"].items()} == {
+        "mau": "INFO",
+        "aiohttp": "INFO",
+    }
+
+
 def test_placeholders_are_refused_naming_the_key(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_bytes(EXAMPLE.read_bytes())

@@ -77,7 +77,9 @@ def write_bridge_config(
         "appservice.hs_token": synapse.hs_token,
         "appservice.database": database,
         "bridge.permissions": permissions,
+        # DEBUG (off by default): tests read debug records, and check no secret is logged above.
         "logging.root.level": "DEBUG",
+        "logging.loggers.mau.level": "DEBUG",
     }
     if simulator is not None:
         settings["whatsapp.websocket_url"] = simulator.websocket_url
