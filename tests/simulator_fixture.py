@@ -2,7 +2,8 @@
 
 Import the fixtures into a test module (``from tests.simulator_fixture import simulator``), or use
 :func:`run_simulator` directly for other scopes or options. Readiness is the info file appearing;
-teardown stops the process and fails the test if the simulator had died on its own.
+teardown stops the process and fails the test if the simulator had died on its own or had
+recorded internal errors (its own bugs, which a client sees only as a 500 reply).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import ssl
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +78,16 @@ def _tail(path: Path, size: int = LOG_TAIL) -> str:
     return ""
 
 
+def _internal_errors(info: SimulatorInfo) -> list[str]:
+    """The simulator's ``internal_errors`` from ``/admin/status``: bugs hidden behind a 500.
+
+    Synchronous on purpose: teardown may run with no event loop, or inside a running one."""
+    url = info.admin_url + "/status"
+    with urllib.request.urlopen(url, timeout=STOP_TIMEOUT, context=info.ssl_context()) as reply:
+        errors: list[str] = json.load(reply)["internal_errors"]
+    return errors
+
+
 def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
@@ -93,8 +105,12 @@ def run_simulator(
     tls: bool = False,
     extra_args: Sequence[str] = (),
     log_level: str = "DEBUG",
+    expected_internal_errors: Sequence[str] = (),
 ) -> Iterator[SimulatorInfo]:
-    """Start ``python -m tests.simulator`` on a free loopback port; stop it on exit."""
+    """Start ``python -m tests.simulator`` on a free loopback port; stop it on exit.
+
+    On exit, any internal error the simulator recorded fails the test, except those containing
+    one of ``expected_internal_errors`` (for tests that provoke a simulator bug on purpose)."""
     directory.mkdir(parents=True, exist_ok=True)
     info_file = directory / "simulator-info.json"
     log_file = directory / "simulator.log"
@@ -146,6 +162,17 @@ def run_simulator(
             raise AssertionError(
                 f"the simulator died during the test (exit {process.returncode}):\n"
                 + _tail(log_file)
+            )
+        unexpected = [
+            error
+            for error in _internal_errors(info)
+            if not any(expected in error for expected in expected_internal_errors)
+        ]
+        if unexpected:
+            listed = "\n".join(f"- {error}" for error in unexpected)
+            raise AssertionError(
+                f"the simulator recorded {len(unexpected)} internal error(s) (simulator bugs a"
+                f" client saw as error 500; tracebacks in its log):\n{listed}"
             )
     finally:
         _stop(process)
