@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import ssl
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from mautrix_whatsapp.whatsapp.proto.wa_wa6_pb2 import ClientPayload
 from mautrix_whatsapp.whatsapp.socket.framesocket import FrameSocket, connection_header
 from mautrix_whatsapp.whatsapp.socket.handshake import do_handshake
 from mautrix_whatsapp.whatsapp.socket.noise_socket import NoiseSocket
+from tests.processes import log_tail, stop_process
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 20.0
@@ -65,17 +65,7 @@ class SimulatorInfo:
         return ssl.create_default_context(cafile=str(self.ca_file))
 
     def log_tail(self, size: int = LOG_TAIL) -> str:
-        try:
-            data = self.log_file.read_bytes()
-        except FileNotFoundError:
-            return ""
-        return data[-size:].decode("utf-8", "replace")
-
-
-def _tail(path: Path, size: int = LOG_TAIL) -> str:
-    with contextlib.suppress(FileNotFoundError):
-        return path.read_bytes()[-size:].decode("utf-8", "replace")
-    return ""
+        return log_tail(self.log_file, size)
 
 
 def _internal_errors(info: SimulatorInfo) -> list[str]:
@@ -86,16 +76,6 @@ def _internal_errors(info: SimulatorInfo) -> list[str]:
     with urllib.request.urlopen(url, timeout=STOP_TIMEOUT, context=info.ssl_context()) as reply:
         errors: list[str] = json.load(reply)["internal_errors"]
     return errors
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(STOP_TIMEOUT)
 
 
 @contextlib.contextmanager
@@ -138,11 +118,11 @@ def run_simulator(
         while not info_file.exists():
             if process.poll() is not None:
                 raise SimulatorStartError(
-                    f"simulator exited with {process.returncode}:\n{_tail(log_file)}"
+                    f"simulator exited with {process.returncode}:\n{log_tail(log_file, LOG_TAIL)}"
                 )
             if time.monotonic() > deadline:
                 raise SimulatorStartError(
-                    f"no info file after {START_TIMEOUT}s:\n{_tail(log_file)}"
+                    f"no info file after {START_TIMEOUT}s:\n{log_tail(log_file, LOG_TAIL)}"
                 )
             time.sleep(0.02)
         raw = json.loads(info_file.read_text())
@@ -161,7 +141,7 @@ def run_simulator(
         if process.poll() is not None:
             raise AssertionError(
                 f"the simulator died during the test (exit {process.returncode}):\n"
-                + _tail(log_file)
+                + log_tail(log_file, LOG_TAIL)
             )
         unexpected = [
             error
@@ -175,9 +155,9 @@ def run_simulator(
                 f" client saw as error 500; tracebacks in its log):\n{listed}"
             )
     finally:
-        _stop(process)
+        stop_process(process, STOP_TIMEOUT)
         # Shown by pytest only when the test fails.
-        print(f"--- simulator log ({log_file}) ---\n{_tail(log_file)}")
+        print(f"--- simulator log ({log_file}) ---\n{log_tail(log_file, LOG_TAIL)}")
 
 
 @pytest.fixture

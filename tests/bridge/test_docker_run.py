@@ -29,6 +29,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from tests.e2e.synapse import SynapseInfo, synapse
+from tests.processes import log_tail, stop_process
 
 __all__ = ["synapse"]
 
@@ -37,6 +38,7 @@ RUN_SH = REPO_ROOT / "docker" / "run.sh"
 STEP_TIMEOUT = 60.0
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
+LOG_TAIL = 6000
 DEFAULT_UID = 1337
 IS_ROOT = os.geteuid() == 0
 
@@ -136,13 +138,7 @@ def _running_bridge(data: Path, log_path: Path) -> Iterator[subprocess.Popen[byt
     try:
         yield process
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(STOP_TIMEOUT)
+        stop_process(process, STOP_TIMEOUT)
 
 
 def _wait_listening(process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
@@ -150,12 +146,12 @@ def _wait_listening(process: subprocess.Popen[bytes], port: int, log_path: Path)
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(
-                f"the bridge exited with {process.returncode}:\n{log_path.read_text()[-6000:]}"
+                f"the bridge exited with {process.returncode}:\n{log_tail(log_path, LOG_TAIL)}"
             )
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
             return
         time.sleep(0.1)
-    pytest.fail(f"the bridge never listened on {port}:\n{log_path.read_text()[-6000:]}")
+    pytest.fail(f"the bridge never listened on {port}:\n{log_tail(log_path, LOG_TAIL)}")
 
 
 async def _wait_log(
@@ -169,7 +165,7 @@ async def _wait_log(
         if process.poll() is not None:
             break
         await asyncio.sleep(0.1)
-    pytest.fail(f"no {pattern!r} in the bridge log:\n{log_path.read_text()[-6000:]}")
+    pytest.fail(f"no {pattern!r} in the bridge log:\n{log_tail(log_path, LOG_TAIL)}")
 
 
 @pytest.mark.synapse
@@ -241,7 +237,7 @@ async def test_config_then_registration_then_bridge(synapse: SynapseInfo, data_d
         assert (data_dir / "mautrix-whatsapp.db").is_file()
         process.send_signal(signal.SIGTERM)
         returncode = process.wait(STOP_TIMEOUT)
-    assert returncode == 0, log_path.read_text()[-6000:]
+    assert returncode == 0, log_tail(log_path, LOG_TAIL)
 
 
 def test_bad_uid_is_refused(data_dir: Path) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,14 +15,10 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
+from tests.processes import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "mautrix_whatsapp" / "example-config.yaml"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _write_config(directory: Path) -> Path:
@@ -31,9 +26,9 @@ def _write_config(directory: Path) -> Path:
     yaml.indent(4)
     data = yaml.load(EXAMPLE.read_text())
     # Nothing listens on this port: the bridge keeps retrying to reach its homeserver.
-    data["homeserver"]["address"] = f"http://127.0.0.1:{_free_port()}"
+    data["homeserver"]["address"] = f"http://127.0.0.1:{free_port()}"
     data["homeserver"]["domain"] = "example.net"
-    data["appservice"]["port"] = _free_port()
+    data["appservice"]["port"] = free_port()
     data["appservice"]["database"] = f"sqlite:{directory / 'bridge.db'}"
     data["appservice"]["as_token"] = "as-token-lifecycle-test"
     data["appservice"]["hs_token"] = "hs-token-lifecycle-test"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ import aiohttp
 from ruamel.yaml import YAML
 
 from tests.e2e.synapse import SynapseInfo
+from tests.processes import log_tail, stop_process
 from tests.simulator_fixture import SimulatorInfo
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -38,12 +38,6 @@ LOG_TAIL = 12000
 
 class BridgeStartError(RuntimeError):
     """The bridge exited or never became ready."""
-
-
-def _tail(path: Path, size: int = LOG_TAIL) -> str:
-    with contextlib.suppress(FileNotFoundError):
-        return path.read_bytes()[-size:].decode("utf-8", "replace")
-    return ""
 
 
 def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:
@@ -143,14 +137,7 @@ class BridgeProcess:
         process, self.process = self.process, None
         if process is None:
             return None
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(STOP_TIMEOUT)
-        return process.returncode
+        return stop_process(process, STOP_TIMEOUT)
 
     def restart(self) -> None:
         self.stop()
@@ -160,7 +147,7 @@ class BridgeProcess:
         return self.process is not None and self.process.poll() is None
 
     def log_tail(self, size: int = LOG_TAIL) -> str:
-        return _tail(self.log_path, size)
+        return log_tail(self.log_path, size)
 
     async def bridge_states(self, user_id: str) -> dict[str, Any]:
         """The bridge's own state report for a user (``com.beeper.bridge_state``)."""

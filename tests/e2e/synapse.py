@@ -18,8 +18,6 @@ import hashlib
 import hmac
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -34,6 +32,7 @@ import aiohttp
 import pytest
 
 from tests.e2e.matrix_client import MatrixRequestError, MatrixTestUser
+from tests.processes import free_port, log_tail, stop_process
 
 SERVER_NAME = "localhost"
 START_TIMEOUT = 60.0
@@ -115,7 +114,7 @@ class SynapseInfo:
         }
 
     def log_tail(self, size: int = LOG_TAIL) -> str:
-        return _tail(self.log_path, size)
+        return log_tail(self.log_path, size)
 
     def is_running(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -171,19 +170,6 @@ async def _json_or_raise(resp: aiohttp.ClientResponse, method: str, url: str) ->
     if resp.status != 200:
         raise MatrixRequestError(method, url, resp.status, data)
     return data
-
-
-def free_port() -> int:
-    """A loopback port that was free a moment ago (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _tail(path: Path, size: int = LOG_TAIL) -> str:
-    with contextlib.suppress(FileNotFoundError):
-        return path.read_bytes()[-size:].decode("utf-8", "replace")
-    return ""
 
 
 def registration_dict(
@@ -292,17 +278,6 @@ def _wait_ready(process: subprocess.Popen[bytes], base_url: str, timeout: float)
     raise SynapseStartError(f"Synapse did not answer {url} within {timeout:.0f} s")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(STOP_TIMEOUT)
-
-
 @contextlib.contextmanager
 def run_synapse(
     data_dir: Path,
@@ -350,10 +325,10 @@ def run_synapse(
         try:
             _wait_ready(process, base_url, start_timeout)
         except SynapseStartError as e:
-            _stop(process)
+            stop_process(process, STOP_TIMEOUT)
             raise SynapseStartError(
-                f"{e}\n--- stdout/stderr ({stdout_path}) ---\n{_tail(stdout_path)}"
-                f"\n--- homeserver.log ({log_path}) ---\n{_tail(log_path)}"
+                f"{e}\n--- stdout/stderr ({stdout_path}) ---\n{log_tail(stdout_path, LOG_TAIL)}"
+                f"\n--- homeserver.log ({log_path}) ---\n{log_tail(log_path, LOG_TAIL)}"
             ) from None
         yield SynapseInfo(
             base_url=base_url,
@@ -370,7 +345,7 @@ def run_synapse(
             process=process,
         )
     finally:
-        _stop(process)
+        stop_process(process, STOP_TIMEOUT)
 
 
 @pytest.fixture(scope="session")
