@@ -7,6 +7,7 @@ failure, never a skip.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -16,30 +17,14 @@ import pytest
 from mautrix.util.async_db import Database
 
 from mautrix_whatsapp.db import upgrade_table
-
-PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
-
-
-async def _pg_admin(query: str) -> None:
-    try:
-        conn = await asyncpg.connect(PG_ADMIN_URL, timeout=10)
-    except (OSError, asyncpg.PostgresError) as e:
-        pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is not reachable: {e}", pytrace=False)
-    try:
-        await conn.execute(query)
-    finally:
-        await conn.close()
+from tests.postgres import pg_url, throwaway_database
 
 
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     """The name of this run's throwaway PostgreSQL database."""
-    import asyncio
-
-    name = f"mautrix_whatsapp_test_{secrets.token_hex(6)}"
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-    yield name
-    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with throwaway_database("mautrix_whatsapp_test") as name:
+        yield name
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -49,10 +34,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, dict[st
         return f"sqlite:{tmp_path / 'bridge.db'}", {}
     name = request.getfixturevalue("pg_database")
     schema = f"t_{secrets.token_hex(6)}"
-    import asyncio
 
     async def make_schema() -> None:
-        conn = await asyncpg.connect(f"postgres://postgres@127.0.0.1:5432/{name}", timeout=10)
+        conn = await asyncpg.connect(pg_url(name), timeout=10)
         try:
             await conn.execute(f'CREATE SCHEMA "{schema}"')
         finally:
@@ -60,7 +44,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, dict[st
 
     asyncio.run(make_schema())
     return (
-        f"postgres://postgres@127.0.0.1:5432/{name}",
+        pg_url(name),
         {"min_size": 1, "max_size": 3, "server_settings": {"search_path": schema}},
     )
 

@@ -8,24 +8,22 @@ choose its database.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
 import pytest
 
 from tests.e2e.bridge import BridgeProcess, run_bridge
 from tests.e2e.matrix_client import MatrixTestUser
 from tests.e2e.synapse import SynapseInfo, synapse
+from tests.postgres import pg_url, throwaway_database
 from tests.simulator_fixture import SimulatorInfo, simulator
 
 __all__ = ["bridge", "matrix_user", "simulator", "synapse"]
 
 MakeUser = Callable[..., Awaitable[MatrixTestUser]]
-PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 
 
 @pytest.fixture
@@ -91,18 +89,5 @@ def bridge(
 @pytest.fixture
 def postgres_database() -> Iterator[str]:
     """A throwaway PostgreSQL database for one bridge process (fails if there is no server)."""
-    name = f"mautrix_whatsapp_e2e_{secrets.token_hex(6)}"
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-    yield f"postgres://postgres@127.0.0.1:5432/{name}"
-    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-async def _pg_admin(query: str) -> None:
-    try:
-        conn = await asyncpg.connect(PG_ADMIN_URL, timeout=10)
-    except (OSError, asyncpg.PostgresError) as e:
-        pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is not reachable: {e}", pytrace=False)
-    try:
-        await conn.execute(query)
-    finally:
-        await conn.close()
+    with throwaway_database("mautrix_whatsapp_e2e") as name:
+        yield pg_url(name)
