@@ -12,6 +12,7 @@ import aiohttp
 import zxingcpp
 from PIL import Image
 
+from tests.e2e.conftest import MakeUser
 from tests.e2e.matrix_client import Event, MatrixTestUser
 from tests.e2e.synapse import SynapseInfo
 from tests.simulator_fixture import SimulatorInfo
@@ -82,6 +83,14 @@ async def open_management_room(user: MatrixTestUser, synapse: SynapseInfo) -> st
     return room
 
 
+async def user_with_management_room(
+    matrix_user: MakeUser, synapse: SynapseInfo, name: str = "alice"
+) -> tuple[MatrixTestUser, str]:
+    """A fresh user (``name`` plus a suffix) and its DM with the bot, after the greeting."""
+    user = await matrix_user(name)
+    return user, await open_management_room(user, synapse)
+
+
 async def command(
     user: MatrixTestUser, room: str, bot: str, text: str, *expect: str, timeout: float = 20
 ) -> Event:
@@ -127,12 +136,22 @@ async def sim_admin(
         return body
 
 
+def is_pairing_code(event: Event) -> bool:
+    """A message that is nothing but a pairing code (``ABCD-1234``)."""
+    return bool(CODE_RE.fullmatch(event.get("content", {}).get("body", "")))
+
+
+async def start_qr_login(user: MatrixTestUser, room: str, bot: str) -> Event:
+    """Send ``login`` and return the bot's first QR image."""
+    await user.send_text(room, "login")
+    return await user.wait_for_event(room, is_qr(bot), timeout=30)
+
+
 async def qr_login(
     user: MatrixTestUser, room: str, bot: str, simulator: SimulatorInfo
 ) -> dict[str, Any]:
     """``login``, decode the QR from the room, scan it with the simulated phone."""
-    await user.send_text(room, "login")
-    qr = await user.wait_for_event(room, is_qr(bot), timeout=30)
+    qr = await start_qr_login(user, room, bot)
     text = await decode_qr(user, qr)
     assert text == qr["content"]["body"]
     assert text.startswith("https://wa.me/settings/linked_devices#")
@@ -155,6 +174,19 @@ async def wait_ping(user: MatrixTestUser, room: str, bot: str, *expect: str) -> 
             return
         await asyncio.sleep(0.5)
     raise AssertionError(f"ping never said {expect}; last: {reply['content']['body']}")
+
+
+async def linked_user(
+    matrix_user: MakeUser, synapse: SynapseInfo, simulator: SimulatorInfo, name: str = "alice"
+) -> tuple[MatrixTestUser, str, dict[str, Any]]:
+    """A fresh user and its management room, linked by QR until ``ping`` says connected.
+
+    Returns the user, the room and the simulated phone's scan result (``phone``, ``jid``)."""
+    user, room = await user_with_management_room(matrix_user, synapse, name)
+    bot = synapse.bot_mxid
+    scan = await qr_login(user, room, bot, simulator)
+    await wait_ping(user, room, bot, f"Logged in as +{scan['phone']}", "connection to WhatsApp OK")
+    return user, room, scan
 
 
 async def devices_of(simulator: SimulatorInfo, phone: str) -> list[str]:

@@ -15,7 +15,7 @@ from tests.e2e.helpers import (
     LOGIN_HINT,
     bot_notice,
     command,
-    open_management_room,
+    user_with_management_room,
 )
 from tests.e2e.synapse import SynapseInfo
 
@@ -60,9 +60,8 @@ async def test_bot_joins_a_dm_and_greets(
 async def test_commands_without_login(
     bot_world: BotWorld, synapse: SynapseInfo, matrix_user: MakeUser
 ) -> None:
-    alice = await matrix_user("alice")
+    alice, room = await user_with_management_room(matrix_user, synapse)
     bot = synapse.bot_mxid
-    room = await open_management_room(alice, synapse)
 
     help_text = await command(alice, room, bot, "help", "management room")
     for name in ("login", "logout", "ping", "cancel", "version"):

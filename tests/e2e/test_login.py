@@ -9,18 +9,20 @@ import pytest
 from tests.e2e.bridge import BridgeProcess
 from tests.e2e.conftest import MakeUser
 from tests.e2e.helpers import (
-    CODE_RE,
     assert_no_secrets_above_debug,
     bot_notice,
     command,
     decode_qr,
     devices_of,
     is_edit_of,
+    is_pairing_code,
     is_qr,
     is_redaction_of,
-    open_management_room,
+    linked_user,
     qr_login,
     sim_admin,
+    start_qr_login,
+    user_with_management_room,
     wait_acks,
     wait_ping,
 )
@@ -34,12 +36,9 @@ pytestmark = pytest.mark.synapse
 async def test_qr_login_restart_and_logout(
     bridge: BridgeProcess, synapse: SynapseInfo, simulator: SimulatorInfo, matrix_user: MakeUser
 ) -> None:
-    alice = await matrix_user("alice")
+    alice, room, scan = await linked_user(matrix_user, synapse, simulator)
     bot = synapse.bot_mxid
-    room = await open_management_room(alice, synapse)
-    scan = await qr_login(alice, room, bot, simulator)
     phone, jid = scan["phone"], scan["jid"]
-    await wait_ping(alice, room, bot, f"Logged in as +{phone}", "connection to WhatsApp OK")
     states = await bridge.bridge_states(alice.user_id)
     assert [s["state_event"] for s in states["remoteState"].values()] == ["CONNECTED"]
     await command(alice, room, bot, "login", "You're already logged in as +")
@@ -90,11 +89,9 @@ async def test_qr_is_edited_then_times_out_and_is_redacted(
     bridge: BridgeProcess, synapse: SynapseInfo, simulator: SimulatorInfo, matrix_user: MakeUser
 ) -> None:
     await sim_admin(simulator, "POST", "/mock-phone/ref-lifetime", json={"first": 2, "next": 1})
-    alice = await matrix_user("alice")
+    alice, room = await user_with_management_room(matrix_user, synapse)
     bot = synapse.bot_mxid
-    room = await open_management_room(alice, synapse)
-    await alice.send_text(room, "login")
-    qr = await alice.wait_for_event(room, is_qr(bot), timeout=30)
+    qr = await start_qr_login(alice, room, bot)
     codes = {await decode_qr(alice, qr)}
     for _ in range(2):
         edit = await alice.wait_for_event(room, is_edit_of(bot, qr["event_id"]), timeout=10)
@@ -110,9 +107,8 @@ async def test_qr_is_edited_then_times_out_and_is_redacted(
 async def test_pairing_code_login_and_bad_numbers(
     bridge: BridgeProcess, synapse: SynapseInfo, simulator: SimulatorInfo, matrix_user: MakeUser
 ) -> None:
-    alice = await matrix_user("alice")
+    alice, room = await user_with_management_room(matrix_user, synapse)
     bot = synapse.bot_mxid
-    room = await open_management_room(alice, synapse)
 
     await command(alice, room, bot, "login +1555abc", "only contain digits")
     await command(alice, room, bot, "login phone 15550001234", "international format")
@@ -124,9 +120,7 @@ async def test_pairing_code_login_and_bad_numbers(
     phone = "15550007777"
     await alice.send_text(room, f"login +{phone}")
     await alice.wait_for_event(room, bot_notice(bot, "Link with phone number instead"), 30)
-    code_event = await alice.wait_for_event(
-        room, lambda e: bool(CODE_RE.fullmatch(e.get("content", {}).get("body", ""))), 30
-    )
+    code_event = await alice.wait_for_event(room, is_pairing_code, 30)
     code = code_event["content"]["body"]
     result = await sim_admin(
         simulator, "POST", "/mock-phone/enter-code", json={"phone": phone, "code": code}
@@ -139,11 +133,8 @@ async def test_pairing_code_login_and_bad_numbers(
 async def test_device_removed_on_the_phone(
     bridge: BridgeProcess, synapse: SynapseInfo, simulator: SimulatorInfo, matrix_user: MakeUser
 ) -> None:
-    alice = await matrix_user("alice")
+    alice, room, scan = await linked_user(matrix_user, synapse, simulator)
     bot = synapse.bot_mxid
-    room = await open_management_room(alice, synapse)
-    scan = await qr_login(alice, room, bot, simulator)
-    await wait_ping(alice, room, bot, "connection to WhatsApp OK")
     await sim_admin(simulator, "POST", "/mock-phone/remove-device", json={"jid": scan["jid"]})
     await alice.wait_for_event(room, bot_notice(bot, "You were logged out"), timeout=20)
     await command(alice, room, bot, "ping", "You're not logged into WhatsApp.")
@@ -155,12 +146,9 @@ async def test_device_removed_on_the_phone(
 async def test_connection_notices(
     bridge: BridgeProcess, synapse: SynapseInfo, simulator: SimulatorInfo, matrix_user: MakeUser
 ) -> None:
-    alice = await matrix_user("alice")
+    alice, room, scan = await linked_user(matrix_user, synapse, simulator)
     bot = synapse.bot_mxid
-    room = await open_management_room(alice, synapse)
-    scan = await qr_login(alice, room, bot, simulator)
     jid, phone = scan["jid"], scan["phone"]
-    await wait_ping(alice, room, bot, "connection to WhatsApp OK")
 
     # The phone has not been online for 13 days: one warning, not one per update. (Linking
     # itself tells the bridge nothing: the simulated phone, unlike a real one, sends no history
@@ -232,10 +220,8 @@ async def test_two_users_link_two_accounts(
     bridge: BridgeProcess, synapse: SynapseInfo, simulator: SimulatorInfo, matrix_user: MakeUser
 ) -> None:
     bot = synapse.bot_mxid
-    alice = await matrix_user("alice")
-    bob = await matrix_user("bob")
-    alice_room = await open_management_room(alice, synapse)
-    bob_room = await open_management_room(bob, synapse)
+    alice, alice_room = await user_with_management_room(matrix_user, synapse, "alice")
+    bob, bob_room = await user_with_management_room(matrix_user, synapse, "bob")
     alice_phone, bob_phone = "15550001111", "15550002222"
 
     # Both logins run at the same time: alice by QR, bob by pairing code.
@@ -243,9 +229,7 @@ async def test_two_users_link_two_accounts(
     await alice.send_text(alice_room, "login")
     await bob.send_text(bob_room, f"login +{bob_phone}")
     qr = await alice.wait_for_event(alice_room, is_qr(bot), timeout=30)
-    code_event = await bob.wait_for_event(
-        bob_room, lambda e: bool(CODE_RE.fullmatch(e.get("content", {}).get("body", ""))), 30
-    )
+    code_event = await bob.wait_for_event(bob_room, is_pairing_code, 30)
     scan, entered = await asyncio.gather(
         sim_admin(simulator, "POST", "/mock-phone/scan-qr", data=await decode_qr(alice, qr)),
         sim_admin(
@@ -283,11 +267,9 @@ async def test_two_users_link_two_accounts(
 async def test_cancel_and_login_in_progress(
     bridge: BridgeProcess, synapse: SynapseInfo, simulator: SimulatorInfo, matrix_user: MakeUser
 ) -> None:
-    alice = await matrix_user("alice")
+    alice, room = await user_with_management_room(matrix_user, synapse)
     bot = synapse.bot_mxid
-    room = await open_management_room(alice, synapse)
-    await alice.send_text(room, "login")
-    qr = await alice.wait_for_event(room, is_qr(bot), timeout=30)
+    qr = await start_qr_login(alice, room, bot)
     await command(alice, room, bot, "login", "You already have an ongoing login")
     await command(alice, room, bot, "cancel", "Login cancelled.")
     await alice.wait_for_event(room, is_redaction_of(qr["event_id"]), timeout=20)

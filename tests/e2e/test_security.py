@@ -17,9 +17,9 @@ from tests.e2e.helpers import (
     bot_notice,
     command,
     devices_of,
-    open_management_room,
-    qr_login,
+    linked_user,
     sim_admin,
+    user_with_management_room,
     wait_ping,
 )
 from tests.e2e.synapse import SynapseInfo
@@ -49,9 +49,8 @@ def _forged_ping(room: str, sender: str) -> dict[str, Any]:
 async def test_transactions_need_the_hs_token(
     bridge: BridgeProcess, synapse: SynapseInfo, simulator: SimulatorInfo, matrix_user: MakeUser
 ) -> None:
-    alice = await matrix_user("alice")
+    alice, room = await user_with_management_room(matrix_user, synapse)
     bot = synapse.bot_mxid
-    room = await open_management_room(alice, synapse)
     base = synapse.bridge_url
     wrong = "hs_token_wrong_" + secrets.token_hex(16)
     auths: list[tuple[dict[str, str], dict[str, str]]] = [
@@ -98,13 +97,9 @@ async def test_one_users_commands_never_reach_anothers_session(
     bridge: BridgeProcess, synapse: SynapseInfo, simulator: SimulatorInfo, matrix_user: MakeUser
 ) -> None:
     bot = synapse.bot_mxid
-    alice = await matrix_user("alice")
-    bob = await matrix_user("bob")
-    alice_room = await open_management_room(alice, synapse)
-    bob_room = await open_management_room(bob, synapse)
-    scan = await qr_login(alice, alice_room, bot, simulator)
+    alice, alice_room, scan = await linked_user(matrix_user, synapse, simulator, "alice")
+    bob, bob_room = await user_with_management_room(matrix_user, synapse, "bob")
     phone, jid = scan["phone"], scan["jid"]
-    await wait_ping(alice, alice_room, bot, f"Logged in as +{phone}", "connection to WhatsApp OK")
 
     # In bob's own management room, every command is about bob.
     await command(bob, bob_room, bot, "ping", "You're not logged into WhatsApp.")
