@@ -84,24 +84,11 @@ class MatrixTestUser:
         data: bytes | None = None,
         headers: dict[str, str] | None = None,
         timeout: float = 30.0,
-    ) -> Any:
-        """Call the homeserver as this user; returns the decoded JSON or raises on non-200."""
-        return await self._request_raw(
-            method, path, json=json, params=params, data=data, headers=headers, timeout=timeout
-        )
-
-    async def _request_raw(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: Any = None,
-        params: dict[str, str] | None = None,
-        data: bytes | None = None,
-        headers: dict[str, str] | None = None,
-        timeout: float = 30.0,
         want_bytes: bool = False,
     ) -> Any:
+        """Call the homeserver as this user; raises on non-200.
+
+        Returns the decoded JSON, or the body's bytes with ``want_bytes``."""
         if self._http is None:
             self._http = aiohttp.ClientSession()
         url = self.base_url + path
@@ -222,7 +209,7 @@ class MatrixTestUser:
             f"/_matrix/client/v1/media/download/{quote(server, safe='')}/"
             f"{quote(media_id, safe='')}"
         )
-        return bytes(await self._request_raw("GET", path, want_bytes=True))
+        return bytes(await self.request("GET", path, want_bytes=True))
 
     # ---- sync --------------------------------------------------------------------------
 
