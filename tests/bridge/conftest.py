@@ -16,8 +16,23 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 from mautrix.util.async_db import Database
 
+from mautrix_whatsapp.config import Config
 from mautrix_whatsapp.db import upgrade_table
 from tests.postgres import pg_url, throwaway_database
+
+EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "mautrix_whatsapp" / "example-config.yaml"
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    """The packaged example config, loaded unchanged from a copy in the test's folder."""
+    path = tmp_path / "config.yaml"
+    path.write_bytes(EXAMPLE_CONFIG.read_bytes())
+    config = Config(
+        str(path), str(tmp_path / "r.yaml"), "pkg://mautrix_whatsapp/example-config.yaml"
+    )
+    config.load()
+    return config
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,7 +29,6 @@ from mautrix_whatsapp.session import (
 )
 from mautrix_whatsapp.user import User, format_duration
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "mautrix_whatsapp" / "example-config.yaml"
 MGMT = RoomID("!mgmt:example.org")
 
 
@@ -110,13 +108,8 @@ class FakeBridge:
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Config:
-    path = tmp_path / "config.yaml"
-    path.write_bytes(EXAMPLE.read_bytes())
-    config = Config(
-        str(path), str(tmp_path / "r.yaml"), "pkg://mautrix_whatsapp/example-config.yaml"
-    )
-    config.load()
+def config(config: Config) -> Config:
+    """The example config (from conftest) with permissions for example.org and an admin."""
     config["bridge.permissions"] = {"example.org": "user", "@root:example.org": "admin"}
     return config
 

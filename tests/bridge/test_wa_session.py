@@ -9,9 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
 from mautrix.types import UserID
 from mautrix.util.async_db import Database
 
@@ -22,7 +20,6 @@ from mautrix_whatsapp.whatsapp.client_payload import device_props
 from mautrix_whatsapp.whatsapp.device import DeviceIdentity
 from mautrix_whatsapp.whatsapp.proto import wa_companion_reg_pb2 as companion_reg
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "mautrix_whatsapp" / "example-config.yaml"
 ALICE = UserID("@alice:example.org")
 
 
@@ -33,17 +30,6 @@ class StubBridge:
     config: Config
     db: Database
     tables: BridgeDB
-
-
-@pytest.fixture
-def config(tmp_path: Path) -> Config:
-    path = tmp_path / "config.yaml"
-    path.write_bytes(EXAMPLE.read_bytes())
-    config = Config(
-        str(path), str(tmp_path / "r.yaml"), "pkg://mautrix_whatsapp/example-config.yaml"
-    )
-    config.load()
-    return config
 
 
 def make_session(config: Config, database: Database) -> ClientSession:
