@@ -10,8 +10,8 @@
 // is open, and exits 0 after saving the credentials. With saved credentials in DIR it logs in
 // without a QR. Any other close prints {"closed": CODE, "error": "..."} and exits 1; a timeout 2.
 import { parseArgs } from 'node:util'
-import pino from 'pino'
-import makeWASocket, { DisconnectReason, WA_CERT_DETAILS, useMultiFileAuthState } from '@whiskeysockets/baileys'
+import { DisconnectReason, useMultiFileAuthState } from '@whiskeysockets/baileys'
+import { isRootKey, makeSimulatorSocket, printLine as print, trustRootKey } from './simulator_socket.mjs'
 
 const { values: args } = parseArgs({
 	options: {
@@ -22,13 +22,12 @@ const { values: args } = parseArgs({
 		'timeout-ms': { type: 'string', default: '30000' }
 	}
 })
-if (!args.url || !args.auth || !/^[0-9a-f]{64}$/i.test(args['root-key'] ?? '')) {
+if (!args.url || !args.auth || !isRootKey(args['root-key'])) {
 	console.error('usage: node baileys_link.mjs --url WS_URL --root-key HEX64 --auth DIR')
 	process.exit(64)
 }
-WA_CERT_DETAILS.PUBLIC_KEY = Buffer.from(args['root-key'], 'hex')
+trustRootKey(args['root-key'])
 
-const print = value => new Promise(resolve => process.stdout.write(JSON.stringify(value) + '\n', resolve))
 const { state, saveCreds } = await useMultiFileAuthState(args.auth)
 let sock
 let codeRequested = false
@@ -38,15 +37,7 @@ const timer = setTimeout(async () => {
 }, Number(args['timeout-ms']))
 
 const start = () => {
-	sock = makeWASocket({
-		auth: state,
-		waWebSocketUrl: args.url,
-		logger: pino({ level: 'silent' }),
-		printQRInTerminal: false,
-		markOnlineOnConnect: false,
-		defaultQueryTimeoutMs: 5000,
-		connectTimeoutMs: 10000
-	})
+	sock = makeSimulatorSocket(args.url, state)
 	sock.ev.on('creds.update', saveCreds)
 	sock.ev.on('connection.update', async update => {
 		if (update.qr && args.phone) {

@@ -11,8 +11,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import pino from 'pino'
-import makeWASocket, { WA_CERT_DETAILS, useMultiFileAuthState } from '@whiskeysockets/baileys'
+import { useMultiFileAuthState } from '@whiskeysockets/baileys'
+import { isRootKey, makeSimulatorSocket, printLine as print, trustRootKey } from './simulator_socket.mjs'
 
 const { values: args } = parseArgs({
 	options: {
@@ -22,16 +22,14 @@ const { values: args } = parseArgs({
 		hold: { type: 'boolean', default: false }
 	}
 })
-if (!args.url || !/^[0-9a-f]{64}$/i.test(args['root-key'] ?? '')) {
+if (!args.url || !isRootKey(args['root-key'])) {
 	console.error('usage: node baileys_qr.mjs --url WS_URL --root-key HEX64 [--timeout-ms N] [--hold]')
 	process.exit(64)
 }
 
-// Trust the simulator's root instead of WhatsApp's, as a Baileys that checked signatures would need.
-WA_CERT_DETAILS.PUBLIC_KEY = Buffer.from(args['root-key'], 'hex')
+trustRootKey(args['root-key'])
 
 const authDir = await mkdtemp(join(tmpdir(), 'baileys-qr-'))
-const print = value => new Promise(resolve => process.stdout.write(JSON.stringify(value) + '\n', resolve))
 let sock
 let finished = false
 const finish = async (result, code) => {
@@ -54,15 +52,7 @@ const timer = setTimeout(
 )
 
 const { state } = await useMultiFileAuthState(authDir)
-sock = makeWASocket({
-	auth: state,
-	waWebSocketUrl: args.url,
-	logger: pino({ level: 'silent' }),
-	printQRInTerminal: false,
-	markOnlineOnConnect: false,
-	defaultQueryTimeoutMs: 5000,
-	connectTimeoutMs: 10000
-})
+sock = makeSimulatorSocket(args.url, state)
 
 let qrSeen = false
 sock.ev.on('connection.update', async update => {

@@ -1,0 +1,29 @@
+// What the Baileys harnesses share: a Baileys socket pointed at the simulator, and JSON-line output.
+//
+// Import it from a harness in this folder (`import { ... } from './simulator_socket.mjs'`).
+import pino from 'pino'
+import makeWASocket, { WA_CERT_DETAILS } from '@whiskeysockets/baileys'
+
+/** A 64-digit hex string: the simulator's root public key as the harnesses take it. */
+export const isRootKey = value => /^[0-9a-f]{64}$/i.test(value ?? '')
+
+/** Trust the simulator's root instead of WhatsApp's, as a Baileys that checked signatures would need. */
+export const trustRootKey = hex => {
+	WA_CERT_DETAILS.PUBLIC_KEY = Buffer.from(hex, 'hex')
+}
+
+/** Print one JSON line on stdout; resolves once it is written (so process.exit cannot cut it). */
+export const printLine = value =>
+	new Promise(resolve => process.stdout.write(JSON.stringify(value) + '\n', resolve))
+
+/** A quiet Baileys socket with short timeouts, connecting to `url` with the given auth state. */
+export const makeSimulatorSocket = (url, auth) =>
+	makeWASocket({
+		auth,
+		waWebSocketUrl: url,
+		logger: pino({ level: 'silent' }),
+		printQRInTerminal: false,
+		markOnlineOnConnect: false,
+		defaultQueryTimeoutMs: 5000,
+		connectTimeoutMs: 10000
+	})
