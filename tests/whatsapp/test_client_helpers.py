@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 
+from mautrix_whatsapp.whatsapp.binary import Node
 from mautrix_whatsapp.whatsapp.client import Client, ConnectionTiming
 from mautrix_whatsapp.whatsapp.device import DeviceIdentity
 from mautrix_whatsapp.whatsapp.keepalive import KeepAliveTiming
@@ -65,6 +66,23 @@ def make_client(
     log = EventLog()
     client.add_event_handler(log)
     return client, store, log
+
+
+def offline_client(
+    device: DeviceIdentity | None = None,
+) -> tuple[Client, MemoryDeviceStore, EventLog, list[Node]]:
+    """A client with no socket, for stanzas fed straight to it: what it sends is collected."""
+    store = MemoryDeviceStore()
+    client = Client(device or DeviceIdentity.generate(), store)
+    log = EventLog()
+    client.add_event_handler(log)
+    sent: list[Node] = []
+
+    async def send_node(node: Node) -> None:
+        sent.append(node)
+
+    client.send_node = send_node  # type: ignore[method-assign]
+    return client, store, log, sent
 
 
 async def admin(

@@ -18,7 +18,6 @@ from mautrix_whatsapp.whatsapp.binary import Node, marshal, unmarshal
 from mautrix_whatsapp.whatsapp.binary.errors import NodeError
 from mautrix_whatsapp.whatsapp.binary.jid import JID, SERVER_JID
 from mautrix_whatsapp.whatsapp.client import Client
-from mautrix_whatsapp.whatsapp.device import DeviceIdentity
 from mautrix_whatsapp.whatsapp.events import (
     Connected,
     Disconnected,
@@ -30,9 +29,14 @@ from mautrix_whatsapp.whatsapp.events import (
 from mautrix_whatsapp.whatsapp.pair import PairError as PairFailure
 from mautrix_whatsapp.whatsapp.pair import PairHMACMismatchError, PairProtoError
 from mautrix_whatsapp.whatsapp.pair_flow import PairDataError
-from mautrix_whatsapp.whatsapp.store import MemoryDeviceStore
 from tests.simulator_fixture import SimulatorInfo, simulator  # noqa: F401
-from tests.whatsapp.test_client_helpers import EventLog, admin, link_by_qr, make_client
+from tests.whatsapp.test_client_helpers import (
+    EventLog,
+    admin,
+    link_by_qr,
+    make_client,
+    offline_client,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -140,20 +144,6 @@ async def test_malformed_stanzas_do_not_break_the_connection(
 # --- pair-success garbage on an unpaired client, fed straight to the dispatcher ----------------
 
 
-def _unpaired_client() -> tuple[Client, MemoryDeviceStore, EventLog, list[Node]]:
-    store = MemoryDeviceStore()
-    client = Client(DeviceIdentity.generate(), store)
-    log = EventLog()
-    client.add_event_handler(log)
-    sent: list[Node] = []
-
-    async def send_node(node: Node) -> None:
-        sent.append(node)
-
-    client.send_node = send_node  # type: ignore[method-assign]
-    return client, store, log, sent
-
-
 def _pair_success(*children: Node) -> Node:
     node = Node(
         "iq",
@@ -208,7 +198,7 @@ GARBAGE_PAIR_SUCCESS: list[tuple[list[Node], type[PairFailure], str]] = [
 async def test_garbage_pair_success_is_refused_with_an_error_iq(
     children: list[Node], error_type: type[PairFailure], text: str
 ) -> None:
-    client, store, log, sent = _unpaired_client()
+    client, store, log, sent = offline_client()
     keys_before = client.device.to_dict()
     assert await client._handle_node(_pair_success(*children)) is None
     [reply] = sent
@@ -225,7 +215,7 @@ async def test_garbage_pair_success_is_refused_with_an_error_iq(
 
 def _answering_client(answer: Node) -> tuple[Client, EventLog, list[Node]]:
     """A paired client whose every IQ gets ``answer``; sent stanzas are collected."""
-    client, _, log, sent = _unpaired_client()
+    client, _, log, sent = offline_client()
     client.device.jid = GOOD_JID
 
     async def send_iq(xmlns: str, iq_type: str, content: Any = None, **_: Any) -> Node:

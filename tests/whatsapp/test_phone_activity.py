@@ -16,9 +16,14 @@ from mautrix_whatsapp.whatsapp.binary.jid import JID
 from mautrix_whatsapp.whatsapp.client import Client
 from mautrix_whatsapp.whatsapp.device import DeviceIdentity
 from mautrix_whatsapp.whatsapp.events import Connected, PhoneSeen, Receipt
-from mautrix_whatsapp.whatsapp.store import MemoryDeviceStore
 from tests.simulator_fixture import SimulatorInfo, simulator  # noqa: F401
-from tests.whatsapp.test_client_helpers import EventLog, admin, link_by_qr, make_client
+from tests.whatsapp.test_client_helpers import (
+    EventLog,
+    admin,
+    link_by_qr,
+    make_client,
+    offline_client,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -132,17 +137,10 @@ CONTACT = JID("15550002222", "s.whatsapp.net")
 
 
 def _offline_client() -> tuple[Client, EventLog, list[Node]]:
+    """A socketless client logged in as ``OWN``/``OWN_LID``."""
     device = DeviceIdentity.generate()
     device.jid, device.lid = OWN, OWN_LID
-    client = Client(device, MemoryDeviceStore())
-    log = EventLog()
-    client.add_event_handler(log)
-    sent: list[Node] = []
-
-    async def send_node(node: Node) -> None:
-        sent.append(node)
-
-    client.send_node = send_node  # type: ignore[method-assign]
+    client, _, log, sent = offline_client(device)
     return client, log, sent
 
 
