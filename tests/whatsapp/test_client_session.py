@@ -12,6 +12,7 @@ from mautrix_whatsapp.whatsapp.binary.jid import JID
 from mautrix_whatsapp.whatsapp.client import Client
 from mautrix_whatsapp.whatsapp.crypto import xeddsa
 from mautrix_whatsapp.whatsapp.events import Connected, OfflineSyncCompleted, OfflineSyncPreview
+from mautrix_whatsapp.whatsapp.store import MemoryDeviceStore
 from tests.simulator_fixture import SimulatorInfo, simulator  # noqa: F401
 from tests.whatsapp.test_client_helpers import admin, link_by_qr, make_client
 
@@ -24,6 +25,14 @@ async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> Non
             await asyncio.sleep(0.02)
 
 
+async def _linked_client(info: SimulatorInfo, phone: str) -> tuple[Client, MemoryDeviceStore]:
+    """A new client linked by QR to a new simulated account ``phone``."""
+    await admin(info, "POST", "/accounts", {"phone": phone, "default": True})
+    client, store, log = make_client(info)
+    await link_by_qr(info, client, log)
+    return client, store
+
+
 async def _drain(fetcher: Client, owner: JID, keep: int) -> None:
     """Have ``fetcher`` take one-time pre-keys of ``owner`` until ``keep`` are left."""
     users = [Node("user", {"jid": owner, "reason": "identity"}) for _ in range(812 - keep)]
@@ -34,12 +43,8 @@ async def _drain(fetcher: Client, owner: JID, keep: int) -> None:
 
 
 async def test_low_pre_key_notification_tops_up(simulator: SimulatorInfo) -> None:  # noqa: F811
-    await admin(simulator, "POST", "/accounts", {"phone": "15550001111", "default": True})
-    owner, _, owner_log = make_client(simulator)
-    await link_by_qr(simulator, owner, owner_log)
-    await admin(simulator, "POST", "/accounts", {"phone": "15550002222", "default": True})
-    fetcher, _, fetcher_log = make_client(simulator)
-    await link_by_qr(simulator, fetcher, fetcher_log)
+    owner, _ = await _linked_client(simulator, "15550001111")
+    fetcher, _ = await _linked_client(simulator, "15550002222")
     assert owner.device.jid is not None and owner.device.next_pre_key_id == 813
 
     await _drain(fetcher, owner.device.jid, keep=4)
@@ -51,12 +56,8 @@ async def test_low_pre_key_notification_tops_up(simulator: SimulatorInfo) -> Non
 
 
 async def test_offline_queue_is_delivered_at_login(simulator: SimulatorInfo) -> None:  # noqa: F811
-    await admin(simulator, "POST", "/accounts", {"phone": "15550003333", "default": True})
-    owner, store, owner_log = make_client(simulator)
-    await link_by_qr(simulator, owner, owner_log)
-    await admin(simulator, "POST", "/accounts", {"phone": "15550004444", "default": True})
-    fetcher, _, fetcher_log = make_client(simulator)
-    await link_by_qr(simulator, fetcher, fetcher_log)
+    owner, store = await _linked_client(simulator, "15550003333")
+    fetcher, _ = await _linked_client(simulator, "15550004444")
     await owner.disconnect()
     assert owner.device.jid is not None
     await _drain(fetcher, owner.device.jid, keep=3)  # the low-count notice waits offline
