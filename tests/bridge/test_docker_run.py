@@ -24,7 +24,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from ruamel.yaml import YAML
 
@@ -221,15 +220,8 @@ async def test_config_then_registration_then_bridge(synapse: SynapseInfo, data_d
         _wait_listening(process, synapse.bridge_port, log_path)
         assert _proc_ids(process.pid) == (uid, gid)
         await _wait_log(process, log_path, r"now running forever", START_TIMEOUT)
-        async with (
-            aiohttp.ClientSession() as http,
-            http.post(
-                f"{synapse.base_url}/_matrix/client/v1/appservice/whatsapp/ping",
-                json={"transaction_id": "docker-run-test"},
-                headers={"Authorization": f"Bearer {synapse.as_token}"},
-            ) as resp,
-        ):
-            assert resp.status == 200, await resp.text()
+        status, body = await synapse.ping_appservice("docker-run-test")
+        assert status == 200, body
         await _wait_log(process, log_path, r"docker-run-test", 5)
         for path in data_dir.rglob("*"):
             assert _owner(path) == (uid, gid), path

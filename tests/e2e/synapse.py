@@ -119,6 +119,19 @@ class SynapseInfo:
     def is_running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    async def ping_appservice(self, transaction_id: str) -> tuple[int, str]:
+        """Ask Synapse to ping the bridge (MSC2659); returns Synapse's status and body."""
+        url = f"{self.base_url}/_matrix/client/v1/appservice/{AS_ID}/ping"
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                url,
+                json={"transaction_id": transaction_id},
+                headers={"Authorization": f"Bearer {self.as_token}"},
+            ) as resp,
+        ):
+            return resp.status, await resp.text()
+
     async def register_user(
         self, username: str, password: str, *, admin: bool = False
     ) -> MatrixTestUser:

@@ -126,15 +126,8 @@ async def test_synapse_pushes_to_the_reserved_bridge_port(synapse: SynapseInfo) 
     site = web.TCPSite(runner, "127.0.0.1", synapse.bridge_port)
     await site.start()
     try:
-        async with (
-            aiohttp.ClientSession() as http,
-            http.post(
-                f"{synapse.base_url}/_matrix/client/v1/appservice/whatsapp/ping",
-                json={"transaction_id": "fixture"},
-                headers={"Authorization": f"Bearer {synapse.as_token}"},
-            ) as resp,
-        ):
-            assert resp.status == 200, await resp.text()
+        status, body = await synapse.ping_appservice("fixture")
+        assert status == 200, body
     finally:
         await runner.cleanup()
     assert received == [("/_matrix/app/v1/ping", f"Bearer {synapse.hs_token}")]
