@@ -1,15 +1,18 @@
-"""Small helpers for tests that run real subprocesses (simulator, Synapse, the bridge).
+"""Small helpers for tests that run real subprocesses (simulator, Synapse, the bridge, node).
 
-One place for the three things every such harness needs: a free loopback port, a stop that
-cannot hang teardown, and the end of a log file for a failure message.
+One place for what such harnesses need: a free loopback port, a stop that cannot hang teardown,
+the end of a log file for a failure message, and a one-shot JSON exchange with a node harness.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import socket
 import subprocess
 from pathlib import Path
+from typing import Any
 
 
 def free_port() -> int:
@@ -38,3 +41,20 @@ def log_tail(path: Path, size: int) -> str:
     with contextlib.suppress(FileNotFoundError):
         return path.read_bytes()[-size:].decode("utf-8", "replace")
     return ""
+
+
+def run_node_json(harness_dir: Path, script: str, request: Any, timeout: float) -> Any:
+    """Run a one-shot ``.mjs`` harness: ``request`` as JSON on stdin, its JSON reply from stdout.
+
+    A non-zero exit fails the test with the harness's stderr."""
+    result = subprocess.run(
+        ["node", script],
+        cwd=harness_dir,
+        input=json.dumps(request).encode(),
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, "NODE_NO_WARNINGS": "1"},
+    )
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    return json.loads(result.stdout)

@@ -13,9 +13,6 @@ cases only check the decoding directions.
 from __future__ import annotations
 
 import base64
-import json
-import os
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +24,7 @@ from mautrix_whatsapp.whatsapp.binary.token import (
     DOUBLE_BYTE_TOKENS,
     SINGLE_BYTE_TOKENS,
 )
+from tests.processes import run_node_json
 
 from .test_binary_codec import as_decoded, is_raw
 
@@ -483,17 +481,7 @@ def exchange(node_harness_dir: Path) -> Exchange:
         "encode": [to_json(c.node, _jid_form_for_baileys, decoded=False) for c in encodable],
         "decode": [ours[case.name].hex() for case in CASES],
     }
-    result = subprocess.run(
-        ["node", "binary_codec.mjs"],
-        cwd=node_harness_dir,
-        input=json.dumps(request).encode(),
-        capture_output=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, "NODE_NO_WARNINGS": "1"},
-    )
-    assert result.returncode == 0, result.stderr.decode(errors="replace")
-    reply = json.loads(result.stdout)
+    reply = run_node_json(node_harness_dir, "binary_codec.mjs", request, timeout=120)
     theirs: dict[str, bytes | str] = {}
     for case, encoded in zip(encodable, reply["encoded"], strict=True):
         theirs[case.name] = bytes.fromhex(encoded) if isinstance(encoded, str) else str(encoded)

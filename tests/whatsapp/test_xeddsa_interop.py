@@ -5,9 +5,7 @@ One node process (``tests/js/xeddsa.mjs``) handles the whole batch.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,7 @@ import pytest
 
 from mautrix_whatsapp.whatsapp.crypto import KeyPair, xeddsa
 from mautrix_whatsapp.whatsapp.crypto.keys import with_key_type
+from tests.processes import run_node_json
 
 pytestmark = [pytest.mark.node, pytest.mark.timeout(120)]
 
@@ -36,16 +35,7 @@ def tamperings(msg: bytes, sig: bytes) -> dict[str, tuple[bytes, bytes]]:
 
 
 def run_harness(harness_dir: Path, request: dict[str, Any]) -> dict[str, Any]:
-    proc = subprocess.run(
-        ["node", "xeddsa.mjs"],
-        cwd=harness_dir,
-        input=json.dumps(request).encode(),
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr.decode()
-    result: dict[str, Any] = json.loads(proc.stdout)
+    result: dict[str, Any] = run_node_json(harness_dir, "xeddsa.mjs", request, timeout=60)
     return result
 
 
