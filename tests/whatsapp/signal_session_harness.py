@@ -8,7 +8,7 @@ import base64
 import json
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from mautrix_whatsapp.whatsapp.crypto.keys import with_key_type
 from mautrix_whatsapp.whatsapp.signal.address import SignalAddress
@@ -43,6 +43,12 @@ class NodeHarness:
             stderr=subprocess.DEVNULL,
             text=True,
         )
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
     def call(self, op: str, **args: Any) -> dict[str, Any]:
         assert self.process.stdin is not None and self.process.stdout is not None

@@ -42,11 +42,8 @@ class GroupHarness(NodeHarness):
 
 @pytest.fixture(scope="module")
 def harness(node_harness_dir: Path) -> Iterator[GroupHarness]:
-    h = GroupHarness(node_harness_dir)
-    try:
+    with GroupHarness(node_harness_dir) as h:
         yield h
-    finally:
-        h.close()
 
 
 def addr_args(party: str, address: SignalAddress, group: str = GROUP) -> dict[str, Any]:

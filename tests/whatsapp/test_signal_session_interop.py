@@ -32,11 +32,8 @@ _party_ids = itertools.count()
 
 @pytest.fixture(scope="module")
 def harness(node_harness_dir: Path) -> Iterator[SessionHarness]:
-    h = SessionHarness(node_harness_dir)
-    try:
+    with SessionHarness(node_harness_dir) as h:
         yield h
-    finally:
-        h.close()
 
 
 @pytest.fixture
