@@ -7,6 +7,7 @@ sessions, and deleting a user removes their WhatsApp state with it.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from mautrix.util.async_db import Connection, Database
 
@@ -118,12 +119,13 @@ class SQLSignalStore:
         return PreKeyRecord.deserialize(bytes(data)) if data is not None else None
 
     async def store_pre_key(self, record: PreKeyRecord) -> None:
-        await self.db.execute(
+        await self.store_pre_keys([record])
+
+    async def store_pre_keys(self, records: Sequence[PreKeyRecord]) -> None:
+        await self.db.executemany(
             """INSERT INTO wa_pre_key (owner, key_id, record) VALUES ($1, $2, $3)
                ON CONFLICT (owner, key_id) DO UPDATE SET record=excluded.record""",
-            self.owner,
-            record.key_id,
-            record.serialize(),
+            [(self.owner, record.key_id, record.serialize()) for record in records],
         )
 
     async def contains_pre_key(self, pre_key_id: int) -> bool:

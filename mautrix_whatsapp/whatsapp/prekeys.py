@@ -119,8 +119,7 @@ class PreKeyUploader:
         if not await signal_store.contains_signed_pre_key(spk.key_id):
             await signal_store.store_signed_pre_key(spk)
         records = generate_pre_keys(device, count)
-        for record in records:
-            await signal_store.store_pre_key(record)
+        await signal_store.store_pre_keys(records)
         await client.send_iq("encrypt", "set", upload_content(device, records))
         device.next_pre_key_id = records[-1].key_id + 1
         self._last_upload = time.monotonic()

@@ -11,9 +11,11 @@ implementations in the same order.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from .crypto.keys import KeyPair, strip_key_type
+from .device import DeviceIdentity
 from .signal.address import SignalAddress
 from .signal.keys import PreKeyRecord, SignedPreKeyRecord, generate_registration_id
 
@@ -60,6 +62,10 @@ class PreKeyStore(Protocol):
     async def load_pre_key(self, pre_key_id: int) -> PreKeyRecord | None: ...
 
     async def store_pre_key(self, record: PreKeyRecord) -> None: ...
+
+    async def store_pre_keys(self, records: Sequence[PreKeyRecord]) -> None:
+        """Store a whole batch at once: an upload writes hundreds, in one round trip."""
+        ...
 
     async def contains_pre_key(self, pre_key_id: int) -> bool: ...
 
@@ -161,6 +167,10 @@ class MemoryPreKeyStore:
     async def store_pre_key(self, record: PreKeyRecord) -> None:
         self.pre_keys[record.key_id] = record.serialize()
 
+    async def store_pre_keys(self, records: Sequence[PreKeyRecord]) -> None:
+        for record in records:
+            self.pre_keys[record.key_id] = record.serialize()
+
     async def contains_pre_key(self, pre_key_id: int) -> bool:
         return pre_key_id in self.pre_keys
 
@@ -245,8 +255,6 @@ class MemorySignalStore(
 # --------------------------------------------------------------------------------------------
 # Device identity store (linking; see device.py and pair_flow.py)
 # --------------------------------------------------------------------------------------------
-
-from .device import DeviceIdentity  # noqa: E402
 
 
 @runtime_checkable

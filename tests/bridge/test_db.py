@@ -140,6 +140,15 @@ async def test_signal_store_pre_keys(database: Database) -> None:
     await store.remove_pre_key(7)
     assert await store.load_pre_key(7) is None
 
+    batch = [PreKeyRecord.generate(i) for i in range(100, 150)]
+    await store.store_pre_keys([*batch, batch[0]])  # a repeated id overwrites, never conflicts
+    for stored in batch:
+        loaded = await store.load_pre_key(stored.key_id)
+        assert loaded is not None and loaded.serialize() == stored.serialize()
+    # Another user's store sees none of them.
+    await _users(database, BOB)
+    assert not await SQLSignalStore(database, BOB, identity, 1).contains_pre_key(100)
+
     signed = SignedPreKeyRecord.generate(identity, 1)
     await store.store_signed_pre_key(signed)
     assert await store.contains_signed_pre_key(1)

@@ -64,6 +64,12 @@ async def test_pre_keys_round_trip() -> None:
     await store.remove_pre_key(5)
     assert await store.load_pre_key(5) is None and not await store.contains_pre_key(5)
 
+    batch = [PreKeyRecord.generate(i) for i in range(10, 20)]
+    await store.store_pre_keys(batch)
+    for stored in batch:
+        loaded = await store.load_pre_key(stored.key_id)
+        assert loaded is not None and loaded.serialize() == stored.serialize()
+
     signed = SignedPreKeyRecord.generate(store.identity_key_pair, 9)
     await store.store_signed_pre_key(signed)
     again = await store.load_signed_pre_key(9)
