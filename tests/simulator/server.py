@@ -28,6 +28,7 @@ PLUGINS: tuple[str, ...] = (
     "tests.simulator.login",
     "tests.simulator.prekeys",
     "tests.simulator.admin_phone",
+    "tests.simulator.groups",
 )
 """Feature modules loaded at start-up, in order; each defines ``install(state: ServerState)``."""
 
