@@ -110,6 +110,15 @@ class SQLSignalStore:
             "DELETE FROM wa_identity WHERE owner=$1 AND address=$2", self.owner, str(address)
         )
 
+    async def delete_all_identities(self, name: str) -> None:
+        # Addresses are "name:device"; a prefix compare, since LIKE would read "_" as a wildcard.
+        await self.db.execute(
+            "DELETE FROM wa_identity WHERE owner=$1 AND substr(address, 1, $2) = $3",
+            self.owner,
+            len(name) + 1,
+            f"{name}:",
+        )
+
     # --- pre-keys ---
 
     async def load_pre_key(self, pre_key_id: int) -> PreKeyRecord | None:

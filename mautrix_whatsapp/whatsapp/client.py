@@ -52,7 +52,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import pair_code
+from . import group, notification, pair_code, presence
 from .binary import BinaryError
 from .binary.jid import JID
 from .binary.node import Node
@@ -72,6 +72,7 @@ from .device import DeviceIdentity
 from .events import PermanentDisconnect, PhoneSeen
 from .login import handle_ib, handle_success
 from .message_source import parse_message_source
+from .notification import DeviceListInvalidator
 from .pair import PairClientType
 from .pair_code_flow import CodePairing
 from .pair_flow import PairFlow
@@ -158,6 +159,11 @@ class Client(ConnectionLife):
         self._pair = PairFlow(self)
         self._code_pairing = CodePairing(self)
         self._pre_keys = PreKeyUploader(self)
+        self.device_list_invalidators: list[DeviceListInvalidator] = []
+        """Called with each user whose device list went stale (``devices`` notifications)."""
+        group.install(self)
+        presence.install(self)
+        notification.install(self)
 
     # --- events -----------------------------------------------------------------------------
 

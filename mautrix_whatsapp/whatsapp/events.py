@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .binary.jid import JID
+    from .group_info import GroupInfo
 
 
 class ConnectFailureReason(IntEnum):
@@ -298,3 +299,172 @@ Event = (
     | Receipt
 )
 """Every event type of this module (other modules add their own: messages, receipts…)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Groups, presence and notifications (:mod:`.group`, :mod:`.presence`, :mod:`.notification`)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GroupNameChange:
+    """A new subject: ``name`` set at ``set_at`` by ``set_by`` (and its phone number)."""
+
+    name: str
+    set_at: datetime | None
+    set_by: JID | None = None
+    set_by_pn: JID | None = None
+
+
+@dataclass(frozen=True)
+class GroupTopicChange:
+    """A new description (``deleted`` when it was removed), with its id."""
+
+    topic: str
+    topic_id: str
+    set_at: datetime
+    set_by: JID | None
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class GroupInfoChanged:
+    """A ``w:gp2`` notification: what changed in group ``jid``, who did it and when.
+
+    Each field is ``None``/empty when that aspect did not change (whatsmeow's
+    ``events.GroupInfo``). ``ephemeral`` is the new timer in seconds, 0 when switched off.
+    ``join``/``leave`` carry the members added or joined / removed or left; ``join_reason`` is
+    ``"invite"`` for an invite link. Tags we do not know are listed in ``unknown_changes``.
+    """
+
+    jid: JID
+    timestamp: datetime
+    sender: JID | None = None
+    sender_pn: JID | None = None
+    notify: str = ""
+    name: GroupNameChange | None = None
+    topic: GroupTopicChange | None = None
+    locked: bool | None = None
+    announce: bool | None = None
+    ephemeral: int | None = None
+    member_add_mode: str | None = None
+    join_approval_required: bool | None = None
+    deleted: bool = False
+    delete_reason: str = ""
+    new_invite_link: str | None = None
+    join: tuple[JID, ...] = ()
+    leave: tuple[JID, ...] = ()
+    promote: tuple[JID, ...] = ()
+    demote: tuple[JID, ...] = ()
+    join_reason: str = ""
+    prev_participant_version_id: str = ""
+    participant_version_id: str = ""
+    suspended: bool | None = None
+    lid_pairs: tuple[tuple[JID, JID], ...] = ()
+    """(LID, phone number) pairs the participant lists revealed."""
+    unknown_changes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class JoinedGroup:
+    """We are now in a group: created it, were added, or joined by link.
+
+    From a ``<create>`` notification ``info`` is the full metadata (``type`` ``"new"``); when we
+    were added to an existing group it is None (fetch it with :func:`.group.get_group_info`) and
+    ``type`` is ``"add"``. ``reason`` is ``"invite"`` for an invite link.
+    """
+
+    jid: JID
+    info: GroupInfo | None
+    type: str = ""
+    reason: str = ""
+    create_key: str = ""
+    sender: JID | None = None
+    sender_pn: JID | None = None
+    notify: str = ""
+
+
+@dataclass(frozen=True)
+class Presence:
+    """A contact's online state (after :func:`.presence.subscribe_presence`).
+
+    ``last_seen`` is None when the contact hides it (``last="deny"``) or the server omitted it.
+    """
+
+    sender: JID
+    unavailable: bool
+    last_seen: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ChatPresence:
+    """Typing in a chat: ``state`` ``composing`` or ``paused``; ``media`` ``audio`` = recording."""
+
+    chat: JID
+    sender: JID
+    is_from_me: bool
+    is_group: bool
+    state: str
+    media: str = ""
+
+
+@dataclass(frozen=True)
+class DeviceListChange:
+    """One child of a ``devices`` notification: ``add``, ``remove`` or ``update``."""
+
+    action: str
+    devices: tuple[JID, ...]
+    device_hash: str = ""
+    device_lid_hash: str = ""
+    key_index: int | None = None
+    """The ``key-index`` of the changed device (its place in the ADV key index list)."""
+    lids: tuple[JID, ...] = ()
+
+
+@dataclass(frozen=True)
+class DevicesChanged:
+    """A user's device list changed (``devices`` notification); cached lists are stale."""
+
+    user: JID
+    lid: JID | None
+    timestamp: datetime | None
+    changes: tuple[DeviceListChange, ...]
+
+
+@dataclass(frozen=True)
+class IdentityChanged:
+    """A contact's identity key changed (new phone / reinstall); their sessions were dropped."""
+
+    jid: JID
+    timestamp: datetime | None
+
+
+@dataclass(frozen=True)
+class PictureChanged:
+    """A user's or group's picture was set (``picture_id``) or removed, by ``author``."""
+
+    jid: JID
+    author: JID | None
+    timestamp: datetime | None
+    removed: bool
+    picture_id: str = ""
+
+
+@dataclass(frozen=True)
+class PrivacyTokenReceived:
+    """A contact sent us a trusted-contact token (``privacy_token`` notification)."""
+
+    sender: JID
+    sender_lid: JID | None
+    token: bytes = field(repr=False)
+    timestamp: datetime | None
+
+
+@dataclass(frozen=True)
+class AccountSyncChanged:
+    """Our own account changed elsewhere (``account_sync``): ``what`` lists the child tags
+    (``privacy``, ``devices``, ``picture``, ``blocklist``…); ``devices`` our new device list."""
+
+    what: tuple[str, ...]
+    timestamp: datetime | None
+    devices: tuple[JID, ...] = ()

@@ -54,6 +54,10 @@ class IdentityStore(Protocol):
 
     async def get_identity(self, address: SignalAddress) -> bytes | None: ...
 
+    async def delete_all_identities(self, name: str) -> None:
+        """Forget the identity of every device of ``name`` (its identity key changed)."""
+        ...
+
 
 @runtime_checkable
 class PreKeyStore(Protocol):
@@ -154,6 +158,10 @@ class MemoryIdentityStore:
 
     async def delete_identity(self, address: SignalAddress) -> None:
         self.identities.pop(address, None)
+
+    async def delete_all_identities(self, name: str) -> None:
+        for address in [a for a in self.identities if a.name == name]:
+            del self.identities[address]
 
 
 class MemoryPreKeyStore:
