@@ -127,6 +127,19 @@ async def test_signal_store_identities_are_trusted_on_first_use(database: Databa
     assert await store.get_identity(address) is None
 
 
+async def test_signal_store_deletes_all_identities_of_a_name(database: Database) -> None:
+    await _users(database, ALICE)
+    store = SQLSignalStore(database, ALICE, KeyPair.generate(), 1)
+    gone = [SignalAddress("123_1", 0), SignalAddress("123_1", 12)]
+    # "1234_1" shares the prefix and "12341" would match a LIKE "123_1%": both stay.
+    kept = [SignalAddress("1234_1", 0), SignalAddress("12341", 0), SignalAddress("123", 0)]
+    for address in gone + kept:
+        await store.save_identity(address, KeyPair.generate().public)
+    await store.delete_all_identities("123_1")
+    assert [await store.get_identity(a) for a in gone] == [None, None]
+    assert all([await store.get_identity(a) is not None for a in kept])
+
+
 async def test_signal_store_pre_keys(database: Database) -> None:
     await _users(database, ALICE)
     identity = KeyPair.generate()

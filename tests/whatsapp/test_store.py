@@ -52,6 +52,13 @@ async def test_identities_trust_on_first_use() -> None:
     assert await store.is_trusted_identity(PEER, second, Direction.RECEIVING)
     await store.delete_identity(PEER)
     assert await store.get_identity(PEER) is None
+    other = SignalAddress(PEER.name + "0", PEER.device)
+    for address in (PEER, SignalAddress(PEER.name, 9), other):
+        await store.save_identity(address, first)
+    await store.delete_all_identities(PEER.name)
+    assert await store.get_identity(PEER) is None
+    assert await store.get_identity(SignalAddress(PEER.name, 9)) is None
+    assert await store.get_identity(other) == first
 
 
 async def test_pre_keys_round_trip() -> None:
