@@ -12,7 +12,7 @@ import pytest
 from mautrix_whatsapp.whatsapp import group
 from mautrix_whatsapp.whatsapp.binary.jid import JID
 from mautrix_whatsapp.whatsapp.client import Client
-from mautrix_whatsapp.whatsapp.events import GroupInfoChanged, JoinedGroup
+from mautrix_whatsapp.whatsapp.events import GroupInfoChanged, JoinedGroup, PictureChanged
 from mautrix_whatsapp.whatsapp.group import ParticipantAction
 from mautrix_whatsapp.whatsapp.group_info import (
     GroupNotAuthorizedError,
@@ -183,3 +183,47 @@ async def test_refusals_and_invite_links(
     # None of it hurt the connection.
     assert client.is_logged_in
     assert await group.get_joined_groups(client) == []
+
+
+async def test_others_bring_us_in_and_lid_groups(
+    simulator: SimulatorInfo,  # noqa: F811
+    linked: tuple[Client, EventLog],
+) -> None:
+    client, log = linked
+    # Bob's phone creates a LID-addressed group with us in it: we join with the full metadata.
+    status, created = await admin(
+        simulator,
+        "POST",
+        "/groups",
+        {"phone": BOB, "subject": "Bob's LID group", "members": [ME], "addressing_mode": "lid"},
+    )
+    assert status == 200, created
+    joined = await wait_match(log, JoinedGroup, lambda e: e.jid == JID.parse(created["jid"]))
+    assert joined.type == "new" and joined.info is not None
+    assert joined.sender is not None and joined.sender.is_lid
+    assert joined.sender_pn == pn(BOB)
+    info = await group.get_group_info(client, joined.jid)
+    assert info.addressing_mode == "lid" and info.owner_pn == pn(BOB)
+    assert {p.phone_number for p in info.participants} == {pn(BOB), pn(ME)}
+    assert all(p.jid.is_lid and p.lid == p.jid for p in info.participants)
+
+    # Bob's phone creates a group without us, then adds us.
+    status, later = await admin(
+        simulator, "POST", "/groups", {"phone": BOB, "subject": "Later", "members": [CAROL]}
+    )
+    assert status == 200, later
+    status, body = await admin(
+        simulator,
+        "POST",
+        f"/groups/{later['jid']}/participants",
+        {"phone": BOB, "action": "add", "participants": [ME]},
+    )
+    assert status == 200, body
+    added = await wait_match(log, JoinedGroup, lambda e: e.jid == JID.parse(later["jid"]))
+    assert added.reason == "add" and added.info is not None and added.info.subject == "Later"
+
+    # Our photo for it reaches us as a picture notification.
+    picture_id = await group.set_group_photo(client, added.jid, b"\xff\xd8\xff\xe0 jpeg")
+    changed = await wait_match(log, PictureChanged, lambda e: e.jid == added.jid)
+    assert changed.picture_id == picture_id and not changed.removed
+    assert changed.author is not None and changed.author.user == ME
