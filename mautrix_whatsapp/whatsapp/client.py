@@ -34,7 +34,11 @@ connections emit :class:`Disconnected` and reconnect with backoff; permanent ver
 (:class:`LoggedOut`, :class:`TemporaryBan`, :class:`StreamReplaced`, …) stop the client.
 
 Other modules (messages, receipts, notifications) hook in with :meth:`Client.add_node_handler`
-and :meth:`Client.add_notification_handler`; the client never needs to know them.
+and :meth:`Client.add_notification_handler`; the client never needs to know them. Groups
+(:mod:`.group`), presence and chat state (:mod:`.presence`) and the device/identity/picture
+notifications (:mod:`.notification`) install their handlers from ``__init__``; their requests are
+functions of the client (``await group.get_group_info(client, jid)``). Whoever caches device lists
+appends a hook to ``client.device_list_invalidators`` (called with each stale user).
 
 Layout (as whatsmeow splits ``client.go``): this module is the public API and the stanza
 dispatch; :mod:`.connection` the connection's life (dial, read, reconnect, verdicts, sending);

@@ -258,7 +258,8 @@ def _parse_group(node: Node) -> GroupInfo:
         elif tag == "member_add_mode":
             fields["member_add_mode"] = child.content_str() if child.content is not None else ""
         elif tag == "membership_approval_mode":
-            fields["join_approval_required"] = True
+            join = child.get_optional_child_by_tag("group_join")
+            fields["join_approval_required"] = join is None or join.attrs.get("state") != "off"
         elif tag == "parent":
             fields["is_parent"] = True
             mode = child.attr_str_opt("default_membership_approval_mode") or ""

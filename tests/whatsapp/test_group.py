@@ -146,13 +146,17 @@ async def test_get_group_info_minimal_and_community(server: CannedServer) -> Non
     minimal = Node(
         "group",
         {"id": "120363025246125888@g.us"},
-        [Node("parent", {"default_membership_approval_mode": "request_required"})],
+        [
+            Node("parent", {"default_membership_approval_mode": "request_required"}),
+            Node("membership_approval_mode", None, [Node("group_join", {"state": "off"})]),
+        ],
     )
     server.expect(lambda request: result(request, minimal))
     info = await group.get_group_info(server.client, GROUP)
     assert info.jid == GROUP and info.subject == "" and info.participants == ()
     assert not info.announce and not info.locked and info.ephemeral_timer == 0
     assert info.is_parent and info.default_membership_approval_mode == "request_required"
+    assert not info.join_approval_required
     assert info.created is None and info.owner is None
 
 
