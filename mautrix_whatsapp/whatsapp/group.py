@@ -287,8 +287,13 @@ def _jid_list(node: Node) -> tuple[list[JID], list[tuple[JID, JID]]]:
     return jids, pairs
 
 
-_PARTICIPANT_TAGS = {"add": "join", "remove": "leave", "leave": "leave"}
-_PARTICIPANT_TAGS.update(promote="promote", demote="demote")
+_PARTICIPANT_TAGS = {
+    "add": "join",
+    "remove": "leave",
+    "leave": "leave",  # Baileys reads it too; the server reports leaving as a self-<remove>
+    "promote": "promote",
+    "demote": "demote",
+}
 
 
 def parse_group_notification(node: Node) -> GroupInfoChanged | JoinedGroup:
