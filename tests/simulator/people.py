@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +28,6 @@ from mautrix_whatsapp.whatsapp.proto import wa_e2e_pb2
 from mautrix_whatsapp.whatsapp.signal.address import SignalAddress
 from mautrix_whatsapp.whatsapp.signal.builder import SessionBuilder
 from mautrix_whatsapp.whatsapp.signal.cipher import CiphertextMessage, SessionCipher
-from mautrix_whatsapp.whatsapp.signal.errors import SignalError
 from mautrix_whatsapp.whatsapp.signal.group_cipher import GroupCipher
 from mautrix_whatsapp.whatsapp.signal.group_session import GroupSessionBuilder
 from mautrix_whatsapp.whatsapp.signal.keys import PreKeyBundle, PreKeyRecord, SignedPreKeyRecord
@@ -117,6 +115,8 @@ class Person:
     failures: list[str] = field(default_factory=list)
     """Why stanzas routed to this phone could not be read (not secret: no key material)."""
     sent: dict[str, SentMessage] = field(default_factory=dict)
+    retries: dict[str, int] = field(default_factory=dict)
+    """Retry receipts sent so far, by the id of a message this phone could not decrypt."""
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     """Serialises Signal operations of this phone."""
     waiters: list[tuple[Callable[[ReceivedMessage], bool], asyncio.Future[ReceivedMessage]]] = (
@@ -175,6 +175,13 @@ class Person:
             inner.CopyFrom(message.deviceSentMessage.message)
             return inner
         return message
+
+    async def fresh_pre_key(self) -> PreKeyRecord:
+        """A new one-time pre-key (for the ``<keys>`` of a retry receipt)."""
+        record = PreKeyRecord.generate(PRE_KEY_COUNT + len(self.retries) + len(self.pre_keys))
+        self.pre_keys.append(record)
+        await self.store.store_pre_key(record)
+        return record
 
     def remember(self, received: ReceivedMessage) -> None:
         self.received.append(received)
@@ -302,69 +309,6 @@ def parse_message(plaintext: bytes) -> wa_e2e_pb2.Message:
     except DecodeError as e:
         raise UndecryptableError(f"not a waE2E.Message: {e}") from e
     return message
-
-
-async def receive(state: ServerState, account: Account, node: Node) -> None:
-    """A ``<message>`` routed to ``account``'s phone: decrypt, unwrap and remember it.
-
-    ``node`` is the stanza as delivered (``from``, ``participant`` for groups, ``recipient`` for
-    DSMs, the ``<enc>`` children meant for device 0).
-    """
-    world = get_world(state)
-    person = get_people(state).of(account)
-    attrs = node.attrs
-    from_jid = node.attr_jid("from")
-    group = from_jid if from_jid.server == "g.us" else None
-    author = node.attr_jid("participant") if group is not None else from_jid
-    sender = address_of(world, author)
-    if sender is None:
-        person.failures.append(f"{attrs.get('id')}: unknown sender {author}")
-        return
-    sender_account = account_of(world, author)
-    assert sender_account is not None
-    if group is not None:
-        chat = str(group)
-    elif "recipient" in attrs:
-        chat = str(attrs["recipient"])
-    else:
-        chat = sender_account.jid
-    message: wa_e2e_pb2.Message | None = None
-    for enc in node.children_by_tag("enc"):
-        enc_type = str(enc.attrs.get("type", ""))
-        try:
-            if enc_type in ("pkmsg", "msg"):
-                plaintext = await person.decrypt(sender, enc_type, enc.content_bytes())
-            elif enc_type == "skmsg" and group is not None:
-                plaintext = await person.decrypt_group(str(group), sender, enc.content_bytes())
-            else:
-                raise UndecryptableError(f"unexpected enc type {enc_type!r}")
-            decoded = await person.process_message(sender, parse_message(plaintext))
-        except (SignalError, UndecryptableError, ValueError) as e:
-            log.info("%r could not read %s from %s: %r", person, attrs.get("id"), author, e)
-            person.failures.append(f"{attrs.get('id')} ({enc_type}) from {author}: {e!r}")
-            continue
-        if _has_content(decoded):
-            message = decoded
-    if message is None:
-        return
-    person.remember(
-        ReceivedMessage(
-            id=str(attrs.get("id", "")),
-            sender=str(JID(sender_account.phone, "s.whatsapp.net", author.device)),
-            chat=chat,
-            type=str(attrs.get("type", "")),
-            category=str(attrs.get("category", "")),
-            edit=str(attrs.get("edit", "")),
-            t=int(str(attrs.get("t", "0")) or 0) or int(time.time()),
-            message=message,
-        )
-    )
-
-
-def _has_content(message: wa_e2e_pb2.Message) -> bool:
-    """False for a bare sender-key distribution message (it only carries keys)."""
-    fields = {f.name for f, _ in message.ListFields()}
-    return bool(fields - {"senderKeyDistributionMessage", "messageContextInfo"})
 
 
 def install(state: ServerState) -> None:
