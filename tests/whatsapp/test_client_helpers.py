@@ -46,6 +46,24 @@ class EventLog:
             await self._changed.wait_for(lambda: len(self.of(kind)) >= count)
         return self.of(kind)[count - 1]
 
+    async def assert_none_within(self, window: float, *kinds: type) -> None:
+        """Fail as soon as an event of ``kinds`` arrives, else return after ``window`` seconds.
+
+        How a test says "this does not happen": e.g. no second ``Connected`` within the longest
+        reconnect delay plus the time a reconnect takes."""
+
+        def count() -> int:
+            return sum(isinstance(e, kinds) for e in self.events)
+
+        before = count()
+        try:
+            async with asyncio.timeout(window), self._changed:
+                await self._changed.wait_for(lambda: count() > before)
+        except TimeoutError:
+            return
+        arrived = [e for e in self.events if isinstance(e, kinds)][before:]
+        raise AssertionError(f"unexpected events: {arrived}")
+
 
 def make_client(
     info: SimulatorInfo,
