@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -213,17 +213,36 @@ class RegistrationKeys:
         return payload.SerializeToString()
 
 
+class AdminStatusError(AssertionError):
+    """The admin API answered with a status the caller did not expect."""
+
+
 async def admin(
-    info: SimulatorInfo, method: str, path: str, body: str | None = None
+    info: SimulatorInfo,
+    method: str,
+    path: str,
+    body: str | bytes | None = None,
+    *,
+    expect: Collection[int] | None = None,
 ) -> tuple[int, Any]:
-    """Call the admin API (``path`` below ``/admin``); return the status and the JSON body."""
+    """Call the admin API (``path`` below ``/admin``); return the status and the JSON body.
+
+    Any status but a 2xx raises :class:`AdminStatusError`, so a failed admin call never passes
+    for a done one; a test of error answers lists the statuses it expects in ``expect``.
+    """
     async with (
         aiohttp.ClientSession() as session,
         session.request(
             method, info.admin_url + path, data=body, ssl=info.ssl_context() or False
         ) as response,
     ):
-        return response.status, await response.json()
+        status = response.status
+        text = await response.text()
+    ok = status in expect if expect is not None else 200 <= status < 300
+    if not ok:
+        wanted = sorted(expect) if expect is not None else "2xx"
+        raise AdminStatusError(f"{method} {path}: status {status} (expected {wanted}): {text}")
+    return status, json.loads(text) if text else None
 
 
 class SimulatorClient:

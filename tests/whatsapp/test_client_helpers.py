@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Collection
 from typing import Any, TypeVar
-
-import aiohttp
 
 from mautrix_whatsapp.whatsapp.binary import Node
 from mautrix_whatsapp.whatsapp.client import Client, ConnectionTiming
@@ -14,6 +13,7 @@ from mautrix_whatsapp.whatsapp.device import DeviceIdentity
 from mautrix_whatsapp.whatsapp.keepalive import KeepAliveTiming
 from mautrix_whatsapp.whatsapp.store import MemoryDeviceStore
 from tests.simulator_fixture import SimulatorInfo
+from tests.simulator_fixture import admin as simulator_admin
 
 E = TypeVar("E")
 
@@ -104,17 +104,17 @@ def offline_client(
 
 
 async def admin(
-    info: SimulatorInfo, method: str, path: str, body: Any = None, *, raw: str | None = None
+    info: SimulatorInfo,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    raw: str | None = None,
+    expect: Collection[int] | None = None,
 ) -> tuple[int, Any]:
-    """Call the simulator's admin API; return (status, JSON body)."""
-    data = raw.encode() if raw is not None else json.dumps(body).encode() if body else None
-    async with (
-        aiohttp.ClientSession() as session,
-        session.request(
-            method, info.admin_url.rstrip("/") + path, data=data, ssl=info.ssl_context() or False
-        ) as response,
-    ):
-        return response.status, await response.json(content_type=None)
+    """:func:`tests.simulator_fixture.admin` with a JSON ``body`` (or the ``raw`` text)."""
+    data = raw if raw is not None else json.dumps(body) if body else None
+    return await simulator_admin(info, method, path, data, expect=expect)
 
 
 async def link_by_qr(info: SimulatorInfo, client: Client, log: EventLog) -> dict[str, Any]:

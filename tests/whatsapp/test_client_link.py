@@ -63,7 +63,9 @@ async def test_qr_codes_rotate_and_time_out(simulator: SimulatorInfo) -> None:  
     assert len({c.code for c in codes}) == 6
     assert all(c.code.startswith("https://wa.me/settings/linked_devices#") for c in codes)
     assert not client.is_connected
-    status, body = await admin(simulator, "POST", "/mock-phone/scan-qr", raw=codes[-1].code)
+    status, body = await admin(
+        simulator, "POST", "/mock-phone/scan-qr", raw=codes[-1].code, expect={404, 410}
+    )
     assert status in (404, 410), body  # expired (or dropped with the connection)
     assert await store.load_device() is None
     await client.disconnect()
@@ -123,7 +125,11 @@ async def test_wrong_pairing_code_is_an_error_not_a_hang(simulator: SimulatorInf
     code = await client.pair_phone("+15550102031")
     wrong = "ZZZZ-ZZZZ" if code != "ZZZZ-ZZZZ" else "YYYY-YYYY"
     status, result = await admin(
-        simulator, "POST", "/mock-phone/enter-code", {"phone": "15550102031", "code": wrong}
+        simulator,
+        "POST",
+        "/mock-phone/enter-code",
+        {"phone": "15550102031", "code": wrong},
+        expect={409},
     )
     assert status == 409 and result["error"]["text"] == "incorrect-code"
     error = await log.wait_for(PairError)

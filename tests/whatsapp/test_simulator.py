@@ -152,22 +152,24 @@ async def test_scan_qr_validation(simulator: SimulatorInfo) -> None:
             status, body = await admin(simulator, "POST", "/mock-phone/scan-qr?check_only=1", text)
             assert (status, body["valid"]) == (200, True)
 
-        status, body = await admin(simulator, "POST", "/mock-phone/scan-qr", "garbage")
+        status, body = await admin(
+            simulator, "POST", "/mock-phone/scan-qr", "garbage", expect={400}
+        )
         assert status == 400 and "error" in body
         status, _ = await admin(
-            simulator, "POST", "/mock-phone/scan-qr", qr_text(keys, "2@unknownref")
+            simulator, "POST", "/mock-phone/scan-qr", qr_text(keys, "2@unknownref"), expect={404}
         )
         assert status == 404
         other = RegistrationKeys.generate()
         status, body = await admin(
-            simulator, "POST", "/mock-phone/scan-qr", qr_text(other, refs[1])
+            simulator, "POST", "/mock-phone/scan-qr", qr_text(other, refs[1]), expect={400}
         )
         assert status == 400 and "do not match" in body["error"]
 
         # A real scan (without check_only) is tested with Baileys, which can answer the phone.
-        status, _ = await admin(simulator, "GET", "/mock-phone/scan-qr")
+        status, _ = await admin(simulator, "GET", "/mock-phone/scan-qr", expect={405})
         assert status == 405
-        status, _ = await admin(simulator, "GET", "/no/such/endpoint")
+        status, _ = await admin(simulator, "GET", "/no/such/endpoint", expect={404})
         assert status == 404
     finally:
         await client.close()
