@@ -17,6 +17,7 @@ from mautrix_whatsapp.whatsapp.events import (
     QRTimeout,
 )
 from mautrix_whatsapp.whatsapp.pair_code import InvalidPhoneNumberError
+from mautrix_whatsapp.whatsapp.proto import wa_adv_pb2
 from mautrix_whatsapp.whatsapp.qrchan import LoginChannel, QRTiming
 from mautrix_whatsapp.whatsapp.request import IQError
 from tests.simulator_fixture import SimulatorInfo, simulator, simulator_tls  # noqa: F401
@@ -100,6 +101,39 @@ async def test_tampered_pair_success_is_refused(
     await link_by_qr(simulator, client2, log2)
     assert client2.device.is_paired
     await client2.disconnect()
+
+
+@pytest.mark.parametrize("by", ["qr", "code"])
+async def test_hosted_account_links(simulator: SimulatorInfo, by: str) -> None:  # noqa: F811
+    """A hosted (Cloud API) account's phone signs with 06 05 and puts 06 05 before the HMAC
+    input; we accept that and countersign with 06 01, which the phone checks."""
+    phone = "15550102040"
+    _, account = await admin(
+        simulator, "POST", "/accounts", {"phone": phone, "hosted": True, "default": True}
+    )
+    assert account["hosted"] is True
+    client, store, log = make_client(simulator)
+    if by == "qr":
+        await link_by_qr(simulator, client, log)
+    else:
+        await client.connect()
+        await log.wait_for(QRCode)
+        code = await client.pair_phone(phone)
+        _, result = await admin(
+            simulator, "POST", "/mock-phone/enter-code", {"phone": phone, "code": code}
+        )
+        assert result["linked"], result
+        await log.wait_for(Connected)
+    assert not log.of(PairError)
+    stored = await store.load_device()
+    assert stored is not None and stored.account is not None
+    signed = wa_adv_pb2.ADVSignedDeviceIdentity.FromString(stored.account)
+    details = wa_adv_pb2.ADVDeviceIdentity.FromString(signed.details)
+    assert details.deviceType == details.accountType == wa_adv_pb2.HOSTED
+    _, account = await admin(simulator, "GET", f"/accounts/{phone}")
+    [device] = account["devices"]
+    assert device["jid"] == str(stored.jid) and device["confirmed"]  # the 06 01 countersignature
+    await client.disconnect()
 
 
 async def test_pairing_code_links(simulator: SimulatorInfo) -> None:  # noqa: F811
