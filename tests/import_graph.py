@@ -22,8 +22,9 @@ def runtime_imports(path: Path, root: Path) -> set[str]:
     """Names (relative to ``root``) that ``path`` imports when it runs.
 
     ``from . import a, b`` yields the package and ``a``, ``b`` (they may be submodules); imports
-    of other distributions are kept as ``<absolute>name``, relative imports reaching above
-    ``root`` as ``<upward>…``.
+    of other distributions are kept as ``<absolute>name`` (``from x.y import z``: both
+    ``<absolute>x.y`` and ``<absolute>x.y.z``, which may be a submodule), relative imports
+    reaching above ``root`` as ``<upward>…``.
     """
     tree = ast.parse(path.read_text())
     type_only = {
@@ -50,11 +51,11 @@ def runtime_imports(path: Path, root: Path) -> set[str]:
                 base += node.module.split(".")
             found.add(".".join(base) or "__init__")
             found.update(".".join([*base, alias.name]) for alias in node.names)
-        elif isinstance(node, ast.ImportFrom | ast.Import):
-            names = (
-                [node.module] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
-            )
-            found.update(f"<absolute>{name}" for name in names if name)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(f"<absolute>{node.module}")
+            found.update(f"<absolute>{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(f"<absolute>{alias.name}" for alias in node.names)
     return found
 
 

@@ -3,7 +3,9 @@
 Import the fixtures into a test module (``from tests.simulator_fixture import simulator``), or use
 :func:`run_simulator` directly for other scopes or options. Readiness is the info file appearing;
 teardown stops the process and fails the test if the simulator had died on its own or had
-recorded internal errors (its own bugs, which a client sees only as a 500 reply).
+recorded internal errors (its own bugs, which a client sees only as a 500 reply) or protocol
+errors (a client's faults; tests that send garbage on purpose carry
+``@pytest.mark.simulator_protocol_errors``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,14 +70,27 @@ class SimulatorInfo:
         return log_tail(self.log_file, size)
 
 
-def _internal_errors(info: SimulatorInfo) -> list[str]:
-    """The simulator's ``internal_errors`` from ``/admin/status``: bugs hidden behind a 500.
+PROTOCOL_ERRORS_MARK = "simulator_protocol_errors"
+"""``@pytest.mark.simulator_protocol_errors(*substrings)``: the test makes a client misbehave on
+purpose, so the simulator's teardown accepts ``protocol_errors`` containing one of the substrings
+(any, without arguments)."""
+ANY_PROTOCOL_ERROR: tuple[str, ...] = ("",)
+"""``expected_protocol_errors`` that accepts every entry (each contains the empty string)."""
+
+
+def _recorded_errors(info: SimulatorInfo) -> dict[str, list[str]]:
+    """``internal_errors`` (the simulator's bugs, hidden behind a 500) and ``protocol_errors``
+    (a client's faults) from ``/admin/status``.
 
     Synchronous on purpose: teardown may run with no event loop, or inside a running one."""
     url = info.admin_url + "/status"
     with urllib.request.urlopen(url, timeout=STOP_TIMEOUT, context=info.ssl_context()) as reply:
-        errors: list[str] = json.load(reply)["internal_errors"]
-    return errors
+        status = json.load(reply)
+    return {key: list(status[key]) for key in ("internal_errors", "protocol_errors")}
+
+
+def _unexpected(errors: list[str], expected: Sequence[str]) -> list[str]:
+    return [error for error in errors if not any(part in error for part in expected)]
 
 
 @contextlib.contextmanager
@@ -86,11 +101,14 @@ def run_simulator(
     extra_args: Sequence[str] = (),
     log_level: str = "DEBUG",
     expected_internal_errors: Sequence[str] = (),
+    expected_protocol_errors: Sequence[str] = (),
 ) -> Iterator[SimulatorInfo]:
     """Start ``python -m tests.simulator`` on a free loopback port; stop it on exit.
 
-    On exit, any internal error the simulator recorded fails the test, except those containing
-    one of ``expected_internal_errors`` (for tests that provoke a simulator bug on purpose)."""
+    On exit, any internal or protocol error the simulator recorded fails the test, except those
+    containing one of ``expected_internal_errors`` (for tests that provoke a simulator bug on
+    purpose) or ``expected_protocol_errors`` (for tests that send it garbage on purpose;
+    :data:`ANY_PROTOCOL_ERROR` accepts all)."""
     directory.mkdir(parents=True, exist_ok=True)
     info_file = directory / "simulator-info.json"
     log_file = directory / "simulator.log"
@@ -143,34 +161,52 @@ def run_simulator(
                 f"the simulator died during the test (exit {process.returncode}):\n"
                 + log_tail(log_file, LOG_TAIL)
             )
-        unexpected = [
-            error
-            for error in _internal_errors(info)
-            if not any(expected in error for expected in expected_internal_errors)
-        ]
-        if unexpected:
-            listed = "\n".join(f"- {error}" for error in unexpected)
-            raise AssertionError(
-                f"the simulator recorded {len(unexpected)} internal error(s) (simulator bugs a"
-                f" client saw as error 500; tracebacks in its log):\n{listed}"
+        recorded = _recorded_errors(info)
+        internal = _unexpected(recorded["internal_errors"], expected_internal_errors)
+        protocol = _unexpected(recorded["protocol_errors"], expected_protocol_errors)
+        problems = []
+        if internal:
+            problems.append(
+                f"{len(internal)} internal error(s) (simulator bugs a client saw as error 500;"
+                " tracebacks in its log):\n" + "\n".join(f"- {error}" for error in internal)
             )
+        if protocol:
+            problems.append(
+                f"{len(protocol)} protocol error(s) (a client broke the protocol; a test that"
+                f" does so on purpose says so with @pytest.mark.{PROTOCOL_ERRORS_MARK}):\n"
+                + "\n".join(f"- {error}" for error in protocol)
+            )
+        if problems:
+            raise AssertionError("the simulator recorded " + "\nand ".join(problems))
     finally:
         stop_process(process, STOP_TIMEOUT)
         # Shown by pytest only when the test fails.
         print(f"--- simulator log ({log_file}) ---\n{log_tail(log_file, LOG_TAIL)}")
 
 
+def expected_protocol_errors(request: pytest.FixtureRequest) -> tuple[str, ...]:
+    """What the test's ``@pytest.mark.simulator_protocol_errors(*substrings)`` allows."""
+    marker = request.node.get_closest_marker(PROTOCOL_ERRORS_MARK)
+    if marker is None:
+        return ()
+    return tuple(str(arg) for arg in marker.args) or ANY_PROTOCOL_ERROR
+
+
 @pytest.fixture
-def simulator(tmp_path: Path) -> Iterator[SimulatorInfo]:
+def simulator(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SimulatorInfo]:
     """A fresh simulator speaking plain ``ws``/``http`` on a free loopback port."""
-    with run_simulator(tmp_path / "simulator") as info:
+    expected = expected_protocol_errors(request)
+    with run_simulator(tmp_path / "simulator", expected_protocol_errors=expected) as info:
         yield info
 
 
 @pytest.fixture
-def simulator_tls(tmp_path: Path) -> Iterator[SimulatorInfo]:
+def simulator_tls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SimulatorInfo]:
     """A fresh simulator speaking ``wss``/``https``; trust ``info.ca_file`` to connect."""
-    with run_simulator(tmp_path / "simulator-tls", tls=True) as info:
+    expected = expected_protocol_errors(request)
+    with run_simulator(
+        tmp_path / "simulator-tls", tls=True, expected_protocol_errors=expected
+    ) as info:
         yield info
 
 
@@ -213,17 +249,36 @@ class RegistrationKeys:
         return payload.SerializeToString()
 
 
+class AdminStatusError(AssertionError):
+    """The admin API answered with a status the caller did not expect."""
+
+
 async def admin(
-    info: SimulatorInfo, method: str, path: str, body: str | None = None
+    info: SimulatorInfo,
+    method: str,
+    path: str,
+    body: str | bytes | None = None,
+    *,
+    expect: Collection[int] | None = None,
 ) -> tuple[int, Any]:
-    """Call the admin API (``path`` below ``/admin``); return the status and the JSON body."""
+    """Call the admin API (``path`` below ``/admin``); return the status and the JSON body.
+
+    Any status but a 2xx raises :class:`AdminStatusError`, so a failed admin call never passes
+    for a done one; a test of error answers lists the statuses it expects in ``expect``.
+    """
     async with (
         aiohttp.ClientSession() as session,
         session.request(
             method, info.admin_url + path, data=body, ssl=info.ssl_context() or False
         ) as response,
     ):
-        return response.status, await response.json()
+        status = response.status
+        text = await response.text()
+    ok = status in expect if expect is not None else 200 <= status < 300
+    if not ok:
+        wanted = sorted(expect) if expect is not None else "2xx"
+        raise AdminStatusError(f"{method} {path}: status {status} (expected {wanted}): {text}")
+    return status, json.loads(text) if text else None
 
 
 class SimulatorClient:

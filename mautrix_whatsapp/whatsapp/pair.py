@@ -27,6 +27,8 @@ ADV_ACCOUNT_SIGNATURE_PREFIX = b"\x06\x00"
 ADV_DEVICE_SIGNATURE_PREFIX = b"\x06\x01"
 ADV_HOSTED_ACCOUNT_SIGNATURE_PREFIX = b"\x06\x05"
 ADV_HOSTED_DEVICE_SIGNATURE_PREFIX = b"\x06\x06"
+"""Defined by whatsmeow and Baileys, used by neither: our countersignature is 06 01 even for a
+hosted account."""
 
 _M = TypeVar("_M", bound=Message)
 
@@ -112,11 +114,13 @@ def account_signature_message(details: bytes, companion_identity: bytes, hosted:
 
 
 def device_signature_message(
-    details: bytes, companion_identity: bytes, account_key: bytes, hosted: bool
+    details: bytes, companion_identity: bytes, account_key: bytes
 ) -> bytes:
-    """What we sign: prefix ‖ ADVDeviceIdentity bytes ‖ our identity key ‖ the account's key."""
-    prefix = ADV_HOSTED_DEVICE_SIGNATURE_PREFIX if hosted else ADV_DEVICE_SIGNATURE_PREFIX
-    return prefix + details + companion_identity + account_key
+    """What we sign: 06 01 ‖ ADVDeviceIdentity bytes ‖ our identity key ‖ the account's key.
+
+    Always 06 01, hosted account or not, as whatsmeow (``generateDeviceSignature``) and Baileys
+    (``configureSuccessfulPairing``) sign it."""
+    return ADV_DEVICE_SIGNATURE_PREFIX + details + companion_identity + account_key
 
 
 def device_identity_hmac(adv_secret: bytes, details: bytes, hosted: bool) -> bytes:
@@ -175,7 +179,7 @@ def process_pair_success(
 
     signed.deviceSignature = xeddsa.sign(
         identity_key.private,
-        device_signature_message(signed.details, identity_key.public, account_key, hosted),
+        device_signature_message(signed.details, identity_key.public, account_key),
     )
     account = signed.SerializeToString()
     signed.ClearField("accountSignatureKey")

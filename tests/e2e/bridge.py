@@ -11,6 +11,7 @@ Only one bridge can run at a time per Synapse (one appservice registration, one 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -150,14 +151,20 @@ class BridgeProcess:
         return log_tail(self.log_path, size)
 
     async def bridge_states(self, user_id: str) -> dict[str, Any]:
-        """The bridge's own state report for a user (``com.beeper.bridge_state``)."""
+        """The bridge's own state report for a user (``com.beeper.bridge_state``).
+
+        Fails unless the bridge answered 200: an error body has no ``remoteState`` either, and
+        must not pass for "no remote state"."""
         url = f"{self.synapse.bridge_url}/_matrix/app/com.beeper.bridge_state"
         headers = {"Authorization": f"Bearer {self.synapse.hs_token}"}
         async with (
             aiohttp.ClientSession() as http,
             http.post(url, params={"user_id": user_id}, headers=headers) as resp,
         ):
-            data: dict[str, Any] = await resp.json(content_type=None)
+            text = await resp.text()
+            if resp.status != 200:
+                raise AssertionError(f"bridge_state for {user_id}: status {resp.status}: {text}")
+            data: dict[str, Any] = json.loads(text)
             return data
 
 

@@ -57,6 +57,8 @@ class Account:
     devices: dict[int, LinkedDevice] = field(default_factory=dict)
     last_seen: float = field(default_factory=time.time)
     """When the phone was last active (seconds since the epoch); admin-settable."""
+    hosted: bool = False
+    """A hosted (Cloud API) account: its phone links companions as ``HOSTED`` (06 05 prefixes)."""
     _next_device_id: int = 1
     _next_key_index: int = 1
 

@@ -84,6 +84,7 @@ def install(state: ServerState) -> None:
             "identity_public": account.identity.public.hex(),
             "push_name": account.push_name,
             "last_seen": account.last_seen,
+            "hosted": account.hosted,
             "devices": [
                 {
                     "device": d.device_id,
@@ -107,6 +108,8 @@ def install(state: ServerState) -> None:
         )
         if data.get("default"):
             world.scan_phone = account.phone
+        if "hosted" in data:
+            account.hosted = bool(data["hosted"])
         return json_response(account_json(account.phone))
 
     async def get_account(request: web.Request, params: dict[str, str]) -> web.StreamResponse:
@@ -137,6 +140,7 @@ def install(state: ServerState) -> None:
             {
                 "phone": account.phone,
                 "last_seen": account.last_seen,
+                "hosted": account.hosted,
                 "notified": announced.notified,
                 "queued": announced.queued,
             }

@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import time
 
-from mautrix_whatsapp.whatsapp import pair_code
 from mautrix_whatsapp.whatsapp.binary import BinaryError, Node
 from mautrix_whatsapp.whatsapp.binary.jid import JID
 from mautrix_whatsapp.whatsapp.proto.wa_wa6_pb2 import ClientPayload
@@ -145,7 +144,7 @@ async def handle_link_code(conn: Connection, node: Node) -> Node:
             if outcome.tag == "error":
                 return iq_error(node, str(outcome.attrs["code"]), str(outcome.attrs["text"]))
             return iq_result(node)
-    except (BinaryError, pair_code.PairCodeError, ValueError) as e:
+    except (BinaryError, ValueError) as e:  # CodePairingError is a ValueError
         log.info("bad code-pairing request: %s", e)
         return iq_error(node, "400", "bad-request")
     return iq_error(node, "400", "bad-request")

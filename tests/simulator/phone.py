@@ -22,19 +22,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mautrix_whatsapp.whatsapp import pair_code
 from mautrix_whatsapp.whatsapp.binary import Node
 from mautrix_whatsapp.whatsapp.binary.jid import JID
 
 from .accounts import Account, AccountRegistry, LinkedDevice
 from .connection import SERVER, Connection, ConnectionClosedError, IQErrorResponse, new_stanza_id
 from .pairing import (
+    WRAPPED_KEY_SIZE,
+    CodePairingError,
     DeviceSignatureError,
     PendingCodePairing,
     Tamper,
     check_device_signature,
     details_of,
     finish_code_pairing,
+    phone_number_of,
     primary_hello,
     sign_device_identity,
 )
@@ -268,10 +270,10 @@ class PhoneWorld:
 
     def companion_hello(self, conn: Connection, reg: Node) -> tuple[str, PendingCodePairing]:
         jid = reg.attr_jid("jid")
-        phone = pair_code.validate_phone_number(jid.user)
+        phone = phone_number_of(jid.user)
         wrapped = reg.get_child_by_tag("link_code_pairing_wrapped_companion_ephemeral_pub")
         noise = reg.get_child_by_tag("companion_server_auth_key_pub").content_bytes()
-        if len(wrapped.content_bytes()) != pair_code.WRAPPED_KEY_SIZE:
+        if len(wrapped.content_bytes()) != WRAPPED_KEY_SIZE:
             raise ValueError("wrapped companion ephemeral key is not 80 bytes")
         if noise != conn.client_static:
             raise ValueError("companion_server_auth_key_pub is not this connection's noise key")
@@ -359,7 +361,7 @@ class PhoneWorld:
             adv_secret = await asyncio.to_thread(
                 finish_code_pairing, pending, account, bundle, identity
             )
-        except pair_code.InvalidPairingDataError as e:
+        except CodePairingError as e:
             log.info("code pairing failed: %s", e)
             if future is not None and not future.done():
                 future.set_result(LinkResult(account, None, {"text": "incorrect-code"}))

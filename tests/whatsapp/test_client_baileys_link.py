@@ -97,3 +97,20 @@ async def test_baileys_links_by_pairing_code(
     )
     assert [next(iter(item)) for item in lines] == ["code", "restart", "open"], lines
     assert lines[-1]["open"]["id"].startswith("15557654321:")
+
+
+async def test_baileys_links_to_a_hosted_account(
+    simulator: SimulatorInfo,  # noqa: F811
+    node_harness_dir: Path,
+    tmp_path: Path,
+) -> None:
+    """Baileys checks the hosted phone's 06 05 HMAC and signature, and countersigns 06 01: the
+    simulated phone's hosted pairing is real, not just something our client agrees with."""
+    phone = "15557654322"
+    await admin(simulator, "POST", "/accounts", {"phone": phone, "hosted": True, "default": True})
+    lines = await run_baileys(simulator, node_harness_dir, tmp_path / "auth", scan=True)
+    assert [next(iter(item)) for item in lines] == ["qr", "restart", "open"], lines
+    _, account = await admin(simulator, "GET", f"/accounts/{phone}")
+    assert account["hosted"] is True
+    [device] = account["devices"]
+    assert device["jid"] == lines[-1]["open"]["id"] and device["confirmed"]

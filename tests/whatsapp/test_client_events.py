@@ -25,9 +25,24 @@ from mautrix_whatsapp.whatsapp.events import (
 )
 from mautrix_whatsapp.whatsapp.store import MemoryDeviceStore
 from tests.simulator_fixture import SimulatorInfo, simulator  # noqa: F401
-from tests.whatsapp.test_client_helpers import EventLog, admin, link_by_qr, make_client
+from tests.whatsapp.test_client_helpers import FAST, EventLog, admin, link_by_qr, make_client
 
 pytestmark = pytest.mark.timeout(60)
+
+RECONNECT_TIME = 1.0
+"""Ample for a reconnect to loopback: dial, handshake and login take tens of milliseconds."""
+STAYS_DOWN = FAST.reconnect_max + RECONNECT_TIME
+"""How long a client that must not reconnect is watched: a reconnect, had it been scheduled,
+would have started after at most ``reconnect_max`` and been seen within this window."""
+
+
+async def _assert_stays_down(info: SimulatorInfo, log: EventLog, failure: type) -> None:
+    """Past any reconnect delay: exactly one ``failure``, one ``Connected``, no open connection."""
+    await log.assert_none_within(STAYS_DOWN, Connected, failure)
+    assert len(log.of(failure)) == 1
+    assert len(log.of(Connected)) == 1
+    status, body = await admin(info, "GET", "/status")
+    assert status == 200 and body["connections"] == [], body
 
 
 async def _linked(info: SimulatorInfo) -> tuple[Any, MemoryDeviceStore, EventLog, str]:
@@ -64,8 +79,8 @@ async def test_stream_errors(
         await log.wait_for(Connected, count=2)
         assert client.is_logged_in
     else:
+        await _assert_stays_down(simulator, log, type(expected))
         assert not client.is_connected
-        assert len(log.of(Connected)) == 1
     if isinstance(expected, LoggedOut):
         assert await store.load_device() is None
         with pytest.raises(DeviceDeletedError):
@@ -114,7 +129,7 @@ async def test_permanent_login_failures(
     event = await log.wait_for(type(expected))
     assert event == expected
     assert log.of(Disconnected)  # the drop itself
-    assert len(log.of(Connected)) == 1
+    await _assert_stays_down(simulator, log, type(expected))
     assert not client.is_connected
     if isinstance(expected, TemporaryBan):
         assert "101" in expected.describe() and "1:00:00" in expected.describe()

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Collection
 from typing import Any, TypeVar
-
-import aiohttp
 
 from mautrix_whatsapp.whatsapp.binary import Node
 from mautrix_whatsapp.whatsapp.client import Client, ConnectionTiming
@@ -14,6 +13,7 @@ from mautrix_whatsapp.whatsapp.device import DeviceIdentity
 from mautrix_whatsapp.whatsapp.keepalive import KeepAliveTiming
 from mautrix_whatsapp.whatsapp.store import MemoryDeviceStore
 from tests.simulator_fixture import SimulatorInfo
+from tests.simulator_fixture import admin as simulator_admin
 
 E = TypeVar("E")
 
@@ -45,6 +45,24 @@ class EventLog:
         async with asyncio.timeout(timeout), self._changed:
             await self._changed.wait_for(lambda: len(self.of(kind)) >= count)
         return self.of(kind)[count - 1]
+
+    async def assert_none_within(self, window: float, *kinds: type) -> None:
+        """Fail as soon as an event of ``kinds`` arrives, else return after ``window`` seconds.
+
+        How a test says "this does not happen": e.g. no second ``Connected`` within the longest
+        reconnect delay plus the time a reconnect takes."""
+
+        def count() -> int:
+            return sum(isinstance(e, kinds) for e in self.events)
+
+        before = count()
+        try:
+            async with asyncio.timeout(window), self._changed:
+                await self._changed.wait_for(lambda: count() > before)
+        except TimeoutError:
+            return
+        arrived = [e for e in self.events if isinstance(e, kinds)][before:]
+        raise AssertionError(f"unexpected events: {arrived}")
 
 
 def make_client(
@@ -86,17 +104,17 @@ def offline_client(
 
 
 async def admin(
-    info: SimulatorInfo, method: str, path: str, body: Any = None, *, raw: str | None = None
+    info: SimulatorInfo,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    raw: str | None = None,
+    expect: Collection[int] | None = None,
 ) -> tuple[int, Any]:
-    """Call the simulator's admin API; return (status, JSON body)."""
-    data = raw.encode() if raw is not None else json.dumps(body).encode() if body else None
-    async with (
-        aiohttp.ClientSession() as session,
-        session.request(
-            method, info.admin_url.rstrip("/") + path, data=data, ssl=info.ssl_context() or False
-        ) as response,
-    ):
-        return response.status, await response.json(content_type=None)
+    """:func:`tests.simulator_fixture.admin` with a JSON ``body`` (or the ``raw`` text)."""
+    data = raw if raw is not None else json.dumps(body) if body else None
+    return await simulator_admin(info, method, path, data, expect=expect)
 
 
 async def link_by_qr(info: SimulatorInfo, client: Client, log: EventLog) -> dict[str, Any]:

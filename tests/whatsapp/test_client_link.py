@@ -17,6 +17,7 @@ from mautrix_whatsapp.whatsapp.events import (
     QRTimeout,
 )
 from mautrix_whatsapp.whatsapp.pair_code import InvalidPhoneNumberError
+from mautrix_whatsapp.whatsapp.proto import wa_adv_pb2
 from mautrix_whatsapp.whatsapp.qrchan import LoginChannel, QRTiming
 from mautrix_whatsapp.whatsapp.request import IQError
 from tests.simulator_fixture import SimulatorInfo, simulator, simulator_tls  # noqa: F401
@@ -63,7 +64,9 @@ async def test_qr_codes_rotate_and_time_out(simulator: SimulatorInfo) -> None:  
     assert len({c.code for c in codes}) == 6
     assert all(c.code.startswith("https://wa.me/settings/linked_devices#") for c in codes)
     assert not client.is_connected
-    status, body = await admin(simulator, "POST", "/mock-phone/scan-qr", raw=codes[-1].code)
+    status, body = await admin(
+        simulator, "POST", "/mock-phone/scan-qr", raw=codes[-1].code, expect={404, 410}
+    )
     assert status in (404, 410), body  # expired (or dropped with the connection)
     assert await store.load_device() is None
     await client.disconnect()
@@ -100,6 +103,39 @@ async def test_tampered_pair_success_is_refused(
     await client2.disconnect()
 
 
+@pytest.mark.parametrize("by", ["qr", "code"])
+async def test_hosted_account_links(simulator: SimulatorInfo, by: str) -> None:  # noqa: F811
+    """A hosted (Cloud API) account's phone signs with 06 05 and puts 06 05 before the HMAC
+    input; we accept that and countersign with 06 01, which the phone checks."""
+    phone = "15550102040"
+    _, account = await admin(
+        simulator, "POST", "/accounts", {"phone": phone, "hosted": True, "default": True}
+    )
+    assert account["hosted"] is True
+    client, store, log = make_client(simulator)
+    if by == "qr":
+        await link_by_qr(simulator, client, log)
+    else:
+        await client.connect()
+        await log.wait_for(QRCode)
+        code = await client.pair_phone(phone)
+        _, result = await admin(
+            simulator, "POST", "/mock-phone/enter-code", {"phone": phone, "code": code}
+        )
+        assert result["linked"], result
+        await log.wait_for(Connected)
+    assert not log.of(PairError)
+    stored = await store.load_device()
+    assert stored is not None and stored.account is not None
+    signed = wa_adv_pb2.ADVSignedDeviceIdentity.FromString(stored.account)
+    details = wa_adv_pb2.ADVDeviceIdentity.FromString(signed.details)
+    assert details.deviceType == details.accountType == wa_adv_pb2.HOSTED
+    _, account = await admin(simulator, "GET", f"/accounts/{phone}")
+    [device] = account["devices"]
+    assert device["jid"] == str(stored.jid) and device["confirmed"]  # the 06 01 countersignature
+    await client.disconnect()
+
+
 async def test_pairing_code_links(simulator: SimulatorInfo) -> None:  # noqa: F811
     client, _store, log = make_client(simulator)
     await client.connect()
@@ -123,7 +159,11 @@ async def test_wrong_pairing_code_is_an_error_not_a_hang(simulator: SimulatorInf
     code = await client.pair_phone("+15550102031")
     wrong = "ZZZZ-ZZZZ" if code != "ZZZZ-ZZZZ" else "YYYY-YYYY"
     status, result = await admin(
-        simulator, "POST", "/mock-phone/enter-code", {"phone": "15550102031", "code": wrong}
+        simulator,
+        "POST",
+        "/mock-phone/enter-code",
+        {"phone": "15550102031", "code": wrong},
+        expect={409},
     )
     assert status == 409 and result["error"]["text"] == "incorrect-code"
     error = await log.wait_for(PairError)

@@ -26,6 +26,7 @@ from mautrix_whatsapp.whatsapp.pair import (
 from mautrix_whatsapp.whatsapp.proto import wa_adv_pb2
 from tests.simulator.accounts import Account, AccountRegistry
 from tests.simulator.pairing import (
+    CodePairingError,
     PendingCodePairing,
     Tamper,
     check_device_signature,
@@ -75,12 +76,8 @@ def test_good_pair_success_is_countersigned() -> None:
     assert stored.accountSignatureKey == account.identity.public
     sent = wa_adv_pb2.ADVSignedDeviceIdentity.FromString(result.self_signed)
     assert not sent.HasField("accountSignatureKey")
-    message = device_signature_message(
-        sent.details,
-        companion.public,
-        account.identity.public,
-        hosted=False,
-    )
+    message = device_signature_message(sent.details, companion.public, account.identity.public)
+    assert message[:2] == b"\x06\x01"
     assert xeddsa.verify(companion.public, message, sent.deviceSignature)
     # The simulated phone accepts the countersignature too.
     assert check_device_signature(
@@ -89,6 +86,29 @@ def test_good_pair_success_is_countersigned() -> None:
         account,
         details_of(container),
     )
+
+
+def test_hosted_account_pair_success_is_accepted_and_countersigned_06_01() -> None:
+    """A hosted phone signs with 06 05 and HMACs 06 05 ‖ identity; we countersign with 06 01."""
+    account = AccountRegistry().create("15551234567")
+    account.hosted = True
+    companion, adv = KeyPair.generate(), os.urandom(32)
+    container, _ = sign_device_identity(account, companion.public, adv, 3, 7)
+    outer = wa_adv_pb2.ADVSignedDeviceIdentityHMAC.FromString(container)
+    assert outer.accountType == wa_adv_pb2.HOSTED
+    signed = wa_adv_pb2.ADVSignedDeviceIdentity.FromString(outer.details)
+    assert xeddsa.verify(
+        account.identity.public,
+        b"\x06\x05" + signed.details + companion.public,
+        signed.accountSignature,
+    )
+    result = process_pair_success(container, adv, companion)
+    assert result.hosted
+    assert check_device_signature(result.self_signed, companion.public, account, signed.details)
+    # An E2EE container with the hosted signature (or the other way round) does not pass.
+    outer.ClearField("accountType")
+    with pytest.raises(PairHMACMismatchError):
+        process_pair_success(outer.SerializeToString(), adv, companion)
 
 
 def test_pair_success_for_another_companion_is_refused() -> None:
@@ -189,7 +209,7 @@ def test_code_pairing_derives_the_same_adv_secret_on_both_sides() -> None:
 
 
 def test_a_wrong_code_fails_on_the_phone() -> None:
-    with pytest.raises(pair_code.InvalidPairingDataError):
+    with pytest.raises(CodePairingError):
         _code_exchange("ZZZZ-ZZZZ")
 
 

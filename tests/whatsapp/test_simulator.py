@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
 import zlib
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +20,7 @@ from tests.simulator_fixture import (
     SimulatorClient,
     SimulatorInfo,
     admin,
+    run_simulator,
     simulator,
     simulator_tls,
 )
@@ -152,22 +155,24 @@ async def test_scan_qr_validation(simulator: SimulatorInfo) -> None:
             status, body = await admin(simulator, "POST", "/mock-phone/scan-qr?check_only=1", text)
             assert (status, body["valid"]) == (200, True)
 
-        status, body = await admin(simulator, "POST", "/mock-phone/scan-qr", "garbage")
+        status, body = await admin(
+            simulator, "POST", "/mock-phone/scan-qr", "garbage", expect={400}
+        )
         assert status == 400 and "error" in body
         status, _ = await admin(
-            simulator, "POST", "/mock-phone/scan-qr", qr_text(keys, "2@unknownref")
+            simulator, "POST", "/mock-phone/scan-qr", qr_text(keys, "2@unknownref"), expect={404}
         )
         assert status == 404
         other = RegistrationKeys.generate()
         status, body = await admin(
-            simulator, "POST", "/mock-phone/scan-qr", qr_text(other, refs[1])
+            simulator, "POST", "/mock-phone/scan-qr", qr_text(other, refs[1]), expect={400}
         )
         assert status == 400 and "do not match" in body["error"]
 
         # A real scan (without check_only) is tested with Baileys, which can answer the phone.
-        status, _ = await admin(simulator, "GET", "/mock-phone/scan-qr")
+        status, _ = await admin(simulator, "GET", "/mock-phone/scan-qr", expect={405})
         assert status == 405
-        status, _ = await admin(simulator, "GET", "/no/such/endpoint")
+        status, _ = await admin(simulator, "GET", "/no/such/endpoint", expect={404})
         assert status == 404
     finally:
         await client.close()
@@ -188,18 +193,39 @@ async def test_unknown_device_login_gets_401(simulator: SimulatorInfo) -> None:
         await client.close()
 
 
-async def test_malformed_registration_refused(simulator: SimulatorInfo) -> None:
+async def _register_with_a_short_identity_key(info: SimulatorInfo) -> None:
     keys = RegistrationKeys.generate()
     payload = ClientPayload.FromString(keys.registration_payload())
     payload.devicePairingData.eIdent = b"\x01" * 31
-    client = await SimulatorClient.connect(simulator, keys.noise, payload.SerializeToString())
+    client = await SimulatorClient.connect(info, keys.noise, payload.SerializeToString())
     try:
         failure = await client.receive()
         assert (failure.tag, failure.attrs["reason"]) == ("failure", "400")
     finally:
         await client.close()
+
+
+@pytest.mark.simulator_protocol_errors("identity key is 31 bytes")
+async def test_malformed_registration_refused(simulator: SimulatorInfo) -> None:
+    await _register_with_a_short_identity_key(simulator)
     errors = (await admin(simulator, "GET", "/status"))[1]["protocol_errors"]
     assert any("identity key is 31 bytes" in error for error in errors)
+
+
+@pytest.mark.parametrize(
+    ("expected", "fails"), [((), True), (("something else",), True), (("identity key",), False)]
+)
+async def test_teardown_fails_on_unexpected_protocol_errors(
+    tmp_path: Path, expected: tuple[str, ...], fails: bool
+) -> None:
+    """A client's fault fails the test at the simulator's teardown, unless the test expects it."""
+    outcome = (
+        pytest.raises(AssertionError, match=r"(?s)protocol error.*identity key is 31 bytes")
+        if fails
+        else contextlib.nullcontext()
+    )
+    with outcome, run_simulator(tmp_path / "sim", expected_protocol_errors=expected) as info:
+        await _register_with_a_short_identity_key(info)
 
 
 async def test_zlib_compressed_node_accepted(simulator: SimulatorInfo) -> None:

@@ -23,7 +23,13 @@ from mautrix_whatsapp.whatsapp.proto.wa_handshake_pb2 import HandshakeMessage
 from mautrix_whatsapp.whatsapp.socket.errors import SocketClosedError
 from mautrix_whatsapp.whatsapp.socket.frames import encode_frame
 from mautrix_whatsapp.whatsapp.socket.noise_handshake import WA_CONN_HEADER
-from tests.simulator_fixture import SimulatorClient, SimulatorInfo, admin, run_simulator
+from tests.simulator_fixture import (
+    ANY_PROTOCOL_ERROR,
+    SimulatorClient,
+    SimulatorInfo,
+    admin,
+    run_simulator,
+)
 
 from .simulator_strict_plugin import BROKEN_XMLNS, STRICT_TAG, STRICT_XMLNS
 from .test_simulator import register
@@ -37,7 +43,10 @@ WAIT_STEP = 0.02
 def strict_simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorInfo]:
     directory: Path = tmp_path_factory.mktemp("strict-simulator")
     with run_simulator(
-        directory, extra_args=["--plugin", PLUGIN], expected_internal_errors=[BROKEN_XMLNS]
+        directory,
+        extra_args=["--plugin", PLUGIN],
+        expected_internal_errors=[BROKEN_XMLNS],
+        expected_protocol_errors=ANY_PROTOCOL_ERROR,  # every test here sends garbage
     ) as info:
         yield info
 
