@@ -171,7 +171,9 @@ def get_presences(state: ServerState) -> Presences:
 async def handle_presence(conn: Connection, node: Node) -> None:
     sender = sender_of(conn)
     if sender is None:
-        conn.state.record_protocol_error(f"{conn!r}: <presence> before login")
+        # Baileys announces itself on the registration connection of a code pairing, before
+        # any login; WhatsApp lets that pass, so it is no client fault.
+        log.debug("%r: <presence> before login ignored", conn)
         return
     presences = get_presences(conn.state)
     world = get_world(conn.state)

@@ -51,6 +51,7 @@ SIMULATOR_MAY_USE = (
     "crypto",  # curve, XEdDSA, HKDF/CBC
     "proto",  # protobuf schemas
     "signal",  # the Signal library, which libsignal-node vouches for
+    "store",  # the in-memory stores the Signal library runs on (storage, no protocol)
     "socket.errors",
     "socket.frames",  # framing
     "socket.noise_handshake",  # Noise's symmetric state

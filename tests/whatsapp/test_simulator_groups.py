@@ -271,7 +271,11 @@ async def test_admin_endpoints(simulator: SimulatorInfo) -> None:  # noqa: F811
     bob = await linked_raw_device(simulator, B, "Bob")
     try:
         status, body = await admin(
-            simulator, "POST", "/groups", {"phone": A, "subject": "From the phone", "members": [B]}
+            simulator,
+            "POST",
+            "/groups",
+            {"phone": A, "subject": "From the phone", "members": [B]},
+            expect=(404,),
         )
         assert status == 404  # no such account yet
         await admin(simulator, "POST", "/accounts", {"phone": A})
@@ -321,11 +325,12 @@ async def test_admin_endpoints(simulator: SimulatorInfo) -> None:  # noqa: F811
             "POST",
             f"/groups/{jid}/participants",
             {"phone": "15559999999", "action": "add", "participants": [B]},
+            expect=(404,),
         )
         assert status == 404
         status, answer = await admin(simulator, "POST", f"/groups/{jid}/leave", {"phone": A})
         assert status == 200 and [p["phone"] for p in answer["participants"]] == [B]
-        status, _ = await admin(simulator, "GET", "/groups/120363000000000009@g.us")
+        status, _ = await admin(simulator, "GET", "/groups/120363000000000009@g.us", expect=(404,))
         assert status == 404
     finally:
         await bob.close()
@@ -342,6 +347,7 @@ MALFORMED = [
 ]
 
 
+@pytest.mark.simulator_protocol_errors()
 async def test_malformed_group_iqs_get_400(simulator: SimulatorInfo) -> None:  # noqa: F811
     alice = await linked_raw_device(simulator, A, "Alice")
     try:

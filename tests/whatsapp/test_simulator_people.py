@@ -203,12 +203,17 @@ async def test_phone_starts_the_session_with_a_pkmsg(simulator: SimulatorInfo) -
     assert read.attrs["id"] == "X1" and read.attrs["from"] == JID(PHONE, "s.whatsapp.net")
     assert read.get_child_by_tag("list", "item").attrs["id"] == "X2"
     status, body = await admin(
-        simulator, "POST", f"/accounts/{PHONE}/typing", {"chat": chat, "state": "dancing"}
+        simulator,
+        "POST",
+        f"/accounts/{PHONE}/typing",
+        {"chat": chat, "state": "dancing"},
+        expect=(400,),
     )
     assert status == 400, body
     await raw.client.close()
 
 
+@pytest.mark.simulator_protocol_errors()
 async def test_malformed_stanzas_are_recorded_and_the_connection_goes_on(
     simulator: SimulatorInfo,  # noqa: F811
 ) -> None:
