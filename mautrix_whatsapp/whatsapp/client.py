@@ -70,8 +70,12 @@ from .connection import (
 from .connection_events import Action, Verdict, classify_failure, classify_stream_error
 from .device import DeviceIdentity
 from .events import PermanentDisconnect, PhoneSeen
+from .lid import LIDMap
+from .locks import SignalLocks
 from .login import handle_ib, handle_success
+from .message_builders import Message
 from .message_source import parse_message_source
+from .msgsecret import MessageSecrets
 from .pair import PairClientType
 from .pair_code_flow import CodePairing
 from .pair_flow import PairFlow
@@ -79,10 +83,19 @@ from .prekeys import PRE_KEY_RECHECK_WINDOW, PreKeyUploader, parse_count
 from .qrchan import LoginChannel
 from .receipt import NACK_PARSING_ERROR, ReceiptError, parse_receipt
 from .request import IQError
+from .resend import Resender
+from .send import DEFAULT_SEND_TIMEOUT, Sender, SendResponse
 from .socket.cert import WA_CERT_PUB_KEY
 from .socket.errors import SocketError
 from .socket.framesocket import WA_URL
-from .store import DeviceStore, MemorySignalStore, SignalProtocolStore
+from .store import (
+    DeviceSignalStore,
+    DeviceStore,
+    MemoryMessagingStore,
+    MemorySignalStore,
+    MessagingStore,
+)
+from .usync import UserInfo, Usync
 
 __all__ = [
     "PRE_KEY_RECHECK_WINDOW",
@@ -117,7 +130,8 @@ class Client(ConnectionLife):
         device: DeviceIdentity,
         device_store: DeviceStore,
         *,
-        signal_store: SignalProtocolStore | None = None,
+        signal_store: DeviceSignalStore | None = None,
+        messaging_store: MessagingStore | None = None,
         url: str = WA_URL,
         root_public_key: bytes = WA_CERT_PUB_KEY,
         ssl_context: ssl.SSLContext | None = None,
@@ -141,9 +155,17 @@ class Client(ConnectionLife):
         )
         self.device = device
         self.device_store = device_store
-        self.signal_store: SignalProtocolStore = signal_store or MemorySignalStore(
+        self.signal_store: DeviceSignalStore = signal_store or MemorySignalStore(
             device.identity_key, device.registration_id
         )
+        self.messaging_store: MessagingStore = messaging_store or MemoryMessagingStore()
+        self.locks = SignalLocks()
+        """Per-address session locks and per-group sender-key locks (:mod:`.locks`)."""
+        self.lids = LIDMap(self.messaging_store)
+        self.devices = Usync(self.send_iq, self.lids)
+        """usync queries and the device-list cache (``client.devices.invalidate(jid)``)."""
+        self.secrets = MessageSecrets(self.messaging_store)
+        self.sender = Sender(self)
         self.config = config or ClientConfig()
         self.qr_platform = qr_platform
         self.send_presence = send_presence
@@ -155,6 +177,7 @@ class Client(ConnectionLife):
         self._handlers: list[EventHandler] = []
         self._node_handlers: dict[str, NodeHandler] = {}
         self._notification_handlers: dict[str, NodeHandler] = {}
+        self._receipt_handlers: list[NodeHandler] = [Resender(self).handle_receipt]
         self._pair = PairFlow(self)
         self._code_pairing = CodePairing(self)
         self._pre_keys = PreKeyUploader(self)
@@ -179,6 +202,10 @@ class Client(ConnectionLife):
         A ``receipt`` handler runs before the client emits the Receipt events and acks it.
         """
         self._node_handlers[tag] = handler
+
+    def add_receipt_handler(self, handler: NodeHandler) -> None:
+        """Also see every ``<receipt>`` stanza (any number of these; before the events)."""
+        self._receipt_handlers.append(handler)
 
     def add_notification_handler(self, notification_type: str, handler: NodeHandler) -> None:
         """Handle ``<notification type=…>``; the client acks every notification itself."""
@@ -272,6 +299,40 @@ class Client(ConnectionLife):
                 "Pre-key top-up after notification %s failed: %s", node.attrs.get("id"), e
             )
 
+    # --- messaging ---------------------------------------------------------------------------
+
+    async def send_message(
+        self,
+        to: JID,
+        message: Message,
+        *,
+        message_id: str | None = None,
+        edit: str | None = None,
+        peer: bool = False,
+        timeout: float = DEFAULT_SEND_TIMEOUT,
+    ) -> SendResponse:
+        """Send ``message`` to a user or group; returns once the server acked it (:mod:`.send`).
+
+        Raises :class:`~.send.ServerAckError`, :class:`~.send.SendTimeoutError` or another
+        :class:`~.send.SendError`. ``edit`` overrides the ``edit`` attribute derived from the
+        message; ``peer`` sends to our own phone (``to`` is our own JID).
+        """
+        return await self.sender.send_message(
+            to, message, message_id=message_id, edit=edit, peer=peer, timeout=timeout
+        )
+
+    async def send_peer_message(self, message: Message) -> SendResponse:
+        """Send a protocol message to our own phone (``category="peer"``)."""
+        if self.device.jid is None:
+            raise NotPairedError("not logged in")
+        return await self.send_message(self.device.jid.to_non_ad(), message, peer=True)
+
+    async def is_on_whatsapp(self, phones: list[str]) -> list[UserInfo]:
+        return await self.devices.is_on_whatsapp(phones)
+
+    async def get_user_devices(self, users: list[JID]) -> list[JID]:
+        return await self.devices.get_devices(users)
+
     # --- stanzas ----------------------------------------------------------------------------
 
     async def _handle_node(self, node: Node) -> Verdict | None:
@@ -349,6 +410,8 @@ class Client(ConnectionLife):
             handler = self._node_handlers.get("receipt")
             if handler is not None:
                 await handler(node)
+            for receipt_handler in self._receipt_handlers:
+                await receipt_handler(node)
             for receipt in receipts:
                 await self.dispatch(receipt)
         finally:

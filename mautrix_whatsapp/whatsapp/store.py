@@ -118,6 +118,11 @@ class SignalProtocolStore(IdentityStore, PreKeyStore, SignedPreKeyStore, Session
     """Everything the 1:1 session builder and cipher need, in one object."""
 
 
+@runtime_checkable
+class DeviceSignalStore(SignalProtocolStore, SenderKeyStore, Protocol):
+    """All Signal state of one device, 1:1 sessions and group sender keys (the client's store)."""
+
+
 # --------------------------------------------------------------------------------------------
 # In-memory implementations (tests, the simulator's phones)
 # --------------------------------------------------------------------------------------------
