@@ -177,7 +177,8 @@ class Client(ConnectionLife):
         self._handlers: list[EventHandler] = []
         self._node_handlers: dict[str, NodeHandler] = {}
         self._notification_handlers: dict[str, NodeHandler] = {}
-        self._receipt_handlers: list[NodeHandler] = [Resender(self).handle_receipt]
+        self.resender = Resender(self)
+        self._receipt_handlers: list[NodeHandler] = [self.resender.handle_receipt]
         self._pair = PairFlow(self)
         self._code_pairing = CodePairing(self)
         self._pre_keys = PreKeyUploader(self)

@@ -293,7 +293,13 @@ class Sender:
         else:
             attrs["push_priority"] = "high_force"
         # To our phone (device 0 of our account) unless a device is named.
-        enc, is_pre_key = await self.encrypt_for_device(to, message.SerializeToString(), None)
+        bundle: PreKeyBundle | None = None
+        if not await self.client.signal_store.contains_session(address_of(to)):
+            fetched = (await fetch_bundles(self.client.send_iq, [to]))[to]
+            if isinstance(fetched, BundleError):
+                raise SendError(f"no session with our phone and no pre-keys: {fetched}")
+            bundle = fetched
+        enc, is_pre_key = await self.encrypt_for_device(to, message.SerializeToString(), bundle)
         content = [Node("meta", {"appdata": "default"}), enc]
         if is_pre_key:
             content.append(self.device_identity_node())
