@@ -99,6 +99,8 @@ class GroupMembers:
 
     participants: tuple[JID, ...]
     addressing_mode: str = "pn"
+    lid_pairs: tuple[tuple[JID, JID], ...] = ()
+    """(LID, phone number) of members, where the group info names both."""
 
 
 GetGroupMembers = Callable[[JID], Awaitable[GroupMembers]]
@@ -132,8 +134,17 @@ def address_of(jid: JID) -> SignalAddress:
 def parse_group_members(response: Node) -> GroupMembers:
     """The members in a ``w:g2`` group info answer (``<group><participant jid>``)."""
     group = response.get_child_by_tag("group")
-    members = tuple(p.attr_jid("jid").to_non_ad() for p in group.children_by_tag("participant"))
-    return GroupMembers(members, str(group.attrs.get("addressing_mode") or "pn"))
+    members: list[JID] = []
+    pairs: list[tuple[JID, JID]] = []
+    for participant in group.children_by_tag("participant"):
+        jid = participant.attr_jid("jid").to_non_ad()
+        members.append(jid)
+        other = participant.attr_jid_opt("lid") or participant.attr_jid_opt("phone_number")
+        if other is not None:
+            pair = (other, jid) if jid.server == DEFAULT_USER_SERVER else (jid, other)
+            pairs.append((pair[0].to_non_ad(), pair[1].to_non_ad()))
+    mode = str(group.attrs.get("addressing_mode") or "pn")
+    return GroupMembers(tuple(members), mode, tuple(pairs))
 
 
 class Sender:
@@ -164,10 +175,7 @@ class Sender:
         if to.device and not peer:
             raise SendError(f"send to a user or group, not to a device: {to}")
         message_id = message_id or generate_message_id(own)
-        sender = own
-        secret = message.messageContextInfo.messageSecret
-        if secret:
-            await self.client.secrets.put(to, own, message_id, secret)
+        sender = self._own_identity(to) if to.server == HIDDEN_USER_SERVER else own
         if not peer:
             self._remember(to.to_non_ad(), message_id, message)
         waiter = self.client._requests.expect(message_id)
@@ -185,6 +193,10 @@ class Sender:
                     node, phash = await self._dm_node(to, message_id, message, edit)
                 else:
                     raise SendError(f"cannot send to {to}")
+                secret = message.messageContextInfo.messageSecret
+                if secret:
+                    # Votes on a poll of ours are encrypted with it (see msgsecret).
+                    await self.client.secrets.put(to, sender, message_id, secret)
                 await self.client.send_node(node)
         except BaseException:
             self.client._requests.forget(message_id)
@@ -216,9 +228,11 @@ class Sender:
             "w:g2", "get", [Node("query", {"request": "interactive"})], to=group
         )
         try:
-            return parse_group_members(response)
+            members = parse_group_members(response)
         except BinaryError as e:
             raise SendError(f"malformed group info for {group}: {e}") from e
+        await self.client.lids.put_many(members.lid_pairs)
+        return members
 
     # --- stanzas ---
 
@@ -255,11 +269,17 @@ class Sender:
             raise NotPairedError("no signed device identity")
         return Node("device-identity", {}, account)
 
+    def _own_identity(self, to: JID) -> JID:
+        """Our device JID as the chat knows us: the LID one for LID chats."""
+        own = self.client.device.lid if to.server == HIDDEN_USER_SERVER else self.client.device.jid
+        if own is None:
+            raise SendError(f"our own JID for {to} is unknown")
+        return own
+
     async def _dm_node(
         self, to: JID, message_id: str, message: Message, edit: str | None
     ) -> tuple[Node, str]:
-        own = self.client.device.jid
-        assert own is not None
+        own = self._own_identity(to)
         attrs, enc_attrs = self._message_attrs(to, message_id, message, edit)
         mediatype = media_type(message)
         if mediatype:

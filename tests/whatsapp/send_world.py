@@ -111,6 +111,9 @@ class World:
         self.client.send_node = self._receive  # type: ignore[method-assign]
         self.peers: dict[JID, Peer] = {}
         self.groups: dict[JID, list[JID]] = {}
+        self.group_attrs: dict[JID, dict[str, str]] = {}
+        self.phone_numbers: dict[JID, JID] = {}
+        """LID → phone number, named in LID groups' participant lists."""
         self.iqs: list[Node] = []
         self.messages: list[Node] = []
         self.ack_error: str | None = None
@@ -118,12 +121,12 @@ class World:
         self.timestamp = 1_700_000_000
         self._arrived = asyncio.Condition()
 
-    def add_user(self, user: str, devices: list[int]) -> list[Peer]:
-        """A user with these devices (our own account: ``1000``; device 5 is us, no peer)."""
+    def add_user(self, user: str, devices: list[int], server: str = PN) -> list[Peer]:
+        """A user with these devices (our own account: ``1000``/``9000@lid``; device 5 is us)."""
         peers = []
         for device in devices:
-            jid = JID(user, PN, device, ad=True)
-            if jid == ME:
+            jid = JID(user, server, device, ad=True)
+            if jid in (ME, ME_LID):
                 continue
             self.peers[jid] = Peer(jid)
             peers.append(self.peers[jid])
@@ -133,6 +136,8 @@ class World:
         devices = [jid for jid in self.peers if jid.user == user]
         if user == ME.user:
             devices.append(ME)
+        if user == ME_LID.user:
+            devices.append(ME_LID)
         return sorted(devices, key=lambda jid: jid.device)
 
     async def next_message(self, count: int = 1) -> Node:
@@ -187,9 +192,17 @@ class World:
             return Node("iq", result, [Node("list", {}, bundles)])
         if xmlns == "w:g2":
             group = iq.attr_jid("to")
-            participants = [Node("participant", {"jid": jid}) for jid in self.groups[group]]
-            return Node("iq", result, [Node("group", {"id": group.user}, participants)])
+            participants = [
+                Node("participant", {"jid": jid, **self._phone_attr(jid)})
+                for jid in self.groups[group]
+            ]
+            attrs = {"id": group.user, **self.group_attrs.get(group, {})}
+            return Node("iq", result, [Node("group", attrs, participants)])
         raise AssertionError(f"unexpected IQ {iq!r}")
+
+    def _phone_attr(self, jid: JID) -> dict[str, JID]:
+        phone = self.phone_numbers.get(jid)
+        return {"phone_number": phone} if phone is not None else {}
 
 
 class _NoStore:

@@ -15,7 +15,7 @@ from mautrix_whatsapp.whatsapp.send import (
     participant_hash,
 )
 from mautrix_whatsapp.whatsapp.signal.errors import NoSessionError
-from tests.whatsapp.send_world import ACCOUNT, ME, PN, Peer, World, enc_for, recipients
+from tests.whatsapp.send_world import ACCOUNT, ME, ME_LID, PN, Peer, World, enc_for, recipients
 
 BOB = JID("2000", PN)
 CAROL = JID("3000", PN)
@@ -345,3 +345,39 @@ async def test_a_device_with_a_bad_bundle_is_left_out() -> None:
     node = await world.next_message()
     assert bad.jid not in recipients(node) and good.jid in recipients(node)
     assert (await good.decrypt(enc_for(node, good.jid))).conversation == "partial"
+
+
+BOB_LID = JID("8000", "lid")
+
+
+async def test_dm_to_a_lid_fans_out_to_our_lid_devices() -> None:
+    world = World()
+    (bob,) = world.add_user(BOB_LID.user, [0], server="lid")
+    (own_phone,) = world.add_user(ME_LID.user, [0, 5], server="lid")
+    response = await world.client.send_message(BOB_LID, mb.text("by lid"))
+    assert response.sender == ME_LID
+    node = await world.next_message()
+    assert recipients(node) == {bob.jid, own_phone.jid}
+    assert (await bob.decrypt(enc_for(node, bob.jid), ME_LID)).conversation == "by lid"
+    dsm = (await own_phone.decrypt(enc_for(node, own_phone.jid), ME_LID)).deviceSentMessage
+    assert dsm.destinationJID == str(BOB_LID)
+
+
+async def test_lid_group_sends_as_our_lid_and_learns_member_numbers() -> None:
+    world = World()
+    (bob,) = world.add_user(BOB_LID.user, [0], server="lid")
+    world.add_user(ME_LID.user, [5], server="lid")
+    world.groups[GROUP] = [BOB_LID, ME_LID.to_non_ad()]
+    world.group_attrs[GROUP] = {"addressing_mode": "lid"}
+    world.phone_numbers[BOB_LID] = BOB
+    poll = mb.poll("Where?", ["here", "there"])
+    response = await world.client.send_message(GROUP, poll)
+    assert response.sender == ME_LID
+    node = await world.next_message()
+    assert node.attrs["addressing_mode"] == "lid"
+    skdm = await bob.decrypt(enc_for(node, bob.jid), ME_LID)
+    await bob.take_sender_key(GROUP, skdm, ME_LID)
+    assert await bob.decrypt_group(GROUP, node.get_child_by_tag("enc"), ME_LID) == poll
+    assert await world.client.lids.get_pn(BOB_LID) == BOB
+    secret = await world.client.secrets.get(GROUP, ME_LID, response.id)
+    assert secret == poll.messageContextInfo.messageSecret
