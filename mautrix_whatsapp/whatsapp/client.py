@@ -9,6 +9,7 @@ Public API (what the bridge uses)::
     await client.connect()                 # returns once the Noise handshake is done
     code = await client.pair_phone("+1 555 0100")  # optional: link by code instead of QR
     await client.send_iq(...), await client.send_node(...)
+    resp = await client.send_message(jid, message)  # a waE2E.Message; see message_builders
     await client.logout()                  # unlink at the server and delete the identity
     await client.disconnect()              # clean close, no reconnect
 
@@ -33,8 +34,15 @@ What happens is reported as events (:mod:`.events`): unpaired, the client emits 
 connections emit :class:`Disconnected` and reconnect with backoff; permanent verdicts
 (:class:`LoggedOut`, :class:`TemporaryBan`, :class:`StreamReplaced`, …) stop the client.
 
-Other modules (messages, receipts, notifications) hook in with :meth:`Client.add_node_handler`
-and :meth:`Client.add_notification_handler`; the client never needs to know them.
+Other modules (messages, receipts, notifications) hook in with :meth:`Client.add_node_handler`,
+:meth:`Client.add_receipt_handler` and :meth:`Client.add_notification_handler`; the client never
+needs to know them.
+
+Messaging parts the client holds: ``locks`` (per-device session and per-group sender-key locks,
+:mod:`.locks`), ``devices`` (usync and the device-list cache, :mod:`.usync`), ``lids`` (the LID ↔
+phone-number map, :mod:`.lid`), ``secrets`` (poll secrets and votes, :mod:`.msgsecret`),
+``sender`` (:mod:`.send`) and ``resender`` (answers retry receipts, :mod:`.resend`), over
+``messaging_store`` (:class:`~.store.MessagingStore`; in memory by default).
 
 Layout (as whatsmeow splits ``client.go``): this module is the public API and the stanza
 dispatch; :mod:`.connection` the connection's life (dial, read, reconnect, verdicts, sending);
