@@ -13,6 +13,7 @@ get a ``deviceSentMessage``. Each (device, message) is answered at most :data:`M
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from .binary import BinaryError
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from .client import Client
 
 MAX_RETRIES = 5
+MAX_TRACKED = 4096
+"""Retry counts kept (oldest forgotten first)."""
 RECREATE_SESSION_INTERVAL = 3600.0
 """After the first retries, a session is rebuilt from fetched keys at most this often."""
 
@@ -45,7 +48,7 @@ class Resender:
 
     def __init__(self, client: Client) -> None:
         self.client = client
-        self.counts: dict[tuple[JID, str], int] = {}
+        self.counts: OrderedDict[tuple[JID, str], int] = OrderedDict()
         self._recreated: dict[JID, float] = {}
 
     async def handle_receipt(self, node: Node) -> None:
@@ -78,7 +81,9 @@ class Resender:
         if message is None:
             raise RetryReceiptError(f"message {message_id} is not among the recently sent")
         key = (device, message_id)
-        self.counts[key] = self.counts.get(key, 0) + 1
+        self.counts[key] = self.counts.pop(key, 0) + 1
+        while len(self.counts) > MAX_TRACKED:
+            self.counts.popitem(last=False)
         if self.counts[key] > MAX_RETRIES:
             client.log.warning("Not resending %s to %s again", message_id, device)
             return None

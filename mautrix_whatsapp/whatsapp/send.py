@@ -237,7 +237,9 @@ class Sender:
     # --- stanzas ---
 
     def _remember(self, chat: JID, message_id: str, message: Message) -> None:
-        self.recent[(chat, message_id)] = message
+        copy = Message()
+        copy.CopyFrom(message)  # the caller may reuse its object
+        self.recent[(chat, message_id)] = copy
         while len(self.recent) > RECENT_MESSAGES:
             self.recent.popitem(last=False)
 
