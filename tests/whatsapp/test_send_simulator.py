@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,7 +11,8 @@ import pytest
 from mautrix_whatsapp.whatsapp import message_builders as mb
 from mautrix_whatsapp.whatsapp.binary.jid import JID
 from mautrix_whatsapp.whatsapp.client import Client
-from tests.simulator_fixture import SimulatorInfo, simulator  # noqa: F401
+from mautrix_whatsapp.whatsapp.send import GroupMembers
+from tests.simulator_fixture import SimulatorInfo, run_simulator, simulator  # noqa: F401
 from tests.whatsapp.test_client_helpers import EventLog, admin, link_by_qr, make_client
 
 pytestmark = pytest.mark.timeout(60)
@@ -89,4 +92,60 @@ async def test_usync_queries(simulator: SimulatorInfo) -> None:  # noqa: F811
     _, account = await admin(simulator, "GET", f"/accounts/{BOB}")
     assert lids == {JID(BOB, PN): JID(account["lid"], "lid")}
     assert await client.lids.get_pn(JID(account["lid"], "lid")) == JID(BOB, PN)
+    await client.disconnect()
+
+
+CAROL = "15550003000"
+GROUP_ID = "120363000000000077"
+SEED_PLUGIN = "tests.whatsapp.simulator_group_seed_plugin"
+
+
+@pytest.fixture
+def group_simulator(tmp_path: Path) -> Iterator[SimulatorInfo]:
+    with run_simulator(tmp_path / "simulator", extra_args=["--plugin", SEED_PLUGIN]) as info:
+        yield info
+
+
+async def test_group_message_reaches_every_member_and_rotates_on_removal(
+    group_simulator: SimulatorInfo,
+) -> None:
+    info = group_simulator
+    client, _ = await _linked(info)
+    await admin(info, "POST", "/accounts", {"phone": CAROL, "push_name": "Carol"})
+    members = [JID(BOB, PN), JID(CAROL, PN), JID(OURS, PN)]
+    status, body = await admin(
+        info, "POST", "/test-groups", {"id": GROUP_ID, "members": [m.user for m in members]}
+    )
+    assert status == 200, body
+    group = JID.parse(body["jid"])
+
+    async def current_members(jid: JID) -> GroupMembers:
+        assert jid == group
+        return GroupMembers(tuple(members))
+
+    client.sender.get_group_members = current_members
+    sent = await client.send_message(group, mb.text("hi team"))
+    for phone in (BOB, CAROL, OURS):
+        got = await _received(info, phone, sent.id)
+        assert got["message"]["conversation"] == "hi team", phone
+        assert got["chat"] == str(group)
+    second = await client.send_message(group, mb.mention(f"@{CAROL} still here", [JID(CAROL, PN)]))
+    got = await _received(info, CAROL, second.id)
+    assert got["message"]["extendedTextMessage"]["contextInfo"]["mentionedJID"] == [
+        f"{CAROL}@{PN}"
+    ]
+    store = client.messaging_store
+    assert f"{CAROL}:0@{PN}" in await store.get_sender_key_devices(str(group))
+
+    status, _ = await admin(info, "POST", f"/test-groups/{GROUP_ID}/remove", {"phone": CAROL})
+    assert status == 200
+    members.remove(JID(CAROL, PN))
+    third = await client.send_message(group, mb.text("Carol is gone"))
+    got = await _received(info, BOB, third.id)
+    assert got["message"]["conversation"] == "Carol is gone"
+    assert (await _received(info, OURS, third.id))["message"]["conversation"] == "Carol is gone"
+    _, body = await admin(info, "GET", f"/accounts/{CAROL}/received")
+    assert third.id not in {m["id"] for m in body["messages"]}
+    # Our sender key was replaced and handed to the remaining devices only.
+    assert await store.get_sender_key_devices(str(group)) == {f"{BOB}:0@{PN}", f"{OURS}:0@{PN}"}
     await client.disconnect()
