@@ -60,7 +60,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import pair_code
+from . import message_builders, pair_code
 from .binary import BinaryError
 from .binary.jid import JID
 from .binary.node import Node
@@ -335,6 +335,37 @@ class Client(ConnectionLife):
         if self.device.jid is None:
             raise NotPairedError("not logged in")
         return await self.send_message(self.device.jid.to_non_ad(), message, peer=True)
+
+    def own_jids(self) -> list[JID]:
+        """Our device's JIDs (phone number and LID, when known)."""
+        return [jid for jid in (self.device.jid, self.device.lid) if jid is not None]
+
+    def build_revoke(self, chat: JID, message_id: str, sender: JID | None = None) -> Message:
+        """Delete ``message_id`` for everyone (``sender``: its author, if not us; admins)."""
+        return message_builders.revoke(chat, message_id, sender, own=self.own_jids())
+
+    def build_reaction(
+        self, chat: JID, message_id: str, sender: JID | None, emoji: str
+    ) -> Message:
+        """React to ``message_id`` by ``sender`` (None: ours); ``emoji=""`` removes it."""
+        return message_builders.reaction(chat, message_id, sender, emoji, own=self.own_jids())
+
+    async def build_poll_vote(
+        self,
+        chat: JID,
+        poll_id: str,
+        poll_sender: JID,
+        options: list[str],
+        *,
+        voter: JID | None = None,
+    ) -> Message:
+        """Our vote on a poll whose secret we know (we sent or received it)."""
+        voter = voter or self.device.jid
+        if voter is None:
+            raise NotPairedError("not logged in")
+        return await self.secrets.build_poll_vote(
+            chat, poll_id, poll_sender, voter, options, own=self.own_jids()
+        )
 
     async def is_on_whatsapp(self, phones: list[str]) -> list[UserInfo]:
         return await self.devices.is_on_whatsapp(phones)

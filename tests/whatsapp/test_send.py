@@ -381,3 +381,34 @@ async def test_lid_group_sends_as_our_lid_and_learns_member_numbers() -> None:
     assert await world.client.lids.get_pn(BOB_LID) == BOB
     secret = await world.client.secrets.get(GROUP, ME_LID, response.id)
     assert secret == poll.messageContextInfo.messageSecret
+
+
+async def test_client_builders_know_our_own_jids() -> None:
+    world = World()
+    (bob,) = world.add_user(BOB.user, [0])
+    world.add_user(ME.user, [0, 5])
+    client = world.client
+    assert client.own_jids() == [ME, ME_LID]
+    # Someone else's message in a group: an admin revoke naming its author.
+    admin_revoke = client.build_revoke(GROUP, "X", BOB)
+    assert mb.edit_attribute(admin_revoke) == "8"
+    assert admin_revoke.protocolMessage.key.participant == str(BOB)
+    # Our own message, named by our LID: still ours.
+    assert mb.edit_attribute(client.build_revoke(GROUP, "X", ME_LID)) == "7"
+    reaction = client.build_reaction(BOB, "Y", JID(ME.user, PN, 0), "🎉")
+    assert reaction.reactionMessage.key.fromMe
+    # Voting on Bob's poll (its secret came with it; the receiving side stores it so).
+    secret = bytes(32)
+    await client.secrets.put(BOB, BOB, "POLL", secret)
+    vote = await client.build_poll_vote(BOB, "POLL", BOB, ["b"])
+    await client.send_message(BOB, vote)
+    node = await world.next_message()
+    assert node.attrs["type"] == "poll"
+    assert node.get_child_by_tag("meta").attrs == {"polltype": "vote"}
+    assert enc_for(node, bob.jid).attrs["decrypt-fail"] == "hide"
+    update = (await bob.decrypt(enc_for(node, bob.jid))).pollUpdateMessage
+    assert not update.pollCreationMessageKey.fromMe
+    from mautrix_whatsapp.whatsapp.msgsecret import decrypt_poll_vote
+
+    chosen = decrypt_poll_vote(secret, poll_id="POLL", poll_sender=BOB, voter=ME, vote=update.vote)
+    assert list(chosen.selectedOptions) == [mb.poll_option_hash("b")]
