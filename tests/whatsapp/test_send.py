@@ -7,6 +7,7 @@ import pytest
 from mautrix_whatsapp.whatsapp import message_builders as mb
 from mautrix_whatsapp.whatsapp.binary.jid import JID
 from mautrix_whatsapp.whatsapp.binary.node import Node
+from mautrix_whatsapp.whatsapp.msgsecret import decrypt_poll_vote, encrypt_poll_vote
 from mautrix_whatsapp.whatsapp.proto import wa_e2e_pb2
 from mautrix_whatsapp.whatsapp.send import (
     SendTimeoutError,
@@ -142,8 +143,6 @@ async def test_poll_secret_is_kept_and_votes_round_trip() -> None:
 async def _bob_votes(
     secret: bytes, poll_id: str, options: list[str]
 ) -> wa_e2e_pb2.PollUpdateMessage:
-    from mautrix_whatsapp.whatsapp.msgsecret import encrypt_poll_vote
-
     return wa_e2e_pb2.PollUpdateMessage(
         vote=encrypt_poll_vote(
             secret, poll_id=poll_id, poll_sender=ME, voter=BOB, selected=options
@@ -408,7 +407,5 @@ async def test_client_builders_know_our_own_jids() -> None:
     assert enc_for(node, bob.jid).attrs["decrypt-fail"] == "hide"
     update = (await bob.decrypt(enc_for(node, bob.jid))).pollUpdateMessage
     assert not update.pollCreationMessageKey.fromMe
-    from mautrix_whatsapp.whatsapp.msgsecret import decrypt_poll_vote
-
     chosen = decrypt_poll_vote(secret, poll_id="POLL", poll_sender=BOB, voter=ME, vote=update.vote)
     assert list(chosen.selectedOptions) == [mb.poll_option_hash("b")]
