@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,8 @@ import pytest
 from mautrix_whatsapp.whatsapp import message_builders as mb
 from mautrix_whatsapp.whatsapp.binary.jid import JID
 from mautrix_whatsapp.whatsapp.client import Client
-from mautrix_whatsapp.whatsapp.send import GroupMembers
+from mautrix_whatsapp.whatsapp.events import Connected
+from mautrix_whatsapp.whatsapp.send import GroupMembers, SendResponse
 from tests.simulator_fixture import SimulatorInfo, run_simulator, simulator  # noqa: F401
 from tests.whatsapp.test_client_helpers import EventLog, admin, link_by_qr, make_client
 
@@ -148,4 +150,26 @@ async def test_group_message_reaches_every_member_and_rotates_on_removal(
     assert third.id not in {m["id"] for m in body["messages"]}
     # Our sender key was replaced and handed to the remaining devices only.
     assert await store.get_sender_key_devices(str(group)) == {f"{BOB}:0@{PN}", f"{OURS}:0@{PN}"}
+    await client.disconnect()
+
+
+async def test_an_event_handler_can_send_and_wait_for_the_ack(simulator: SimulatorInfo) -> None:  # noqa: F811
+    """Acks are matched as they are read, so a handler (run by the stanza loop) may await one."""
+    client, _ = await _linked(simulator)
+    await client.disconnect()
+    sent: asyncio.Future[SendResponse] = asyncio.get_running_loop().create_future()
+
+    async def on_event(event: object) -> None:
+        if isinstance(event, Connected) and not sent.done():
+            try:
+                sent.set_result(await client.send_message(JID(BOB, PN), mb.text("from a handler")))
+            except Exception as e:
+                sent.set_exception(e)
+
+    client.add_event_handler(on_event)
+    await client.connect()
+    async with asyncio.timeout(10):
+        response = await sent
+    got = await _received(simulator, BOB, response.id)
+    assert got["message"] == {"conversation": "from a handler"}
     await client.disconnect()
