@@ -10,6 +10,7 @@ from mautrix_whatsapp.whatsapp.binary.node import Node
 from mautrix_whatsapp.whatsapp.msgsecret import decrypt_poll_vote, encrypt_poll_vote
 from mautrix_whatsapp.whatsapp.proto import wa_e2e_pb2
 from mautrix_whatsapp.whatsapp.send import (
+    SendError,
     SendTimeoutError,
     ServerAckError,
     generate_message_id,
@@ -409,3 +410,26 @@ async def test_client_builders_know_our_own_jids() -> None:
     assert not update.pollCreationMessageKey.fromMe
     chosen = decrypt_poll_vote(secret, poll_id="POLL", poll_sender=BOB, voter=ME, vote=update.vote)
     assert list(chosen.selectedOptions) == [mb.poll_option_hash("b")]
+
+
+@pytest.mark.parametrize(
+    "group",
+    [
+        Node("nogroup"),
+        Node("group", {}, [Node("participant", {})]),
+        Node("group", {}, [Node("participant", {"jid": "text, not a JID"})]),
+    ],
+)
+async def test_malformed_group_info_is_a_send_error(group: Node) -> None:
+    world, _ = await _group_world()
+    answer = world._answer_iq
+
+    def malformed(iq: Node) -> Node:
+        if iq.attrs.get("xmlns") == "w:g2":
+            return Node("iq", {"id": iq.attrs["id"], "type": "result"}, [group])
+        return answer(iq)
+
+    world._answer_iq = malformed  # type: ignore[method-assign]
+    with pytest.raises(SendError):
+        await world.client.send_message(GROUP, mb.text("nobody hears this"))
+    assert world.messages == [] and world.client._requests.pending == 0
