@@ -173,3 +173,22 @@ async def test_an_event_handler_can_send_and_wait_for_the_ack(simulator: Simulat
     got = await _received(simulator, BOB, response.id)
     assert got["message"] == {"conversation": "from a handler"}
     await client.disconnect()
+
+
+async def test_a_message_the_phone_cannot_read_is_recovered_by_retry(
+    simulator: SimulatorInfo,  # noqa: F811
+) -> None:
+    client, _ = await _linked(simulator)
+    bob = JID(BOB, PN)
+    first = await client.send_message(bob, mb.text("before"))
+    await _received(simulator, BOB, first.id)
+    # Bob's phone is reinstalled: our session with it is now useless to it.
+    status, _ = await admin(simulator, "POST", f"/accounts/{BOB}/reset-identity", {})
+    assert status == 200
+    second = await client.send_message(bob, mb.text("after the reinstall"))
+    got = await _received(simulator, BOB, second.id)
+    assert got["message"] == {"conversation": "after the reinstall"}
+    assert client.resender.counts[(JID(BOB, PN, 0), second.id)] >= 1
+    _, body = await admin(simulator, "GET", f"/accounts/{BOB}/received")
+    assert [m["id"] for m in body["messages"]].count(second.id) == 1
+    await client.disconnect()
