@@ -186,6 +186,26 @@ async def test_phone_starts_the_session_with_a_pkmsg(simulator: SimulatorInfo) -
     assert list(decoded.extendedTextMessage.contextInfo.mentionedJID) == [
         f"{raw.jid.user}@s.whatsapp.net"
     ]
+    # The phone types, then reads what the device sent it: both reach the device.
+    chat = raw.jid.user
+    status, _ = await admin(
+        simulator, "POST", f"/accounts/{PHONE}/typing", {"chat": chat, "state": "recording"}
+    )
+    assert status == 200
+    typing = await raw.next(lambda n: n.tag == "chatstate")
+    assert typing.attrs["from"] == JID(PHONE, "s.whatsapp.net")
+    assert typing.children[0].tag == "composing" and typing.children[0].attrs["media"] == "audio"
+    status, _ = await admin(
+        simulator, "POST", f"/accounts/{PHONE}/read", {"chat": chat, "ids": ["X1", "X2"]}
+    )
+    assert status == 200
+    read = await raw.next(lambda n: n.tag == "receipt" and n.attrs.get("type") == "read")
+    assert read.attrs["id"] == "X1" and read.attrs["from"] == JID(PHONE, "s.whatsapp.net")
+    assert read.get_child_by_tag("list", "item").attrs["id"] == "X2"
+    status, body = await admin(
+        simulator, "POST", f"/accounts/{PHONE}/typing", {"chat": chat, "state": "dancing"}
+    )
+    assert status == 400, body
     await raw.client.close()
 
 

@@ -15,7 +15,7 @@ from mautrix_whatsapp.whatsapp.crypto.keys import KeyPair
 from mautrix_whatsapp.whatsapp.signal.keys import SignedPreKeyRecord
 from tests.simulator import phone_send
 from tests.simulator.accounts import Account, LinkedDevice
-from tests.simulator.admin_people import build_message
+from tests.simulator.admin_people import build_message, message_json
 from tests.simulator.groups import Group, Participant, get_groups
 from tests.simulator.notify import notify_identity_change
 from tests.simulator.people import Person, ReceivedMessage, get_people
@@ -138,6 +138,10 @@ async def test_admin_request_shapes() -> None:
         update, JID.parse(alice.jid), JID.parse(bob.jid), poll.messageContextInfo.messageSecret
     )
     assert len(decrypted.selectedOptions) == 1
+    # Sent to Alice, whose phone shows which option Bob chose.
+    vote_id, _ = await phone_send.send(state, bob, _jid(ALICE), vote)
+    got = await _next(me, vote_id)
+    assert message_json(me, got)["poll_vote"] == {"options": ["no"]}
 
     reaction = build_message(me, chat, {"reaction": {"id": poll_id, "emoji": "👍"}})
     assert reaction.reactionMessage.key.fromMe and reaction.reactionMessage.text == "👍"

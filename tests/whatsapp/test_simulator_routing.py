@@ -24,6 +24,7 @@ from tests.simulator.history_bootstrap import asked_for_history
 from tests.simulator.notify import device_hash
 from tests.simulator.people import get_people
 from tests.simulator.phone import PhoneWorld, get_world, phone_for_push_name
+from tests.simulator.privacy import handle_get, handle_set, handle_tokens
 from tests.simulator.relay import get_presences, handle_presence, route_chatstate, route_receipt
 from tests.simulator.routing import Sender, route_message
 from tests.simulator.server import Simulator
@@ -417,3 +418,56 @@ def test_history_is_for_companions_that_ask_for_it() -> None:
     assert asked_for_history(device)
     device.device_props = b"\xff\xff"  # not a protobuf: treated as not asking
     assert not asked_for_history(device)
+
+
+async def test_privacy_token_reaches_the_contact() -> None:
+    state, world = _world()
+    alice = _person(world, ALICE, "Alice")
+    _person(world, BOB, "Bob", devices=2)
+    request = Node(
+        "iq",
+        {"id": "p1", "type": "set", "xmlns": "privacy"},
+        [
+            Node(
+                "tokens",
+                {},
+                [
+                    Node(
+                        "token",
+                        {
+                            "jid": JID.parse(f"{BOB}@s.whatsapp.net"),
+                            "t": "1800000000",
+                            "type": "trusted_contact",
+                        },
+                    )
+                ],
+            )
+        ],
+    )
+    reply = await handle_tokens(_conn(state, alice), request)
+    assert reply.attrs["type"] == "result"
+    for device in (1, 2):
+        [note] = _queue(world, BOB, device)
+        assert note.attrs["type"] == "privacy_token"
+        assert note.attrs["from"] == JID.parse(f"{ALICE}@s.whatsapp.net")
+        token = note.get_child_by_tag("tokens", "token")
+        assert token.attrs["t"] == "1800000000" and len(token.content_bytes()) == 24
+    request.get_child_by_tag("tokens", "token").attrs["type"] = "other"
+    assert (await handle_tokens(_conn(state, alice), request)).attrs["type"] == "error"
+
+
+async def test_privacy_settings_get_and_set() -> None:
+    state, world = _world()
+    alice = _person(world, ALICE, "Alice")
+    conn = _conn(state, alice)
+    get = Node("iq", {"id": "g", "type": "get", "xmlns": "privacy"}, [Node("privacy")])
+    before = {
+        c.attrs["name"]: c.attrs["value"]
+        for c in (await handle_get(conn, get)).get_child_by_tag("privacy").children
+    }
+    assert before["readreceipts"] == "all"
+    change = Node("category", {"name": "readreceipts", "value": "none"})
+    await handle_set(conn, Node("iq", {"id": "s", "type": "set"}, [Node("privacy", {}, [change])]))
+    after = (await handle_get(conn, get)).get_child_by_tag("privacy").children
+    assert {c.attrs["name"]: c.attrs["value"] for c in after}["readreceipts"] == "none"
+    assert (await handle_get(_conn(state), get)).attrs["type"] == "error"  # not logged in
