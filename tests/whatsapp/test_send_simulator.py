@@ -192,3 +192,16 @@ async def test_a_message_the_phone_cannot_read_is_recovered_by_retry(
     _, body = await admin(simulator, "GET", f"/accounts/{BOB}/received")
     assert [m["id"] for m in body["messages"]].count(second.id) == 1
     await client.disconnect()
+
+
+async def test_our_vote_on_our_poll_is_read_by_the_phone(simulator: SimulatorInfo) -> None:  # noqa: F811
+    client, _ = await _linked(simulator)
+    bob = JID(BOB, PN)
+    poll = await client.send_message(bob, mb.poll("Lunch?", ["pizza", "soup", "salad"], 2))
+    await _received(simulator, BOB, poll.id)
+    vote = await client.build_poll_vote(bob, poll.id, JID(OURS, PN), ["soup", "salad"])
+    sent = await client.send_message(bob, vote)
+    got = await _received(simulator, BOB, sent.id)
+    assert got["type"] == "poll"
+    assert sorted(got["poll_vote"]["options"]) == ["salad", "soup"]
+    await client.disconnect()
