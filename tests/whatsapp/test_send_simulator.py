@@ -108,10 +108,9 @@ def group_simulator(tmp_path: Path) -> Iterator[SimulatorInfo]:
         yield info
 
 
-async def test_group_message_reaches_every_member_and_rotates_on_removal(
-    group_simulator: SimulatorInfo,
-) -> None:
-    info = group_simulator
+async def _in_group(info: SimulatorInfo) -> tuple[Client, JID, list[JID]]:
+    """Our linked client in a group with Bob and Carol; the client reads the member list that
+    the test keeps (and may change), the simulator routes by its registry."""
     client, _ = await _linked(info)
     await admin(info, "POST", "/accounts", {"phone": CAROL, "push_name": "Carol"})
     members = [JID(BOB, PN), JID(CAROL, PN), JID(OURS, PN)]
@@ -126,6 +125,14 @@ async def test_group_message_reaches_every_member_and_rotates_on_removal(
         return GroupMembers(tuple(members))
 
     client.sender.get_group_members = current_members
+    return client, group, members
+
+
+async def test_group_message_reaches_every_member_and_rotates_on_removal(
+    group_simulator: SimulatorInfo,
+) -> None:
+    info = group_simulator
+    client, group, members = await _in_group(info)
     sent = await client.send_message(group, mb.text("hi team"))
     for phone in (BOB, CAROL, OURS):
         got = await _received(info, phone, sent.id)
@@ -175,22 +182,28 @@ async def test_an_event_handler_can_send_and_wait_for_the_ack(simulator: Simulat
     await client.disconnect()
 
 
+async def _send_across_a_reinstall(
+    info: SimulatorInfo, client: Client, chat: JID, phone: str
+) -> str:
+    """Send to ``chat``, reinstall ``phone`` (our session and sender key become useless to it),
+    send again: the phone's retry receipts must get it the second message. Its id."""
+    first = await client.send_message(chat, mb.text("before"))
+    await _received(info, phone, first.id)
+    status, _ = await admin(info, "POST", f"/accounts/{phone}/reset-identity", {})
+    assert status == 200
+    second = await client.send_message(chat, mb.text("after"))
+    assert (await _received(info, phone, second.id))["message"]["conversation"] == "after"
+    assert client.resender.counts[(JID(phone, PN, 0), second.id)] >= 1
+    return second.id
+
+
 async def test_a_message_the_phone_cannot_read_is_recovered_by_retry(
     simulator: SimulatorInfo,  # noqa: F811
 ) -> None:
     client, _ = await _linked(simulator)
-    bob = JID(BOB, PN)
-    first = await client.send_message(bob, mb.text("before"))
-    await _received(simulator, BOB, first.id)
-    # Bob's phone is reinstalled: our session with it is now useless to it.
-    status, _ = await admin(simulator, "POST", f"/accounts/{BOB}/reset-identity", {})
-    assert status == 200
-    second = await client.send_message(bob, mb.text("after the reinstall"))
-    got = await _received(simulator, BOB, second.id)
-    assert got["message"] == {"conversation": "after the reinstall"}
-    assert client.resender.counts[(JID(BOB, PN, 0), second.id)] >= 1
+    second = await _send_across_a_reinstall(simulator, client, JID(BOB, PN), BOB)
     _, body = await admin(simulator, "GET", f"/accounts/{BOB}/received")
-    assert [m["id"] for m in body["messages"]].count(second.id) == 1
+    assert [m["id"] for m in body["messages"]].count(second) == 1
     await client.disconnect()
 
 
@@ -204,4 +217,14 @@ async def test_our_vote_on_our_poll_is_read_by_the_phone(simulator: SimulatorInf
     got = await _received(simulator, BOB, sent.id)
     assert got["type"] == "poll"
     assert sorted(got["poll_vote"]["options"]) == ["salad", "soup"]
+    await client.disconnect()
+
+
+async def test_a_group_member_that_lost_our_sender_key_gets_it_by_retry(
+    group_simulator: SimulatorInfo,
+) -> None:
+    info = group_simulator
+    client, group, _ = await _in_group(info)
+    second = await _send_across_a_reinstall(info, client, group, CAROL)
+    assert (await _received(info, BOB, second))["message"]["conversation"] == "after"
     await client.disconnect()
