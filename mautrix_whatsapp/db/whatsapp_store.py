@@ -17,7 +17,16 @@ from ..whatsapp.signal.address import SignalAddress
 from ..whatsapp.signal.keys import PreKeyRecord, SignedPreKeyRecord
 from ..whatsapp.store import Direction
 
-_SIGNAL_TABLES = ("wa_identity", "wa_pre_key", "wa_signed_pre_key", "wa_session", "wa_sender_key")
+_SIGNAL_TABLES = (
+    "wa_identity",
+    "wa_pre_key",
+    "wa_signed_pre_key",
+    "wa_session",
+    "wa_sender_key",
+    "wa_lid_map",
+    "wa_sender_key_device",
+    "wa_message_secret",
+)
 
 
 class SQLDeviceStore:
@@ -245,3 +254,95 @@ class SQLSignalStore:
             str(sender),
             bytes(record),
         )
+
+
+class SQLMessagingStore:
+    """``whatsapp.store.MessagingStore``: LID map, sender-key recipients, message secrets."""
+
+    def __init__(self, db: Database, owner: str) -> None:
+        self.db = db
+        self.owner = owner
+
+    # --- LID ↔ phone number ---
+
+    async def put_lid_mappings(self, pairs: Sequence[tuple[str, str]]) -> None:
+        conn: Connection
+        async with self.db.acquire() as conn, conn.transaction():
+            for lid, pn in pairs:
+                # A number or LID that moved on: its old pairing goes first.
+                await conn.execute(
+                    "DELETE FROM wa_lid_map WHERE owner=$1 AND (lid=$2 OR pn=$3)",
+                    self.owner,
+                    lid,
+                    pn,
+                )
+                await conn.execute(
+                    "INSERT INTO wa_lid_map (owner, lid, pn) VALUES ($1, $2, $3)",
+                    self.owner,
+                    lid,
+                    pn,
+                )
+
+    async def get_lid_for_pn(self, pn_user: str) -> str | None:
+        value = await self.db.fetchval(
+            "SELECT lid FROM wa_lid_map WHERE owner=$1 AND pn=$2", self.owner, pn_user
+        )
+        return str(value) if value is not None else None
+
+    async def get_pn_for_lid(self, lid_user: str) -> str | None:
+        value = await self.db.fetchval(
+            "SELECT pn FROM wa_lid_map WHERE owner=$1 AND lid=$2", self.owner, lid_user
+        )
+        return str(value) if value is not None else None
+
+    # --- who has our sender key ---
+
+    async def get_sender_key_devices(self, group_id: str) -> set[str]:
+        rows = await self.db.fetch(
+            "SELECT device FROM wa_sender_key_device WHERE owner=$1 AND group_id=$2",
+            self.owner,
+            group_id,
+        )
+        return {str(row["device"]) for row in rows}
+
+    async def add_sender_key_devices(self, group_id: str, devices: Sequence[str]) -> None:
+        await self.db.executemany(
+            """INSERT INTO wa_sender_key_device (owner, group_id, device) VALUES ($1, $2, $3)
+               ON CONFLICT (owner, group_id, device) DO NOTHING""",
+            [(self.owner, group_id, device) for device in devices],
+        )
+
+    async def clear_sender_key_devices(self, group_id: str) -> None:
+        await self.db.execute(
+            "DELETE FROM wa_sender_key_device WHERE owner=$1 AND group_id=$2",
+            self.owner,
+            group_id,
+        )
+
+    # --- message secrets ---
+
+    async def put_message_secret(
+        self, chat: str, sender: str, message_id: str, secret: bytes
+    ) -> None:
+        await self.db.execute(
+            """INSERT INTO wa_message_secret (owner, chat, sender, message_id, secret)
+               VALUES ($1, $2, $3, $4, $5)
+               ON CONFLICT (owner, chat, sender, message_id)
+               DO UPDATE SET secret=excluded.secret""",
+            self.owner,
+            chat,
+            sender,
+            message_id,
+            bytes(secret),
+        )
+
+    async def get_message_secret(self, chat: str, sender: str, message_id: str) -> bytes | None:
+        value = await self.db.fetchval(
+            """SELECT secret FROM wa_message_secret
+               WHERE owner=$1 AND chat=$2 AND sender=$3 AND message_id=$4""",
+            self.owner,
+            chat,
+            sender,
+            message_id,
+        )
+        return bytes(value) if value is not None else None

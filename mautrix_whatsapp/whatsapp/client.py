@@ -9,6 +9,7 @@ Public API (what the bridge uses)::
     await client.connect()                 # returns once the Noise handshake is done
     code = await client.pair_phone("+1 555 0100")  # optional: link by code instead of QR
     await client.send_iq(...), await client.send_node(...)
+    resp = await client.send_message(jid, message)  # a waE2E.Message; see message_builders
     await client.logout()                  # unlink at the server and delete the identity
     await client.disconnect()              # clean close, no reconnect
 
@@ -33,12 +34,19 @@ What happens is reported as events (:mod:`.events`): unpaired, the client emits 
 connections emit :class:`Disconnected` and reconnect with backoff; permanent verdicts
 (:class:`LoggedOut`, :class:`TemporaryBan`, :class:`StreamReplaced`, …) stop the client.
 
-Other modules (messages, receipts, notifications) hook in with :meth:`Client.add_node_handler`
-and :meth:`Client.add_notification_handler`; the client never needs to know them. Groups
+Other modules (messages, receipts, notifications) hook in with :meth:`Client.add_node_handler`,
+:meth:`Client.add_receipt_handler` and :meth:`Client.add_notification_handler`; the client never
+needs to know them. Groups
 (:mod:`.group`), presence and chat state (:mod:`.presence`) and the device/identity/picture
 notifications (:mod:`.notification`) install their handlers from ``__init__``; their requests are
 functions of the client (``await group.get_group_info(client, jid)``). Whoever caches device lists
 appends a hook to ``client.device_list_invalidators`` (called with each stale user).
+
+Messaging parts the client holds: ``locks`` (per-device session and per-group sender-key locks,
+:mod:`.locks`), ``devices`` (usync and the device-list cache, :mod:`.usync`), ``lids`` (the LID ↔
+phone-number map, :mod:`.lid`), ``secrets`` (poll secrets and votes, :mod:`.msgsecret`),
+``sender`` (:mod:`.send`) and ``resender`` (answers retry receipts, :mod:`.resend`), over
+``messaging_store`` (:class:`~.store.MessagingStore`; in memory by default).
 
 Layout (as whatsmeow splits ``client.go``): this module is the public API and the stanza
 dispatch; :mod:`.connection` the connection's life (dial, read, reconnect, verdicts, sending);
@@ -56,7 +64,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import group, notification, pair_code, presence
+from . import group, message_builders, notification, pair_code, presence
 from .binary import BinaryError
 from .binary.jid import JID
 from .binary.node import Node
@@ -74,8 +82,12 @@ from .connection import (
 from .connection_events import Action, Verdict, classify_failure, classify_stream_error
 from .device import DeviceIdentity
 from .events import PermanentDisconnect, PhoneSeen
+from .lid import LIDMap
+from .locks import SignalLocks
 from .login import handle_ib, handle_success
+from .message_builders import Message
 from .message_source import parse_message_source
+from .msgsecret import MessageSecrets
 from .notification import DeviceListInvalidator
 from .pair import PairClientType
 from .pair_code_flow import CodePairing
@@ -84,10 +96,19 @@ from .prekeys import PRE_KEY_RECHECK_WINDOW, PreKeyUploader, parse_count
 from .qrchan import LoginChannel
 from .receipt import NACK_PARSING_ERROR, ReceiptError, parse_receipt
 from .request import IQError
+from .resend import Resender
+from .send import DEFAULT_SEND_TIMEOUT, Sender, SendResponse
 from .socket.cert import WA_CERT_PUB_KEY
 from .socket.errors import SocketError
 from .socket.framesocket import WA_URL
-from .store import DeviceStore, MemorySignalStore, SignalProtocolStore
+from .store import (
+    DeviceSignalStore,
+    DeviceStore,
+    MemoryMessagingStore,
+    MemorySignalStore,
+    MessagingStore,
+)
+from .usync import UserInfo, Usync
 
 __all__ = [
     "PRE_KEY_RECHECK_WINDOW",
@@ -122,7 +143,8 @@ class Client(ConnectionLife):
         device: DeviceIdentity,
         device_store: DeviceStore,
         *,
-        signal_store: SignalProtocolStore | None = None,
+        signal_store: DeviceSignalStore | None = None,
+        messaging_store: MessagingStore | None = None,
         url: str = WA_URL,
         root_public_key: bytes = WA_CERT_PUB_KEY,
         ssl_context: ssl.SSLContext | None = None,
@@ -146,9 +168,17 @@ class Client(ConnectionLife):
         )
         self.device = device
         self.device_store = device_store
-        self.signal_store: SignalProtocolStore = signal_store or MemorySignalStore(
+        self.signal_store: DeviceSignalStore = signal_store or MemorySignalStore(
             device.identity_key, device.registration_id
         )
+        self.messaging_store: MessagingStore = messaging_store or MemoryMessagingStore()
+        self.locks = SignalLocks()
+        """Per-address session locks and per-group sender-key locks (:mod:`.locks`)."""
+        self.lids = LIDMap(self.messaging_store)
+        self.devices = Usync(self.send_iq, self.lids)
+        """usync queries and the device-list cache (``client.devices.invalidate(jid)``)."""
+        self.secrets = MessageSecrets(self.messaging_store)
+        self.sender = Sender(self)
         self.config = config or ClientConfig()
         self.qr_platform = qr_platform
         self.send_presence = send_presence
@@ -160,10 +190,12 @@ class Client(ConnectionLife):
         self._handlers: list[EventHandler] = []
         self._node_handlers: dict[str, NodeHandler] = {}
         self._notification_handlers: dict[str, NodeHandler] = {}
+        self.resender = Resender(self)
+        self._receipt_handlers: list[NodeHandler] = [self.resender.handle_receipt]
         self._pair = PairFlow(self)
         self._code_pairing = CodePairing(self)
         self._pre_keys = PreKeyUploader(self)
-        self.device_list_invalidators: list[DeviceListInvalidator] = []
+        self.device_list_invalidators: list[DeviceListInvalidator] = [self.devices.invalidate]
         """Called with each user whose device list went stale (``devices`` notifications)."""
         group.install(self)
         presence.install(self)
@@ -189,6 +221,10 @@ class Client(ConnectionLife):
         A ``receipt`` handler runs before the client emits the Receipt events and acks it.
         """
         self._node_handlers[tag] = handler
+
+    def add_receipt_handler(self, handler: NodeHandler) -> None:
+        """Also see every ``<receipt>`` stanza (any number of these; before the events)."""
+        self._receipt_handlers.append(handler)
 
     def add_notification_handler(self, notification_type: str, handler: NodeHandler) -> None:
         """Handle ``<notification type=…>``; the client acks every notification itself."""
@@ -282,6 +318,71 @@ class Client(ConnectionLife):
                 "Pre-key top-up after notification %s failed: %s", node.attrs.get("id"), e
             )
 
+    # --- messaging ---------------------------------------------------------------------------
+
+    async def send_message(
+        self,
+        to: JID,
+        message: Message,
+        *,
+        message_id: str | None = None,
+        edit: str | None = None,
+        peer: bool = False,
+        timeout: float = DEFAULT_SEND_TIMEOUT,
+    ) -> SendResponse:
+        """Send ``message`` to a user or group; returns once the server acked it (:mod:`.send`).
+
+        Raises :class:`~.send.ServerAckError`, :class:`~.send.SendTimeoutError` or another
+        :class:`~.send.SendError`. ``edit`` overrides the ``edit`` attribute derived from the
+        message; ``peer`` sends to our own phone (``to`` is our own JID).
+        """
+        return await self.sender.send_message(
+            to, message, message_id=message_id, edit=edit, peer=peer, timeout=timeout
+        )
+
+    async def send_peer_message(self, message: Message) -> SendResponse:
+        """Send a protocol message to our own phone (``category="peer"``)."""
+        if self.device.jid is None:
+            raise NotPairedError("not logged in")
+        return await self.send_message(self.device.jid.to_non_ad(), message, peer=True)
+
+    def own_jids(self) -> list[JID]:
+        """Our device's JIDs (phone number and LID, when known)."""
+        return [jid for jid in (self.device.jid, self.device.lid) if jid is not None]
+
+    def build_revoke(self, chat: JID, message_id: str, sender: JID | None = None) -> Message:
+        """Delete ``message_id`` for everyone (``sender``: its author, if not us; admins)."""
+        return message_builders.revoke(chat, message_id, sender, own=self.own_jids())
+
+    def build_reaction(
+        self, chat: JID, message_id: str, sender: JID | None, emoji: str
+    ) -> Message:
+        """React to ``message_id`` by ``sender`` (None: ours); ``emoji=""`` removes it."""
+        return message_builders.reaction(chat, message_id, sender, emoji, own=self.own_jids())
+
+    async def build_poll_vote(
+        self,
+        chat: JID,
+        poll_id: str,
+        poll_sender: JID,
+        options: list[str],
+        *,
+        voter: JID | None = None,
+    ) -> Message:
+        """Our vote on a poll whose secret we know (we sent or received it)."""
+        voter = voter or self.device.jid
+        if voter is None:
+            raise NotPairedError("not logged in")
+        return await self.secrets.build_poll_vote(
+            chat, poll_id, poll_sender, voter, options, own=self.own_jids()
+        )
+
+    async def is_on_whatsapp(self, phones: list[str]) -> list[UserInfo]:
+        return await self.devices.is_on_whatsapp(phones)
+
+    async def get_user_devices(self, users: list[JID]) -> list[JID]:
+        return await self.devices.get_devices(users)
+
     # --- stanzas ----------------------------------------------------------------------------
 
     async def _handle_node(self, node: Node) -> Verdict | None:
@@ -359,6 +460,8 @@ class Client(ConnectionLife):
             handler = self._node_handlers.get("receipt")
             if handler is not None:
                 await handler(node)
+            for receipt_handler in self._receipt_handlers:
+                await receipt_handler(node)
             for receipt in receipts:
                 await self.dispatch(receipt)
         finally:

@@ -331,7 +331,11 @@ class ConnectionLife:
                     self.log.warning("Dropping undecodable frame: %s", e)
                     continue
                 self.log.debug("Received %r", node)
-                is_answer = node.tag == "iq" and node.attrs.get("type") in ("result", "error")
+                # IQ answers and acks of sent messages wake their waiters here, not in the
+                # handler queue: a handler may itself be waiting for one (as whatsmeow does).
+                is_answer = node.tag == "ack" or (
+                    node.tag == "iq" and node.attrs.get("type") in ("result", "error")
+                )
                 if is_answer and self._requests.resolve(node):
                     continue
                 queue.put_nowait(node)

@@ -122,6 +122,11 @@ class SignalProtocolStore(IdentityStore, PreKeyStore, SignedPreKeyStore, Session
     """Everything the 1:1 session builder and cipher need, in one object."""
 
 
+@runtime_checkable
+class DeviceSignalStore(SignalProtocolStore, SenderKeyStore, Protocol):
+    """All Signal state of one device, 1:1 sessions and group sender keys (the client's store)."""
+
+
 # --------------------------------------------------------------------------------------------
 # In-memory implementations (tests, the simulator's phones)
 # --------------------------------------------------------------------------------------------
@@ -296,3 +301,99 @@ class MemoryDeviceStore:
 
     async def delete_device(self) -> None:
         self.data = None
+
+
+# --------------------------------------------------------------------------------------------
+# Messaging stores: LID ↔ phone number, who has our sender key, message secrets
+# --------------------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class LIDStore(Protocol):
+    """LID ↔ phone-number mappings, by user (bare user parts: ``123`` for ``123@lid``)."""
+
+    async def put_lid_mappings(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Store ``(lid_user, pn_user)`` pairs; a new pair replaces older ones of either side."""
+        ...
+
+    async def get_lid_for_pn(self, pn_user: str) -> str | None: ...
+
+    async def get_pn_for_lid(self, lid_user: str) -> str | None: ...
+
+
+@runtime_checkable
+class SenderKeyDeviceStore(Protocol):
+    """Which devices (JID strings) have been sent our current sender key of a group."""
+
+    async def get_sender_key_devices(self, group_id: str) -> set[str]: ...
+
+    async def add_sender_key_devices(self, group_id: str, devices: Sequence[str]) -> None: ...
+
+    async def clear_sender_key_devices(self, group_id: str) -> None:
+        """Forget them all (our sender key of the group was rotated)."""
+        ...
+
+
+@runtime_checkable
+class MessageSecretStore(Protocol):
+    """``messageContextInfo.messageSecret`` of messages (polls), keyed by chat, sender, id.
+
+    ``chat`` and ``sender`` are non-device JID strings.
+    """
+
+    async def put_message_secret(
+        self, chat: str, sender: str, message_id: str, secret: bytes
+    ) -> None: ...
+
+    async def get_message_secret(
+        self, chat: str, sender: str, message_id: str
+    ) -> bytes | None: ...
+
+
+@runtime_checkable
+class MessagingStore(LIDStore, SenderKeyDeviceStore, MessageSecretStore, Protocol):
+    """The three messaging stores in one object (the client takes it as ``messaging_store``)."""
+
+
+class MemoryMessagingStore:
+    """:class:`MessagingStore` in memory."""
+
+    def __init__(self) -> None:
+        self.pn_by_lid: dict[str, str] = {}
+        self.lid_by_pn: dict[str, str] = {}
+        self.sender_key_devices: dict[str, set[str]] = {}
+        self.secrets: dict[tuple[str, str, str], bytes] = {}
+
+    async def put_lid_mappings(self, pairs: Sequence[tuple[str, str]]) -> None:
+        for lid, pn in pairs:
+            old_pn = self.pn_by_lid.pop(lid, None)
+            if old_pn is not None:
+                self.lid_by_pn.pop(old_pn, None)
+            old_lid = self.lid_by_pn.pop(pn, None)
+            if old_lid is not None:
+                self.pn_by_lid.pop(old_lid, None)
+            self.pn_by_lid[lid] = pn
+            self.lid_by_pn[pn] = lid
+
+    async def get_lid_for_pn(self, pn_user: str) -> str | None:
+        return self.lid_by_pn.get(pn_user)
+
+    async def get_pn_for_lid(self, lid_user: str) -> str | None:
+        return self.pn_by_lid.get(lid_user)
+
+    async def get_sender_key_devices(self, group_id: str) -> set[str]:
+        return set(self.sender_key_devices.get(group_id, ()))
+
+    async def add_sender_key_devices(self, group_id: str, devices: Sequence[str]) -> None:
+        self.sender_key_devices.setdefault(group_id, set()).update(devices)
+
+    async def clear_sender_key_devices(self, group_id: str) -> None:
+        self.sender_key_devices.pop(group_id, None)
+
+    async def put_message_secret(
+        self, chat: str, sender: str, message_id: str, secret: bytes
+    ) -> None:
+        self.secrets[(chat, sender, message_id)] = bytes(secret)
+
+    async def get_message_secret(self, chat: str, sender: str, message_id: str) -> bytes | None:
+        return self.secrets.get((chat, sender, message_id))

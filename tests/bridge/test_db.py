@@ -32,14 +32,14 @@ async def _users(db: Database, *mxids: UserID) -> BridgeDB:
 
 async def test_upgrades_reach_latest_version(database: Database) -> None:
     version = await database.fetchval("SELECT version FROM version")
-    assert version == len(upgrade_table.upgrades) == 2
+    assert version == len(upgrade_table.upgrades) == 3
     for table in ("user", "puppet", "portal", "wa_device", "wa_session", "wa_sender_key"):
         assert await database.table_exists(table), table
 
 
 async def test_upgrade_is_idempotent(database: Database) -> None:
     await upgrade_table.upgrade(database)
-    assert await database.fetchval("SELECT version FROM version") == 2
+    assert await database.fetchval("SELECT version FROM version") == 3
 
 
 async def test_user_round_trip_and_logged_in_queries(database: Database) -> None:
