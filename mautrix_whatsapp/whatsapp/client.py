@@ -13,8 +13,9 @@ Public API (what the bridge uses)::
     await client.disconnect()              # clean close, no reconnect
 
 ``signal_store`` must persist with the device (uploaded one-time pre-keys live there; the
-default is in memory, for tests). ``url``/``root_public_key``/``ca_file`` point the client at a
-test server; the defaults are WhatsApp's.
+default is in memory, for tests); so must ``message_secrets`` (poll secrets, :mod:`.msgsecret`).
+``url``/``root_public_key``/``ca_file`` point the client at a test server; the defaults are
+WhatsApp's.
 
 Properties: ``is_connected``, ``is_logged_in``, ``device`` (the :class:`DeviceIdentity`),
 ``phone_last_seen`` (when the phone was last known active; the bridge warns after 12 days).
@@ -32,6 +33,10 @@ What happens is reported as events (:mod:`.events`): unpaired, the client emits 
 :class:`PairSuccess`, a 515 restart, and a login that ends in :class:`Connected`. Dropped
 connections emit :class:`Disconnected` and reconnect with backoff; permanent verdicts
 (:class:`LoggedOut`, :class:`TemporaryBan`, :class:`StreamReplaced`, …) stop the client.
+
+Messages arrive as :class:`~.events.Message` events (:mod:`.message`); :meth:`Client.mark_read`
+sends read and played receipts; LID ↔ phone-number pairs seen in stanzas go to
+:meth:`Client.on_lid_mapping`.
 
 Other modules (messages, receipts, notifications) hook in with :meth:`Client.add_node_handler`
 and :meth:`Client.add_notification_handler`; the client never needs to know them.
@@ -70,7 +75,9 @@ from .connection import (
 from .connection_events import Action, Verdict, classify_failure, classify_stream_error
 from .device import DeviceIdentity
 from .events import PermanentDisconnect, PhoneSeen
+from .locks import SignalLocks
 from .login import handle_ib, handle_success
+from .message import MessageHandler
 from .message_source import parse_message_source
 from .pair import PairClientType
 from .pair_code_flow import CodePairing
@@ -78,11 +85,18 @@ from .pair_flow import PairFlow
 from .prekeys import PRE_KEY_RECHECK_WINDOW, PreKeyUploader, parse_count
 from .qrchan import LoginChannel
 from .receipt import NACK_PARSING_ERROR, ReceiptError, parse_receipt
+from .receipt_send import READ, build_read_receipt
 from .request import IQError
 from .socket.cert import WA_CERT_PUB_KEY
 from .socket.errors import SocketError
 from .socket.framesocket import WA_URL
-from .store import DeviceStore, MemorySignalStore, SignalProtocolStore
+from .store import (
+    DeviceStore,
+    MemoryMessageSecretStore,
+    MemorySignalStore,
+    MessageSecretStore,
+    SignalProtocolStore,
+)
 
 __all__ = [
     "PRE_KEY_RECHECK_WINDOW",
@@ -118,6 +132,7 @@ class Client(ConnectionLife):
         device_store: DeviceStore,
         *,
         signal_store: SignalProtocolStore | None = None,
+        message_secrets: MessageSecretStore | None = None,
         url: str = WA_URL,
         root_public_key: bytes = WA_CERT_PUB_KEY,
         ssl_context: ssl.SSLContext | None = None,
@@ -144,6 +159,9 @@ class Client(ConnectionLife):
         self.signal_store: SignalProtocolStore = signal_store or MemorySignalStore(
             device.identity_key, device.registration_id
         )
+        self.message_secrets: MessageSecretStore = message_secrets or MemoryMessageSecretStore()
+        self.signal_locks = SignalLocks()
+        """Shared by sending and receiving: one Signal session or sender key in use at a time."""
         self.config = config or ClientConfig()
         self.qr_platform = qr_platform
         self.send_presence = send_presence
@@ -158,6 +176,9 @@ class Client(ConnectionLife):
         self._pair = PairFlow(self)
         self._code_pairing = CodePairing(self)
         self._pre_keys = PreKeyUploader(self)
+        self._lid_for_pn: dict[JID, JID] = {}
+        self.messages = MessageHandler(self)
+        self.messages.install()
 
     # --- events -----------------------------------------------------------------------------
 
@@ -253,6 +274,38 @@ class Client(ConnectionLife):
             client_type=client_type,
             client_display_name=client_display_name,
         )
+
+    # --- messages ---------------------------------------------------------------------------
+
+    async def on_lid_mapping(self, lid: JID, pn: JID) -> None:
+        """A stanza showed that ``lid`` and ``pn`` are one user (both without device).
+
+        Kept in memory here; the LID store (``lid.py``) takes this and :meth:`get_lid_for_pn`
+        over.
+        """
+        self._lid_for_pn[pn.to_non_ad()] = lid.to_non_ad()
+
+    async def get_lid_for_pn(self, pn: JID) -> JID | None:
+        """The LID user of the phone-number user ``pn``, if known."""
+        return self._lid_for_pn.get(pn.to_non_ad())
+
+    async def mark_read(
+        self,
+        chat: JID,
+        sender: JID | None,
+        message_ids: list[str],
+        timestamp: datetime | None = None,
+        receipt_type: str = READ,
+    ) -> None:
+        """Tell ``chat`` (and our other devices) that we read ``message_ids``.
+
+        ``sender`` sent them (needed in groups); ``receipt_type`` may be ``read-self`` (only our
+        devices learn it), ``played`` or ``played-self``. Raises ValueError for no ids.
+        """
+        node = build_read_receipt(
+            chat, sender, message_ids, timestamp or datetime.now(UTC), receipt_type
+        )
+        await self.send_node(node)
 
     # --- pre-keys ---------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ implementation. Session and sender-key records are opaque bytes here (the Signal
 their format), so a store only has to keep blobs by key.
 
 Sections: Signal identities, pre-keys, signed pre-keys, sessions, sender keys; then the in-memory
-implementations in the same order.
+implementations in the same order; the device identity; message secrets.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import enum
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
+from .binary.jid import JID
 from .crypto.keys import KeyPair, strip_key_type
 from .device import DeviceIdentity
 from .signal.address import SignalAddress
@@ -288,3 +289,49 @@ class MemoryDeviceStore:
 
     async def delete_device(self) -> None:
         self.data = None
+
+
+# --------------------------------------------------------------------------------------------
+# Message secrets (poll votes and other secret-keyed modifications; see msgsecret.py)
+# --------------------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class MessageSecretStore(Protocol):
+    """The ``messageSecret`` of messages (polls…) that others may later vote on or modify.
+
+    Keyed by chat, original sender (user, without device) and message id. A lookup falls back
+    to any sender of that id in the chat and returns the stored sender, since a vote may name
+    the poll's creator by phone number where the poll came from a LID, or the reverse.
+    """
+
+    async def put_message_secret(
+        self, chat: JID, sender: JID, message_id: str, secret: bytes
+    ) -> None: ...
+
+    async def get_message_secret(
+        self, chat: JID, sender: JID, message_id: str
+    ) -> tuple[bytes, JID] | None:
+        """``(secret, stored sender)``, or None if no secret is known for the message."""
+        ...
+
+
+class MemoryMessageSecretStore:
+    def __init__(self) -> None:
+        self.secrets: dict[tuple[str, str], dict[str, bytes]] = {}
+
+    async def put_message_secret(
+        self, chat: JID, sender: JID, message_id: str, secret: bytes
+    ) -> None:
+        by_sender = self.secrets.setdefault((str(chat.to_non_ad()), message_id), {})
+        by_sender.setdefault(str(sender.to_non_ad()), bytes(secret))
+
+    async def get_message_secret(
+        self, chat: JID, sender: JID, message_id: str
+    ) -> tuple[bytes, JID] | None:
+        by_sender = self.secrets.get((str(chat.to_non_ad()), message_id))
+        if not by_sender:
+            return None
+        wanted = str(sender.to_non_ad())
+        stored = wanted if wanted in by_sender else next(iter(by_sender))
+        return by_sender[stored], JID.parse(stored)
