@@ -1,0 +1,223 @@
+"""Message-secret crypto (poll votes), received votes through the handler, read receipts we
+send, and the Signal locks."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from mautrix_whatsapp.whatsapp import msgsecret
+from mautrix_whatsapp.whatsapp.binary.jid import JID
+from mautrix_whatsapp.whatsapp.events import Message
+from mautrix_whatsapp.whatsapp.locks import KeyedLocks, SignalLocks
+from mautrix_whatsapp.whatsapp.msgsecret import MsgSecretError, MsgSecretType
+from mautrix_whatsapp.whatsapp.proto import wa_common_pb2, wa_e2e_pb2
+from mautrix_whatsapp.whatsapp.receipt_send import build_read_receipt
+from mautrix_whatsapp.whatsapp.signal.address import SignalAddress
+from mautrix_whatsapp.whatsapp.store import MemoryMessageSecretStore
+from tests.processes import run_node_json
+
+from .message_peer import OWN, Peer, client_bundle, paired_client
+
+CREATOR = JID("15550000001", "s.whatsapp.net", 3)
+VOTER = JID("15550000002", "s.whatsapp.net", 7)
+SECRET = bytes(range(32))
+OPTIONS = [hashlib.sha256(name.encode()).digest() for name in ("Yes", "No", "Maybe")]
+
+
+def vote(*indexes: int) -> wa_e2e_pb2.PollVoteMessage:
+    return wa_e2e_pb2.PollVoteMessage(selectedOptions=[OPTIONS[i] for i in indexes])
+
+
+def test_poll_vote_round_trip_and_binding() -> None:
+    value = msgsecret.encrypt_poll_vote(VOTER, "POLL1", CREATOR, SECRET, vote(0, 2))
+    assert len(value.encIV) == 12
+    decrypted = msgsecret.decrypt_poll_vote(VOTER, "POLL1", CREATOR, SECRET, value)
+    assert list(decrypted.selectedOptions) == [OPTIONS[0], OPTIONS[2]]
+    # Devices do not matter: the key binds users.
+    assert (
+        msgsecret.decrypt_poll_vote(VOTER.to_non_ad(), "POLL1", CREATOR.to_non_ad(), SECRET, value)
+        == decrypted
+    )
+    other = JID("15550000009", "s.whatsapp.net")
+    for args in [
+        (other, "POLL1", CREATOR, SECRET),
+        (VOTER, "POLL2", CREATOR, SECRET),
+        (VOTER, "POLL1", other, SECRET),
+        (VOTER, "POLL1", CREATOR, bytes(32)),
+    ]:
+        with pytest.raises(MsgSecretError):
+            msgsecret.decrypt_poll_vote(*args, value)
+    with pytest.raises(MsgSecretError):
+        msgsecret.decrypt_poll_vote(
+            VOTER, "POLL1", CREATOR, SECRET, wa_e2e_pb2.PollEncValue(encPayload=b"x", encIV=b"1")
+        )
+
+
+def test_derive_key_aad_only_for_votes_and_event_responses() -> None:
+    key, aad = msgsecret.derive_key(MsgSecretType.POLL_VOTE, VOTER, "ID", CREATOR, SECRET)
+    assert aad == b"ID\x0015550000002@s.whatsapp.net" and len(key) == 32
+    reaction_key, no_aad = msgsecret.derive_key(
+        MsgSecretType.REACTION, VOTER, "ID", CREATOR, SECRET
+    )
+    assert no_aad is None and reaction_key != key
+
+
+@pytest.mark.node
+def test_baileys_decrypts_our_votes(node_harness_dir: Path) -> None:
+    """Baileys' decryptPollVote (its own HKDF and GCM) reads what we encrypt."""
+    cases = []
+    for i in range(4):
+        secret = os.urandom(32)
+        chosen = vote(*range(i % 3 + 1))
+        value = msgsecret.encrypt_poll_vote(VOTER, f"3EB0{i}", CREATOR, secret, chosen)
+        cases.append((chosen, secret, value))
+    answer = run_node_json(
+        node_harness_dir,
+        "poll_vote.mjs",
+        {
+            "votes": [
+                {
+                    "encPayload": value.encPayload.hex(),
+                    "encIv": value.encIV.hex(),
+                    "pollCreatorJid": str(CREATOR.to_non_ad()),
+                    "pollMsgId": f"3EB0{i}",
+                    "pollEncKey": secret.hex(),
+                    "voterJid": str(VOTER.to_non_ad()),
+                }
+                for i, (_chosen, secret, value) in enumerate(cases)
+            ]
+        },
+        timeout=30,
+    )
+    for (chosen, _secret, _value), result in zip(cases, answer["votes"], strict=True):
+        assert [bytes.fromhex(h) for h in result["selectedOptions"]] == list(
+            chosen.selectedOptions
+        )
+
+
+async def test_memory_secret_store_falls_back_to_the_stored_sender() -> None:
+    store = MemoryMessageSecretStore()
+    chat = JID("120363000000000009", "g.us")
+    assert await store.get_message_secret(chat, CREATOR, "P") is None
+    await store.put_message_secret(chat, CREATOR, "P", SECRET)
+    await store.put_message_secret(chat, CREATOR, "P", b"later" * 7)  # first one wins
+    assert await store.get_message_secret(chat, CREATOR.to_non_ad(), "P") == (
+        SECRET,
+        CREATOR.to_non_ad(),
+    )
+    lid = JID("777", "lid")
+    assert await store.get_message_secret(chat, lid, "P") == (SECRET, CREATOR.to_non_ad())
+
+
+async def test_received_poll_secret_is_stored_and_votes_decrypt() -> None:
+    client, log, _sent = await paired_client()
+    bob = Peer(CREATOR)
+    await bob.start(await client_bundle(client))
+    poll = wa_e2e_pb2.Message(
+        pollCreationMessage=wa_e2e_pb2.PollCreationMessage(name="Lunch?"),
+        messageContextInfo=wa_e2e_pb2.MessageContextInfo(messageSecret=SECRET),
+    )
+    poll_node = await bob.dm(poll)
+    await client._handle_node(poll_node)
+    poll_id = poll_node.attr_str("id")
+    chat = CREATOR.to_non_ad()
+    assert await client.message_secrets.get_message_secret(chat, CREATOR, poll_id) == (
+        SECRET,
+        chat,
+    )
+    # Bob votes on his own poll (from his point of view, fromMe).
+    update = wa_e2e_pb2.Message(
+        pollUpdateMessage=wa_e2e_pb2.PollUpdateMessage(
+            pollCreationMessageKey=wa_common_pb2.MessageKey(
+                remoteJID=str(OWN.to_non_ad()), fromMe=True, ID=poll_id
+            ),
+            vote=msgsecret.encrypt_poll_vote(CREATOR, poll_id, CREATOR, SECRET, vote(1)),
+        )
+    )
+    await client._handle_node(await bob.dm(update))
+    event = log.of(Message)[1]
+    decrypted = await client.messages.decrypt_poll_vote(event)
+    assert list(decrypted.selectedOptions) == [OPTIONS[1]]
+    # Without a stored secret the vote cannot be read.
+    unknown = wa_e2e_pb2.Message(
+        pollUpdateMessage=wa_e2e_pb2.PollUpdateMessage(
+            pollCreationMessageKey=wa_common_pb2.MessageKey(fromMe=True, ID="NOPE"),
+            vote=update.pollUpdateMessage.vote,
+        )
+    )
+    await client._handle_node(await bob.dm(unknown))
+    with pytest.raises(MsgSecretError):
+        await client.messages.decrypt_poll_vote(log.of(Message)[2])
+    with pytest.raises(MsgSecretError):
+        await client.messages.decrypt_poll_vote(log.of(Message)[0])
+
+
+async def test_mark_read_and_played_receipts() -> None:
+    client, _log, sent = await paired_client()
+    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    dm = JID("15550000001", "s.whatsapp.net")
+    await client.mark_read(dm, CREATOR, ["A", "B", "C"], at)
+    node = sent[-1]
+    assert node.tag == "receipt"
+    assert node.attrs == {"id": "A", "type": "read", "to": dm, "t": str(int(at.timestamp()))}
+    items = node.get_child_by_tag("list").children
+    assert [(i.tag, i.attrs["id"]) for i in items] == [("item", "B"), ("item", "C")]
+
+    group = JID("120363000000000009", "g.us")
+    await client.mark_read(group, CREATOR, ["X"], at, "played")
+    node = sent[-1]
+    assert node.attrs["participant"] == CREATOR.to_non_ad() and node.attrs["type"] == "played"
+    assert node.content is None
+
+    self_read = build_read_receipt(dm, None, ["Y"], at, "read-self")
+    assert self_read.attrs["type"] == "read-self" and "participant" not in self_read.attrs
+    with pytest.raises(ValueError):
+        await client.mark_read(dm, None, [], at)
+    with pytest.raises(ValueError):
+        build_read_receipt(dm, None, ["Z"], at, "delivery")
+
+
+async def test_keyed_locks_serialize_and_are_dropped() -> None:
+    locks = SignalLocks()
+    address = SignalAddress("123", 1)
+    order: list[str] = []
+    first_in = asyncio.Event()
+    release = asyncio.Event()
+
+    async def first() -> None:
+        async with locks.session(address):
+            order.append("first in")
+            first_in.set()
+            await release.wait()
+            order.append("first out")
+
+    async def second() -> None:
+        await first_in.wait()
+        async with locks.session(address):
+            order.append("second in")
+
+    async def other() -> None:
+        await first_in.wait()
+        async with locks.session(SignalAddress("456", 1)), locks.sender_key("g", address):
+            order.append("other")
+
+    tasks = [asyncio.create_task(c()) for c in (first, second, other)]
+    await first_in.wait()
+    await tasks[2]
+    assert order == ["first in", "other"]
+    release.set()
+    await asyncio.gather(*tasks)
+    assert order == ["first in", "other", "first out", "second in"]
+    assert len(locks.sessions) == 0 and len(locks.sender_keys) == 0
+
+    keyed = KeyedLocks()
+    with pytest.raises(RuntimeError):
+        async with keyed.hold("k"):
+            raise RuntimeError("released on error")
+    assert len(keyed) == 0
