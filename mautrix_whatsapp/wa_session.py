@@ -18,7 +18,12 @@ from typing import TYPE_CHECKING
 from mautrix.types import UserID
 
 from . import session as s
-from .db.whatsapp_store import SQLDeviceStore, SQLSignalStore, delete_signal_state
+from .db.whatsapp_store import (
+    SQLDeviceStore,
+    SQLMessageSecretStore,
+    SQLSignalStore,
+    delete_signal_state,
+)
 from .whatsapp import events as ev
 from .whatsapp.client import Client, ClientError, ConnectionTiming
 from .whatsapp.client_payload import ClientConfig
@@ -123,6 +128,7 @@ class ClientSession:
             device,
             self.device_store,
             signal_store=signal_store,
+            message_secrets=SQLMessageSecretStore(self.bridge.db, self.owner),
             url=wa.websocket_url,
             root_public_key=wa.root_public_key,
             ca_file=wa.tls_ca_file,

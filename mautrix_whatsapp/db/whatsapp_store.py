@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from mautrix.util.async_db import Connection, Database
 
+from ..whatsapp.binary.jid import JID
 from ..whatsapp.crypto.keys import KeyPair, strip_key_type
 from ..whatsapp.device import DeviceIdentity
 from ..whatsapp.signal.address import SignalAddress
@@ -236,3 +237,42 @@ class SQLSignalStore:
             str(sender),
             bytes(record),
         )
+
+
+class SQLMessageSecretStore:
+    """``whatsapp.store.MessageSecretStore`` for one user (poll secrets survive restarts)."""
+
+    def __init__(self, db: Database, owner: str) -> None:
+        self.db = db
+        self.owner = owner
+
+    async def put_message_secret(
+        self, chat: JID, sender: JID, message_id: str, secret: bytes
+    ) -> None:
+        await self.db.execute(
+            """INSERT INTO wa_message_secret (owner, chat, sender, message_id, secret)
+               VALUES ($1, $2, $3, $4, $5)
+               ON CONFLICT (owner, chat, sender, message_id) DO NOTHING""",
+            self.owner,
+            str(chat.to_non_ad()),
+            str(sender.to_non_ad()),
+            message_id,
+            bytes(secret),
+        )
+
+    async def get_message_secret(
+        self, chat: JID, sender: JID, message_id: str
+    ) -> tuple[bytes, JID] | None:
+        # The exact sender first, else whoever sent that id in the chat (PN vs LID).
+        row = await self.db.fetchrow(
+            """SELECT secret, sender FROM wa_message_secret
+               WHERE owner=$1 AND chat=$2 AND message_id=$3
+               ORDER BY CASE WHEN sender=$4 THEN 0 ELSE 1 END, sender LIMIT 1""",
+            self.owner,
+            str(chat.to_non_ad()),
+            message_id,
+            str(sender.to_non_ad()),
+        )
+        if row is None:
+            return None
+        return bytes(row["secret"]), JID.parse(row["sender"])

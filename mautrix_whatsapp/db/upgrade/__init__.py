@@ -7,8 +7,10 @@ makes every step and this package import each other.)
 
 from mautrix.util.async_db import UpgradeTable
 
-from . import v01_initial, v02_whatsapp_store
+from . import v01_initial, v02_whatsapp_store, v04_message_secrets
 
 upgrade_table = UpgradeTable()
 upgrade_table.register(v01_initial.upgrade_v1, description=v01_initial.DESCRIPTION)
 upgrade_table.register(v02_whatsapp_store.upgrade_v2, description=v02_whatsapp_store.DESCRIPTION)
+# v03 (client-send's) goes here; v04 is registered after it.
+upgrade_table.register(v04_message_secrets.upgrade_v4, description=v04_message_secrets.DESCRIPTION)
