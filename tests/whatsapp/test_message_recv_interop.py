@@ -16,7 +16,7 @@ from mautrix_whatsapp.whatsapp.signal.address import SignalAddress
 from mautrix_whatsapp.whatsapp.signal.padding import pad_message
 
 from .message_peer import OWN, client_bundle, enc, paired_client, stanza, text
-from .signal_session_harness import NodeHarness, SessionHarness, b64, unb64
+from .signal_session_harness import GroupHarness, SessionHarness, b64, unb64
 
 pytestmark = pytest.mark.node
 
@@ -24,10 +24,6 @@ NODE_JID = JID("15557778888", "s.whatsapp.net", 2)
 GROUP = JID("120363222222222222", "g.us")
 OURS = SignalAddress(*OWN.signal_address)
 _parties = itertools.count()
-
-
-class GroupHarness(NodeHarness):
-    script = "signal_group.mjs"
 
 
 @pytest.fixture(scope="module")
