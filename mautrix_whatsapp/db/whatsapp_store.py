@@ -11,7 +11,6 @@ from collections.abc import Sequence
 
 from mautrix.util.async_db import Connection, Database
 
-from ..whatsapp.binary.jid import JID
 from ..whatsapp.crypto.keys import KeyPair, strip_key_type
 from ..whatsapp.device import DeviceIdentity
 from ..whatsapp.signal.address import SignalAddress
@@ -247,32 +246,26 @@ class SQLMessageSecretStore:
         self.owner = owner
 
     async def put_message_secret(
-        self, chat: JID, sender: JID, message_id: str, secret: bytes
+        self, chat: str, sender: str, message_id: str, secret: bytes
     ) -> None:
         await self.db.execute(
             """INSERT INTO wa_message_secret (owner, chat, sender, message_id, secret)
                VALUES ($1, $2, $3, $4, $5)
                ON CONFLICT (owner, chat, sender, message_id) DO NOTHING""",
             self.owner,
-            str(chat.to_non_ad()),
-            str(sender.to_non_ad()),
+            chat,
+            sender,
             message_id,
             bytes(secret),
         )
 
-    async def get_message_secret(
-        self, chat: JID, sender: JID, message_id: str
-    ) -> tuple[bytes, JID] | None:
-        # The exact sender first, else whoever sent that id in the chat (PN vs LID).
-        row = await self.db.fetchrow(
-            """SELECT secret, sender FROM wa_message_secret
-               WHERE owner=$1 AND chat=$2 AND message_id=$3
-               ORDER BY CASE WHEN sender=$4 THEN 0 ELSE 1 END, sender LIMIT 1""",
+    async def get_message_secret(self, chat: str, sender: str, message_id: str) -> bytes | None:
+        data = await self.db.fetchval(
+            """SELECT secret FROM wa_message_secret
+               WHERE owner=$1 AND chat=$2 AND sender=$3 AND message_id=$4""",
             self.owner,
-            str(chat.to_non_ad()),
+            chat,
+            sender,
             message_id,
-            str(sender.to_non_ad()),
         )
-        if row is None:
-            return None
-        return bytes(row["secret"]), JID.parse(row["sender"])
+        return bytes(data) if data is not None else None

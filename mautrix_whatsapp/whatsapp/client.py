@@ -79,6 +79,7 @@ from .locks import SignalLocks
 from .login import handle_ib, handle_success
 from .message import MessageHandler
 from .message_source import parse_message_source
+from .msgsecret import MessageSecrets
 from .pair import PairClientType
 from .pair_code_flow import CodePairing
 from .pair_flow import PairFlow
@@ -159,9 +160,10 @@ class Client(ConnectionLife):
         self.signal_store: SignalProtocolStore = signal_store or MemorySignalStore(
             device.identity_key, device.registration_id
         )
-        self.message_secrets: MessageSecretStore = message_secrets or MemoryMessageSecretStore()
-        self.signal_locks = SignalLocks()
-        """Shared by sending and receiving: one Signal session or sender key in use at a time."""
+        self.secrets = MessageSecrets(message_secrets or MemoryMessageSecretStore())
+        """Poll secrets: kept when a poll arrives, used to read votes (:mod:`.msgsecret`)."""
+        self.locks = SignalLocks()
+        """Per-address session locks and per-group sender-key locks (:mod:`.locks`)."""
         self.config = config or ClientConfig()
         self.qr_platform = qr_platform
         self.send_presence = send_presence

@@ -317,13 +317,15 @@ class UndecryptableMessage:
 
 
 @dataclass(frozen=True)
-class IdentityChange:
-    """A contact's device presented a new identity key (reinstalled); we trust it and start a
-    new session, as whatsmeow does by default. ``implicit``: noticed on decrypt, not notified."""
+class IdentityChanged:
+    """A contact's identity key changed (new phone / reinstall); their sessions were dropped.
+
+    Also emitted when a message shows it (a ``pkmsg`` under a new key): we trust the new key and
+    start a new session, as whatsmeow does by default.
+    """
 
     jid: JID
-    timestamp: datetime
-    implicit: bool = True
+    timestamp: datetime | None
 
 
 Event = (
@@ -348,6 +350,6 @@ Event = (
     | Receipt
     | Message
     | UndecryptableMessage
-    | IdentityChange
+    | IdentityChanged
 )
 """Every event type of this module (other modules add their own: messages, receipts…)."""

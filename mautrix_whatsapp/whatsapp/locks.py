@@ -1,31 +1,33 @@
-"""Per-address locks around Signal sessions and per-(group, sender) locks around sender keys.
+"""Per-key asyncio locks shared by every module that touches Signal state.
 
-A session record is loaded, advanced and stored by every encrypt and decrypt; two of those
-overlapping for one address would lose a ratchet step (whatsmeow holds its session lock the same
-way). Receiving and sending share one :class:`SignalLocks` per client, so a message arriving from
-a device while we encrypt to it waits its turn. Locks exist only while someone holds or waits for
-them, so memory stays bounded by the work in flight.
+A Signal session (one remote device) and a sender key (one group) are read, advanced and written
+back by whoever encrypts or decrypts with them; two overlapping uses would both start from the
+same record and one's ratchet step would be lost. whatsmeow serializes them the same way. One
+:class:`SignalLocks` per client (``client.locks``), taken by the sending and receiving sides::
+
+    async with client.locks.session(address): ...   # 1:1 session with one device
+    async with client.locks.group(group_id): ...    # our/their sender keys in one group
+
+Locks exist only while someone holds or waits for them, so the maps stay small. (The same API
+as client-send's module of this name; either can replace the other.)
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Hashable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from .signal.address import SignalAddress
 
 
 class KeyedLocks:
-    """One :class:`asyncio.Lock` per key, dropped when nobody holds or waits for it."""
+    """One :class:`asyncio.Lock` per key, forgotten when unused."""
 
     def __init__(self) -> None:
         self._locks: dict[Hashable, tuple[asyncio.Lock, int]] = {}
 
-    def __len__(self) -> int:
-        return len(self._locks)
-
-    @asynccontextmanager
+    @contextlib.asynccontextmanager
     async def hold(self, key: Hashable) -> AsyncIterator[None]:
         lock, users = self._locks.get(key, (None, 0))
         if lock is None:
@@ -35,26 +37,25 @@ class KeyedLocks:
             async with lock:
                 yield
         finally:
-            lock, users = self._locks[key]
+            _, users = self._locks[key]
             if users <= 1:
                 del self._locks[key]
             else:
                 self._locks[key] = (lock, users - 1)
 
+    def __len__(self) -> int:
+        return len(self._locks)
+
 
 class SignalLocks:
-    """The locks of one client's Signal state (see the module docstring)."""
+    """The client's session and sender-key locks (see the module docstring)."""
 
     def __init__(self) -> None:
         self.sessions = KeyedLocks()
-        self.sender_keys = KeyedLocks()
+        self.groups = KeyedLocks()
 
-    def session(self, address: SignalAddress) -> AbstractAsyncContextManager[None]:
-        """Hold while loading, using and storing the session with ``address``."""
+    def session(self, address: SignalAddress) -> contextlib.AbstractAsyncContextManager[None]:
         return self.sessions.hold(address)
 
-    def sender_key(
-        self, group_id: str, sender: SignalAddress
-    ) -> AbstractAsyncContextManager[None]:
-        """Hold while loading, using and storing the sender key of ``sender`` in ``group_id``."""
-        return self.sender_keys.hold((group_id, sender))
+    def group(self, group_id: str) -> contextlib.AbstractAsyncContextManager[None]:
+        return self.groups.hold(group_id)

@@ -18,7 +18,7 @@ client hands stanzas over one at a time, so nothing here runs concurrently or re
 A message that cannot be decrypted gets a retry receipt (:mod:`.retry_request`) and an
 :class:`~.events.UndecryptableMessage`; nothing a peer sends can stop the connection. A new
 identity key in a ``pkmsg`` (the contact reinstalled) is trusted and replaces the session, as
-whatsmeow does by default (:class:`~.events.IdentityChange`).
+whatsmeow does by default (:class:`~.events.IdentityChanged`).
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ from google.protobuf.message import DecodeError
 from .binary import BinaryError
 from .binary.jid import JID
 from .binary.node import Node
-from .events import IdentityChange, Message, UndecryptableMessage
+from .events import IdentityChanged, Message, UndecryptableMessage
 from .message_info import MessageInfo, MessageInfoError, parse_message_info
-from .msgsecret import MsgSecretError, decrypt_poll_vote
+from .msgsecret import MessageSecretError
 from .proto import wa_e2e_pb2
 from .receipt import NACK_PARSING_ERROR
 from .receipt_send import build_message_receipt
@@ -237,7 +237,7 @@ class MessageHandler:
         client = self.client
         store = client.signal_store
         address = self._address(sender)
-        async with client.signal_locks.session(address):
+        async with client.locks.session(address):
             await self._migrate_session(info, address)
             cipher = SessionCipher(store, address)
             try:
@@ -251,7 +251,7 @@ class MessageHandler:
                 await store.save_identity(address, e.identity_key)
                 await store.delete_session(address)
                 plaintext = await cipher.decrypt(enc_type, ciphertext)
-        await client.dispatch(IdentityChange(sender.to_non_ad(), datetime.now(UTC)))
+        await client.dispatch(IdentityChanged(sender.to_non_ad(), datetime.now(UTC)))
         return plaintext
 
     async def _migrate_session(self, info: MessageInfo, lid_address: SignalAddress) -> None:
@@ -265,7 +265,7 @@ class MessageHandler:
         record = await store.load_session(pn_address)
         if record is None:
             return
-        async with self.client.signal_locks.session(pn_address):
+        async with self.client.locks.session(pn_address):
             await store.store_session(lid_address, record)
             await store.delete_session(pn_address)
         identity = await store.get_identity(pn_address)
@@ -280,7 +280,7 @@ class MessageHandler:
 
     async def _decrypt_group(self, chat: JID, sender: JID, ciphertext: bytes) -> bytes:
         name = SenderKeyName(str(chat), self._address(sender))
-        async with self.client.signal_locks.sender_key(name.group_id, name.sender):
+        async with self.client.locks.group(name.group_id):
             return await GroupCipher(self._sender_key_store(), name).decrypt(ciphertext)
 
     # --- the decrypted message ----------------------------------------------------------------
@@ -338,9 +338,7 @@ class MessageHandler:
         if not secret:
             return
         try:
-            await self.client.message_secrets.put_message_secret(
-                info.chat, info.sender, info.id, secret
-            )
+            await self.client.secrets.put(info.chat, info.sender, info.id, secret)
         except Exception:
             self.client.log.exception("Failed to store the message secret of %s", info.id)
 
@@ -353,7 +351,7 @@ class MessageHandler:
             return
         name = SenderKeyName(str(info.chat), self._address(self.encryption_jid(info)))
         try:
-            async with client.signal_locks.sender_key(name.group_id, name.sender):
+            async with client.locks.group(name.group_id):
                 await GroupSessionBuilder(self._sender_key_store()).process(
                     name, skdm.axolotlSenderKeyDistributionMessage
                 )
@@ -366,13 +364,14 @@ class MessageHandler:
         """The options (SHA-256 of their names) chosen in a received ``pollUpdateMessage``.
 
         Needs the poll's secret: kept when we received the poll, or stored by the sender when we
-        created it. Raises :class:`~.msgsecret.MsgSecretError`.
+        created it. Raises :class:`~.msgsecret.MessageSecretError`.
         """
-        update = event.message.pollUpdateMessage
         if not event.message.HasField("pollUpdateMessage"):
-            raise MsgSecretError("not a poll update")
+            raise MessageSecretError("not a poll update")
+        update = event.message.pollUpdateMessage
         key = update.pollCreationMessageKey
         info = event.info
+        # whatsmeow's getOrigSenderFromKey: fromMe means the voter created the poll.
         try:
             if key.fromMe:
                 creator = info.sender
@@ -381,18 +380,8 @@ class MessageHandler:
             else:
                 creator = JID.parse(key.participant)
         except BinaryError as e:
-            raise MsgSecretError(f"bad poll creator in the vote: {e}") from e
-        found = await self.client.message_secrets.get_message_secret(info.chat, creator, key.ID)
-        if found is None:
-            raise MsgSecretError(f"no secret for poll {key.ID}")
-        secret, stored_creator = found
-        try:
-            return decrypt_poll_vote(info.sender, key.ID, creator, secret, update.vote)
-        except MsgSecretError:
-            if stored_creator.to_non_ad() == creator.to_non_ad():
-                raise
-            # The vote may name the creator by PN where we stored the LID, or the reverse.
-            return decrypt_poll_vote(info.sender, key.ID, stored_creator, secret, update.vote)
+            raise MessageSecretError(f"bad poll creator in the vote: {e}") from e
+        return await self.client.secrets.decrypt_poll_vote(info.chat, info.sender, update, creator)
 
 
 _PROTOCOL_ONLY = ("senderKeyDistributionMessage", "messageContextInfo")

@@ -1,20 +1,25 @@
-"""Keys derived from a message's secret: poll votes and the other "modification" messages.
+"""Message secrets: poll votes encrypted under the poll's ``messageSecret`` (whatsmeow
+``msgsecret.go``).
 
-A poll (and some other messages) carries 32 random bytes in ``messageContextInfo.messageSecret``.
-A vote on it is encrypted with a key only the chat's members can derive (whatsmeow
-``msgsecret.go``)::
+A poll carries a random 32-byte ``messageContextInfo.messageSecret``. A vote on it is a
+``PollVoteMessage`` (SHA-256 hashes of the chosen option names), AES-256-GCM encrypted::
 
-    key = HKDF-SHA256(secret, salt=none, info = msg id ‖ original sender ‖ modifier ‖ use case)
-    AES-256-GCM(key, 12-byte iv, aad = "msg id \\0 modifier")    (aad for votes and events)
+    use_case = poll_id ‖ poll_sender ‖ voter ‖ "Poll Vote"      (JIDs without device, as text)
+    key      = HKDF-SHA256(secret, salt=none, info=use_case, 32 bytes)
+    aad      = poll_id ‖ 0x00 ‖ voter
+    iv       = 12 random bytes
 
-The senders are the JIDs without device (``123@s.whatsapp.net``). This module is the
-cryptography only; where secrets are kept is :class:`~.store.MessageSecretStore`.
+so only those who received the poll can read votes. Secrets are kept per (chat, sender, id) in a
+:class:`~.store.MessageSecretStore`: ours when we send a poll, others' when we receive one
+(:mod:`.message` calls :meth:`MessageSecrets.put`). The same API as client-send's module of this
+name, without the vote builder (which needs their message builders); either replaces the other.
 """
 
 from __future__ import annotations
 
-import enum
+import hashlib
 import os
+from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -23,117 +28,97 @@ from google.protobuf.message import DecodeError
 from .binary.jid import JID
 from .crypto.hkdf import hkdf_sha256
 from .proto import wa_e2e_pb2
+from .store import MessageSecretStore
 
+POLL_VOTE = "Poll Vote"
 IV_SIZE = 12
 
 
-class MsgSecretType(enum.StrEnum):
-    """The use case string mixed into the key."""
-
-    POLL_VOTE = "Poll Vote"
-    REACTION = "Enc Reaction"
-    COMMENT = "Enc Comment"
-    REPORT_TOKEN = "Report Token"
-    EVENT_RESPONSE = "Event Response"
-    EVENT_EDIT = "Event Edit"
-    MESSAGE_EDIT = "Message Edit"
-    POLL_EDIT = "Poll Edit"
-    POLL_ADD_OPTION = "Poll Add Option"
-    BOT_MESSAGE = "Bot Message"
+class MessageSecretError(ValueError):
+    """A vote that does not decrypt or parse, or whose poll's secret we do not have."""
 
 
-_WITH_AAD = (MsgSecretType.POLL_VOTE, MsgSecretType.EVENT_RESPONSE)
+def poll_option_hash(name: str) -> bytes:
+    """How a vote names an option: the SHA-256 of its text."""
+    return hashlib.sha256(name.encode()).digest()
 
 
-class MsgSecretError(ValueError):
-    """A secret-encrypted payload did not decrypt (wrong secret, senders or id) or parse."""
-
-
-def derive_key(
-    use_case: MsgSecretType,
-    modification_sender: JID,
-    original_id: str,
-    original_sender: JID,
-    secret: bytes,
-) -> tuple[bytes, bytes | None]:
-    """The AES-GCM key and associated data for one modification of one original message."""
-    original = str(original_sender.to_non_ad())
-    modifier = str(modification_sender.to_non_ad())
-    info = (original_id + original + modifier + use_case.value).encode()
-    key = hkdf_sha256(secret, b"", info, 32)
-    aad = f"{original_id}\x00{modifier}".encode() if use_case in _WITH_AAD else None
-    return key, aad
-
-
-def encrypt(
-    use_case: MsgSecretType,
-    modification_sender: JID,
-    original_id: str,
-    original_sender: JID,
-    secret: bytes,
-    plaintext: bytes,
-    iv: bytes | None = None,
+def _key_and_aad(
+    use_case: str, modification_sender: JID, message_id: str, message_sender: JID, secret: bytes
 ) -> tuple[bytes, bytes]:
-    """Encrypt ``plaintext``; returns ``(ciphertext with tag, iv)``."""
-    key, aad = derive_key(use_case, modification_sender, original_id, original_sender, secret)
-    iv = iv if iv is not None else os.urandom(IV_SIZE)
-    return AESGCM(key).encrypt(iv, plaintext, aad), iv
-
-
-def decrypt(
-    use_case: MsgSecretType,
-    modification_sender: JID,
-    original_id: str,
-    original_sender: JID,
-    secret: bytes,
-    ciphertext: bytes,
-    iv: bytes,
-) -> bytes:
-    """Decrypt, raising :class:`MsgSecretError` when the tag does not verify."""
-    key, aad = derive_key(use_case, modification_sender, original_id, original_sender, secret)
-    if len(iv) != IV_SIZE:
-        raise MsgSecretError(f"IV must be {IV_SIZE} bytes, not {len(iv)}")
-    try:
-        return AESGCM(key).decrypt(iv, ciphertext, aad)
-    except InvalidTag:
-        raise MsgSecretError("authentication failed (wrong secret, sender or id)") from None
+    orig = str(message_sender.to_non_ad())
+    modifier = str(modification_sender.to_non_ad())
+    info = f"{message_id}{orig}{modifier}{use_case}".encode()
+    key = hkdf_sha256(secret, b"", info, 32)
+    return key, f"{message_id}\x00{modifier}".encode()
 
 
 def encrypt_poll_vote(
-    voter: JID,
-    poll_id: str,
-    poll_creator: JID,
     secret: bytes,
-    vote: wa_e2e_pb2.PollVoteMessage,
+    *,
+    poll_id: str,
+    poll_sender: JID,
+    voter: JID,
+    selected: Sequence[str],
     iv: bytes | None = None,
 ) -> wa_e2e_pb2.PollEncValue:
-    """A vote's ``PollEncValue`` (for ``pollUpdateMessage.vote``)."""
-    ciphertext, iv = encrypt(
-        MsgSecretType.POLL_VOTE, voter, poll_id, poll_creator, secret, vote.SerializeToString(), iv
-    )
-    return wa_e2e_pb2.PollEncValue(encPayload=ciphertext, encIV=iv)
+    """The encrypted vote of ``voter`` choosing the options named ``selected``."""
+    vote = wa_e2e_pb2.PollVoteMessage(selectedOptions=[poll_option_hash(o) for o in selected])
+    key, aad = _key_and_aad(POLL_VOTE, voter, poll_id, poll_sender, secret)
+    iv = iv if iv is not None else os.urandom(IV_SIZE)
+    payload = AESGCM(key).encrypt(iv, vote.SerializeToString(), aad)
+    return wa_e2e_pb2.PollEncValue(encPayload=payload, encIV=iv)
 
 
 def decrypt_poll_vote(
-    voter: JID,
-    poll_id: str,
-    poll_creator: JID,
     secret: bytes,
-    value: wa_e2e_pb2.PollEncValue,
+    *,
+    poll_id: str,
+    poll_sender: JID,
+    voter: JID,
+    vote: wa_e2e_pb2.PollEncValue,
 ) -> wa_e2e_pb2.PollVoteMessage:
-    """The ``PollVoteMessage`` (SHA-256 hashes of the chosen option names) in a vote."""
-    plaintext = decrypt(
-        MsgSecretType.POLL_VOTE,
-        voter,
-        poll_id,
-        poll_creator,
-        secret,
-        value.encPayload,
-        value.encIV,
-    )
-    vote = wa_e2e_pb2.PollVoteMessage()
+    """The option hashes ``voter`` chose; raises :class:`MessageSecretError`."""
+    key, aad = _key_and_aad(POLL_VOTE, voter, poll_id, poll_sender, secret)
+    if len(vote.encIV) != IV_SIZE:
+        raise MessageSecretError(f"vote IV has {len(vote.encIV)} bytes, not {IV_SIZE}")
     try:
-        vote.ParseFromString(plaintext)
+        plaintext = AESGCM(key).decrypt(vote.encIV, vote.encPayload, aad)
+    except InvalidTag:
+        raise MessageSecretError("poll vote does not decrypt with this poll's secret") from None
+    result = wa_e2e_pb2.PollVoteMessage()
+    try:
+        result.ParseFromString(plaintext)
     except DecodeError as e:
-        raise MsgSecretError(f"decrypted vote is not a PollVoteMessage: {e}") from None
-    return vote
+        raise MessageSecretError(f"malformed poll vote: {e}") from e
+    return result
+
+
+class MessageSecrets:
+    """Message secrets of one client, through its store (``client.secrets``)."""
+
+    def __init__(self, store: MessageSecretStore) -> None:
+        self.store = store
+
+    async def put(self, chat: JID, sender: JID, message_id: str, secret: bytes) -> None:
+        await self.store.put_message_secret(
+            str(chat.to_non_ad()), str(sender.to_non_ad()), message_id, secret
+        )
+
+    async def get(self, chat: JID, sender: JID, message_id: str) -> bytes:
+        secret = await self.store.get_message_secret(
+            str(chat.to_non_ad()), str(sender.to_non_ad()), message_id
+        )
+        if secret is None:
+            raise MessageSecretError(f"no secret for message {message_id} of {sender} in {chat}")
+        return secret
+
+    async def decrypt_poll_vote(
+        self, chat: JID, voter: JID, update: wa_e2e_pb2.PollUpdateMessage, poll_sender: JID
+    ) -> wa_e2e_pb2.PollVoteMessage:
+        """Decrypt a received vote; ``poll_sender`` is who sent the poll."""
+        poll_id = update.pollCreationMessageKey.ID
+        secret = await self.get(chat, poll_sender, poll_id)
+        return decrypt_poll_vote(
+            secret, poll_id=poll_id, poll_sender=poll_sender, voter=voter, vote=update.vote
+        )

@@ -14,7 +14,6 @@ import enum
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from .binary.jid import JID
 from .crypto.keys import KeyPair, strip_key_type
 from .device import DeviceIdentity
 from .signal.address import SignalAddress
@@ -292,46 +291,34 @@ class MemoryDeviceStore:
 
 
 # --------------------------------------------------------------------------------------------
-# Message secrets (poll votes and other secret-keyed modifications; see msgsecret.py)
+# Message secrets (poll votes; see msgsecret.py)
 # --------------------------------------------------------------------------------------------
 
 
 @runtime_checkable
 class MessageSecretStore(Protocol):
-    """The ``messageSecret`` of messages (polls…) that others may later vote on or modify.
+    """``messageContextInfo.messageSecret`` of messages (polls), keyed by chat, sender, id.
 
-    Keyed by chat, original sender (user, without device) and message id. A lookup falls back
-    to any sender of that id in the chat and returns the stored sender, since a vote may name
-    the poll's creator by phone number where the poll came from a LID, or the reverse.
+    ``chat`` and ``sender`` are non-device JID strings. (client-send's protocol of this name.)
     """
 
     async def put_message_secret(
-        self, chat: JID, sender: JID, message_id: str, secret: bytes
+        self, chat: str, sender: str, message_id: str, secret: bytes
     ) -> None: ...
 
     async def get_message_secret(
-        self, chat: JID, sender: JID, message_id: str
-    ) -> tuple[bytes, JID] | None:
-        """``(secret, stored sender)``, or None if no secret is known for the message."""
-        ...
+        self, chat: str, sender: str, message_id: str
+    ) -> bytes | None: ...
 
 
 class MemoryMessageSecretStore:
     def __init__(self) -> None:
-        self.secrets: dict[tuple[str, str], dict[str, bytes]] = {}
+        self.secrets: dict[tuple[str, str, str], bytes] = {}
 
     async def put_message_secret(
-        self, chat: JID, sender: JID, message_id: str, secret: bytes
+        self, chat: str, sender: str, message_id: str, secret: bytes
     ) -> None:
-        by_sender = self.secrets.setdefault((str(chat.to_non_ad()), message_id), {})
-        by_sender.setdefault(str(sender.to_non_ad()), bytes(secret))
+        self.secrets.setdefault((chat, sender, message_id), bytes(secret))
 
-    async def get_message_secret(
-        self, chat: JID, sender: JID, message_id: str
-    ) -> tuple[bytes, JID] | None:
-        by_sender = self.secrets.get((str(chat.to_non_ad()), message_id))
-        if not by_sender:
-            return None
-        wanted = str(sender.to_non_ad())
-        stored = wanted if wanted in by_sender else next(iter(by_sender))
-        return by_sender[stored], JID.parse(stored)
+    async def get_message_secret(self, chat: str, sender: str, message_id: str) -> bytes | None:
+        return self.secrets.get((chat, sender, message_id))

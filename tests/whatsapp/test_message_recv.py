@@ -8,7 +8,7 @@ import pytest
 from mautrix_whatsapp.whatsapp.binary import Node
 from mautrix_whatsapp.whatsapp.binary.jid import JID
 from mautrix_whatsapp.whatsapp.client import Client
-from mautrix_whatsapp.whatsapp.events import IdentityChange, Message, UndecryptableMessage
+from mautrix_whatsapp.whatsapp.events import IdentityChanged, Message, UndecryptableMessage
 from mautrix_whatsapp.whatsapp.proto import wa_e2e_pb2
 from mautrix_whatsapp.whatsapp.signal.address import SignalAddress
 from mautrix_whatsapp.whatsapp.signal.cipher import SessionCipher
@@ -277,8 +277,8 @@ async def test_new_identity_in_pkmsg_is_trusted_and_replaces_the_session() -> No
     await reinstalled.start(await client_bundle(client, pre_key_id=2))
     await feed(client, await reinstalled.dm(text("new phone")))
     assert texts(log) == ["old phone", "new phone"]
-    change = log.of(IdentityChange)[0]
-    assert change.jid == BOB and change.implicit
+    change = log.of(IdentityChanged)[0]
+    assert change.jid == BOB and change.timestamp is not None
     identity = await client.signal_store.get_identity(SignalAddress("15552223333", 0))
     assert identity == reinstalled.store.identity_key_pair.public
     # The old device's session is gone: its messages no longer decrypt.

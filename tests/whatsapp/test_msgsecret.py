@@ -15,7 +15,7 @@ from mautrix_whatsapp.whatsapp import msgsecret
 from mautrix_whatsapp.whatsapp.binary.jid import JID
 from mautrix_whatsapp.whatsapp.events import Message
 from mautrix_whatsapp.whatsapp.locks import KeyedLocks, SignalLocks
-from mautrix_whatsapp.whatsapp.msgsecret import MsgSecretError, MsgSecretType
+from mautrix_whatsapp.whatsapp.msgsecret import MessageSecretError
 from mautrix_whatsapp.whatsapp.proto import wa_common_pb2, wa_e2e_pb2
 from mautrix_whatsapp.whatsapp.receipt_send import build_read_receipt
 from mautrix_whatsapp.whatsapp.signal.address import SignalAddress
@@ -27,45 +27,52 @@ from .message_peer import OWN, Peer, client_bundle, paired_client
 CREATOR = JID("15550000001", "s.whatsapp.net", 3)
 VOTER = JID("15550000002", "s.whatsapp.net", 7)
 SECRET = bytes(range(32))
-OPTIONS = [hashlib.sha256(name.encode()).digest() for name in ("Yes", "No", "Maybe")]
+NAMES = ["Yes", "No", "Maybe"]
+OPTIONS = [hashlib.sha256(name.encode()).digest() for name in NAMES]
 
 
-def vote(*indexes: int) -> wa_e2e_pb2.PollVoteMessage:
-    return wa_e2e_pb2.PollVoteMessage(selectedOptions=[OPTIONS[i] for i in indexes])
+def encrypt(
+    *indexes: int, voter: JID = VOTER, poll_id: str = "POLL1", secret: bytes = SECRET
+) -> wa_e2e_pb2.PollEncValue:
+    return msgsecret.encrypt_poll_vote(
+        secret,
+        poll_id=poll_id,
+        poll_sender=CREATOR,
+        voter=voter,
+        selected=[NAMES[i] for i in indexes],
+    )
+
+
+def decrypt(
+    value: wa_e2e_pb2.PollEncValue,
+    voter: JID = VOTER,
+    poll_id: str = "POLL1",
+    creator: JID = CREATOR,
+    secret: bytes = SECRET,
+) -> wa_e2e_pb2.PollVoteMessage:
+    return msgsecret.decrypt_poll_vote(
+        secret, poll_id=poll_id, poll_sender=creator, voter=voter, vote=value
+    )
 
 
 def test_poll_vote_round_trip_and_binding() -> None:
-    value = msgsecret.encrypt_poll_vote(VOTER, "POLL1", CREATOR, SECRET, vote(0, 2))
+    value = encrypt(0, 2)
     assert len(value.encIV) == 12
-    decrypted = msgsecret.decrypt_poll_vote(VOTER, "POLL1", CREATOR, SECRET, value)
+    decrypted = decrypt(value)
     assert list(decrypted.selectedOptions) == [OPTIONS[0], OPTIONS[2]]
     # Devices do not matter: the key binds users.
-    assert (
-        msgsecret.decrypt_poll_vote(VOTER.to_non_ad(), "POLL1", CREATOR.to_non_ad(), SECRET, value)
-        == decrypted
-    )
+    assert decrypt(value, VOTER.to_non_ad(), creator=CREATOR.to_non_ad()) == decrypted
     other = JID("15550000009", "s.whatsapp.net")
-    for args in [
-        (other, "POLL1", CREATOR, SECRET),
-        (VOTER, "POLL2", CREATOR, SECRET),
-        (VOTER, "POLL1", other, SECRET),
-        (VOTER, "POLL1", CREATOR, bytes(32)),
+    for kwargs in [
+        {"voter": other},
+        {"poll_id": "POLL2"},
+        {"creator": other},
+        {"secret": bytes(32)},
     ]:
-        with pytest.raises(MsgSecretError):
-            msgsecret.decrypt_poll_vote(*args, value)
-    with pytest.raises(MsgSecretError):
-        msgsecret.decrypt_poll_vote(
-            VOTER, "POLL1", CREATOR, SECRET, wa_e2e_pb2.PollEncValue(encPayload=b"x", encIV=b"1")
-        )
-
-
-def test_derive_key_aad_only_for_votes_and_event_responses() -> None:
-    key, aad = msgsecret.derive_key(MsgSecretType.POLL_VOTE, VOTER, "ID", CREATOR, SECRET)
-    assert aad == b"ID\x0015550000002@s.whatsapp.net" and len(key) == 32
-    reaction_key, no_aad = msgsecret.derive_key(
-        MsgSecretType.REACTION, VOTER, "ID", CREATOR, SECRET
-    )
-    assert no_aad is None and reaction_key != key
+        with pytest.raises(MessageSecretError):
+            decrypt(value, **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(MessageSecretError):
+        decrypt(wa_e2e_pb2.PollEncValue(encPayload=b"x", encIV=b"1"))
 
 
 @pytest.mark.node
@@ -74,9 +81,8 @@ def test_baileys_decrypts_our_votes(node_harness_dir: Path) -> None:
     cases = []
     for i in range(4):
         secret = os.urandom(32)
-        chosen = vote(*range(i % 3 + 1))
-        value = msgsecret.encrypt_poll_vote(VOTER, f"3EB0{i}", CREATOR, secret, chosen)
-        cases.append((chosen, secret, value))
+        chosen = list(range(i % 3 + 1))
+        cases.append((chosen, secret, encrypt(*chosen, poll_id=f"3EB0{i}", secret=secret)))
     answer = run_node_json(
         node_harness_dir,
         "poll_vote.mjs",
@@ -96,23 +102,19 @@ def test_baileys_decrypts_our_votes(node_harness_dir: Path) -> None:
         timeout=30,
     )
     for (chosen, _secret, _value), result in zip(cases, answer["votes"], strict=True):
-        assert [bytes.fromhex(h) for h in result["selectedOptions"]] == list(
-            chosen.selectedOptions
-        )
+        assert [bytes.fromhex(h) for h in result["selectedOptions"]] == [
+            OPTIONS[i] for i in chosen
+        ]
 
 
-async def test_memory_secret_store_falls_back_to_the_stored_sender() -> None:
-    store = MemoryMessageSecretStore()
+async def test_memory_secret_store_keeps_the_first_secret() -> None:
+    secrets = msgsecret.MessageSecrets(MemoryMessageSecretStore())
     chat = JID("120363000000000009", "g.us")
-    assert await store.get_message_secret(chat, CREATOR, "P") is None
-    await store.put_message_secret(chat, CREATOR, "P", SECRET)
-    await store.put_message_secret(chat, CREATOR, "P", b"later" * 7)  # first one wins
-    assert await store.get_message_secret(chat, CREATOR.to_non_ad(), "P") == (
-        SECRET,
-        CREATOR.to_non_ad(),
-    )
-    lid = JID("777", "lid")
-    assert await store.get_message_secret(chat, lid, "P") == (SECRET, CREATOR.to_non_ad())
+    with pytest.raises(MessageSecretError):
+        await secrets.get(chat, CREATOR, "P")
+    await secrets.put(chat, CREATOR, "P", SECRET)
+    await secrets.put(chat, CREATOR.to_non_ad(), "P", b"later" * 7)  # redelivery: first wins
+    assert await secrets.get(chat, CREATOR.to_non_ad(), "P") == SECRET
 
 
 async def test_received_poll_secret_is_stored_and_votes_decrypt() -> None:
@@ -127,17 +129,16 @@ async def test_received_poll_secret_is_stored_and_votes_decrypt() -> None:
     await client._handle_node(poll_node)
     poll_id = poll_node.attr_str("id")
     chat = CREATOR.to_non_ad()
-    assert await client.message_secrets.get_message_secret(chat, CREATOR, poll_id) == (
-        SECRET,
-        chat,
-    )
+    assert await client.secrets.get(chat, CREATOR, poll_id) == SECRET
     # Bob votes on his own poll (from his point of view, fromMe).
     update = wa_e2e_pb2.Message(
         pollUpdateMessage=wa_e2e_pb2.PollUpdateMessage(
             pollCreationMessageKey=wa_common_pb2.MessageKey(
                 remoteJID=str(OWN.to_non_ad()), fromMe=True, ID=poll_id
             ),
-            vote=msgsecret.encrypt_poll_vote(CREATOR, poll_id, CREATOR, SECRET, vote(1)),
+            vote=msgsecret.encrypt_poll_vote(
+                SECRET, poll_id=poll_id, poll_sender=CREATOR, voter=CREATOR, selected=["No"]
+            ),
         )
     )
     await client._handle_node(await bob.dm(update))
@@ -152,9 +153,9 @@ async def test_received_poll_secret_is_stored_and_votes_decrypt() -> None:
         )
     )
     await client._handle_node(await bob.dm(unknown))
-    with pytest.raises(MsgSecretError):
+    with pytest.raises(MessageSecretError):
         await client.messages.decrypt_poll_vote(log.of(Message)[2])
-    with pytest.raises(MsgSecretError):
+    with pytest.raises(MessageSecretError):
         await client.messages.decrypt_poll_vote(log.of(Message)[0])
 
 
@@ -204,7 +205,7 @@ async def test_keyed_locks_serialize_and_are_dropped() -> None:
 
     async def other() -> None:
         await first_in.wait()
-        async with locks.session(SignalAddress("456", 1)), locks.sender_key("g", address):
+        async with locks.session(SignalAddress("456", 1)), locks.group("g"):
             order.append("other")
 
     tasks = [asyncio.create_task(c()) for c in (first, second, other)]
@@ -214,7 +215,7 @@ async def test_keyed_locks_serialize_and_are_dropped() -> None:
     release.set()
     await asyncio.gather(*tasks)
     assert order == ["first in", "other", "first out", "second in"]
-    assert len(locks.sessions) == 0 and len(locks.sender_keys) == 0
+    assert len(locks.sessions) == 0 and len(locks.groups) == 0
 
     keyed = KeyedLocks()
     with pytest.raises(RuntimeError):

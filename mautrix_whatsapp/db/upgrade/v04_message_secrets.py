@@ -1,4 +1,6 @@
-"""v4: message secrets (of polls and other messages others may vote on or modify), per user."""
+"""v4: message secrets (of polls and other messages others may vote on or modify), per user.
+
+client-send's v03 creates this same table; at merge, keep theirs and drop this step."""
 
 from mautrix.util.async_db import Connection, Scheme
 
@@ -17,7 +19,4 @@ async def upgrade_v4(conn: Connection, scheme: Scheme) -> None:
             secret     {blob} NOT NULL,
             PRIMARY KEY (owner, chat, sender, message_id)
         )"""
-    )
-    await conn.execute(
-        "CREATE INDEX wa_message_secret_by_id ON wa_message_secret (owner, chat, message_id)"
     )
