@@ -35,8 +35,7 @@ connections emit :class:`Disconnected` and reconnect with backoff; permanent ver
 (:class:`LoggedOut`, :class:`TemporaryBan`, :class:`StreamReplaced`, …) stop the client.
 
 Messages arrive as :class:`~.events.Message` events (:mod:`.message`); :meth:`Client.mark_read`
-sends read and played receipts; LID ↔ phone-number pairs seen in stanzas go to
-:meth:`Client.on_lid_mapping`.
+sends read and played receipts; LID ↔ phone-number pairs seen in stanzas go to ``client.lids``.
 
 Other modules (messages, receipts, notifications) hook in with :meth:`Client.add_node_handler`
 and :meth:`Client.add_notification_handler`; the client never needs to know them.
@@ -178,7 +177,8 @@ class Client(ConnectionLife):
         self._pair = PairFlow(self)
         self._code_pairing = CodePairing(self)
         self._pre_keys = PreKeyUploader(self)
-        self._lid_for_pn: dict[JID, JID] = {}
+        self.lids = LIDMemory()
+        """LID ↔ phone-number pairs seen in stanzas (client-send's ``lid.LIDMap`` replaces it)."""
         self.messages = MessageHandler(self)
         self.messages.install()
 
@@ -278,18 +278,6 @@ class Client(ConnectionLife):
         )
 
     # --- messages ---------------------------------------------------------------------------
-
-    async def on_lid_mapping(self, lid: JID, pn: JID) -> None:
-        """A stanza showed that ``lid`` and ``pn`` are one user (both without device).
-
-        Kept in memory here; the LID store (``lid.py``) takes this and :meth:`get_lid_for_pn`
-        over.
-        """
-        self._lid_for_pn[pn.to_non_ad()] = lid.to_non_ad()
-
-    async def get_lid_for_pn(self, pn: JID) -> JID | None:
-        """The LID user of the phone-number user ``pn``, if known."""
-        return self._lid_for_pn.get(pn.to_non_ad())
 
     async def mark_read(
         self,
@@ -454,6 +442,22 @@ class Client(ConnectionLife):
             await self.device_store.delete_device()
         except Exception:
             self.log.exception("Failed to delete the device identity")
+
+
+class LIDMemory:
+    """The receiving side's use of the LID map, in memory: what client-send's ``LIDMap`` offers
+    (``learn``, ``get_lid``), until its store-backed map takes over."""
+
+    def __init__(self) -> None:
+        self._lid_by_pn: dict[str, str] = {}
+
+    async def learn(self, lid: JID | None, pn: JID | None) -> None:
+        if lid is not None and pn is not None and lid.is_lid and pn.is_pn:
+            self._lid_by_pn[pn.user] = lid.user
+
+    async def get_lid(self, pn: JID) -> JID | None:
+        user = self._lid_by_pn.get(pn.user)
+        return JID(user, "lid") if user is not None else None
 
 
 def is_permanent(event: object) -> bool:

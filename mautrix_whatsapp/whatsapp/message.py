@@ -5,7 +5,7 @@ For each stanza, in arrival order (the offline queue is delivered before live tr
 client hands stanzas over one at a time, so nothing here runs concurrently or reorders):
 
 1. read the attributes (:mod:`.message_info`); unreadable ones get ``<ack error=487>``;
-2. report any LID ↔ phone-number pair the attributes reveal (:meth:`Client.on_lid_mapping`);
+2. report any LID ↔ phone-number pair the attributes reveal (``client.lids.learn``);
 3. decrypt every ``<enc>``: ``pkmsg``/``msg`` with the sender device's session, ``skmsg`` with
    its sender key in the group, under the shared :class:`~.locks.SignalLocks`; strip the v2
    padding and parse the ``waE2E.Message``;
@@ -182,9 +182,9 @@ class MessageHandler:
             if alt is None:
                 continue
             if alt.is_lid and jid.is_pn:
-                await self.client.on_lid_mapping(alt.to_non_ad(), jid.to_non_ad())
+                await self.client.lids.learn(alt.to_non_ad(), jid.to_non_ad())
             elif alt.is_pn and jid.is_lid:
-                await self.client.on_lid_mapping(jid.to_non_ad(), alt.to_non_ad())
+                await self.client.lids.learn(jid.to_non_ad(), alt.to_non_ad())
 
     # --- decryption ---------------------------------------------------------------------------
 
@@ -192,7 +192,7 @@ class MessageHandler:
         """``info`` with the sender's LID as ``sender_alt`` if the stanza did not name it."""
         if info.sender_alt is not None or not info.sender.is_pn:
             return info
-        lid = await self.client.get_lid_for_pn(info.sender)
+        lid = await self.client.lids.get_lid(info.sender)
         if lid is None:
             return info
         return dataclasses.replace(info, sender_alt=JID(lid.user, lid.server, info.sender.device))

@@ -9,6 +9,7 @@ from mautrix_whatsapp.whatsapp.binary import Node
 from mautrix_whatsapp.whatsapp.binary.jid import JID
 from mautrix_whatsapp.whatsapp.client import Client
 from mautrix_whatsapp.whatsapp.events import IdentityChanged, Message, UndecryptableMessage
+from mautrix_whatsapp.whatsapp.message_info import parse_message_info
 from mautrix_whatsapp.whatsapp.proto import wa_e2e_pb2
 from mautrix_whatsapp.whatsapp.signal.address import SignalAddress
 from mautrix_whatsapp.whatsapp.signal.cipher import SessionCipher
@@ -80,14 +81,17 @@ async def test_active_client_sends_plain_delivery_receipt() -> None:
 
 async def test_sender_lid_is_reported_and_used_for_the_session() -> None:
     client, _log, _sent, bob = await talking()
-    mappings: list[tuple[JID, JID]] = []
+    mappings: list[tuple[JID | None, JID | None]] = []
+    learn = client.lids.learn
 
-    async def on_lid_mapping(lid: JID, pn: JID) -> None:
+    async def spy(lid: JID | None, pn: JID | None) -> None:
         mappings.append((lid, pn))
+        await learn(lid, pn)
 
-    client.on_lid_mapping = on_lid_mapping  # type: ignore[method-assign]
+    client.lids.learn = spy  # type: ignore[method-assign]
     await feed(client, await bob.dm(text("x"), sender_lid=BOB_LID))
     assert mappings == [(BOB_LID, BOB)]
+    assert await client.lids.get_lid(BOB) == BOB_LID
     # whatsmeow's rule: decrypt with the LID's session once the LID is known.
     store = client.signal_store
     assert await store.contains_session(SignalAddress("80000000000002_1", 0))
@@ -373,3 +377,58 @@ async def test_offline_queue_is_processed_in_order() -> None:
 async def test_message_id_helper_is_unique() -> None:
     assert message_id() != message_id()
     assert OWN_LID.is_lid and pad_message(b"x", 1) == b"x\x01"
+
+
+@pytest.mark.parametrize(
+    ("attrs", "expected"),
+    [
+        # A DM from a LID sender names its phone number.
+        (
+            {
+                "from": JID("80000000000002", "lid", 1),
+                "sender_pn": JID("15552223333", "s.whatsapp.net"),
+            },
+            {"sender_alt": JID("15552223333", "s.whatsapp.net", 1), "chat": BOB_LID},
+        ),
+        # A LID-addressed group names the participant's phone number.
+        (
+            {
+                "from": GROUP,
+                "participant": JID("80000000000002", "lid", 3),
+                "addressing_mode": "lid",
+                "participant_pn": JID("15552223333", "s.whatsapp.net"),
+                "participant_lid": JID("1", "lid"),  # ignored in lid mode
+            },
+            {"sender_alt": JID("15552223333", "s.whatsapp.net", 3), "addressing_mode": "lid"},
+        ),
+        # Our own DM to a LID chat names the chat's phone number.
+        (
+            {
+                "from": JID(OWN_LID.user, "lid", 0),
+                "recipient": BOB_LID,
+                "peer_recipient_pn": JID("15552223333", "s.whatsapp.net"),
+                "category": "peer",
+                "offline": "0",
+            },
+            {
+                "recipient_alt": JID("15552223333", "s.whatsapp.net"),
+                "chat": BOB_LID,
+                "is_from_me": True,
+                "category": "peer",
+                "offline": True,
+            },
+        ),
+        # A status update: a broadcast, read as a group.
+        (
+            {"from": JID("status", "broadcast"), "participant": BOB},
+            {"is_group": True, "is_status": True, "is_broadcast": True},
+        ),
+    ],
+)
+def test_message_info_alternate_identities(
+    attrs: dict[str, object], expected: dict[str, object]
+) -> None:
+    node = stanza(JID("0", "s.whatsapp.net"), [], None, **attrs)
+    info = parse_message_info(node, OWN, OWN_LID)
+    for name, value in expected.items():
+        assert getattr(info, name) == value, name
