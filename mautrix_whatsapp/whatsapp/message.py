@@ -92,6 +92,10 @@ class MessageHandler:
         info = await self._with_known_lid(info)
         encs = node.children_by_tag("enc")
         unavailable = node.get_optional_child_by_tag("unavailable")
+        plaintext_node = node.get_optional_child_by_tag("plaintext")
+        if not encs and plaintext_node is not None and info.chat.is_newsletter:
+            await self._handle_plaintext(node, info, plaintext_node)
+            return
         if not encs:
             if unavailable is not None:
                 kind = unavailable.attrs.get("type")
@@ -139,6 +143,18 @@ class MessageHandler:
             await client._ack(node, NACK_INVALID_PROTOBUF)
         else:
             await self._send(build_message_receipt(info, node, active=self.active_receipts()))
+
+    async def _handle_plaintext(self, node: Node, info: MessageInfo, plaintext: Node) -> None:
+        """Channels (newsletters) send their messages unencrypted in ``<plaintext>``."""
+        message = wa_e2e_pb2.Message()
+        try:
+            message.ParseFromString(plaintext.content_bytes())
+        except (DecodeError, BinaryError) as e:
+            self.client.log.warning("Invalid newsletter message %s: %s", info.describe(), e)
+            await self.client._ack(node, NACK_INVALID_PROTOBUF)
+            return
+        await self._handle_decrypted(info, message, plaintext)
+        await self.client._ack(node)
 
     def active_receipts(self) -> bool:
         """Whether delivery receipts may say we are active (we announced ``available``).

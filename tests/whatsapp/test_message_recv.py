@@ -432,3 +432,15 @@ def test_message_info_alternate_identities(
     info = parse_message_info(node, OWN, OWN_LID)
     for name, value in expected.items():
         assert getattr(info, name) == value, name
+
+
+async def test_newsletter_plaintext_messages() -> None:
+    client, log, sent = await paired_client()
+    channel = JID("120363000000000055", "newsletter")
+    body = text("channel post").SerializeToString()
+    await feed(client, stanza(channel, [Node("plaintext", {}, body)]))
+    event = log.of(Message)[0]
+    assert event.message.conversation == "channel post" and event.info.chat == channel
+    assert sent[-1].tag == "ack" and "error" not in sent[-1].attrs
+    await feed(client, stanza(channel, [Node("plaintext", {}, b"\xff\xff")]))
+    assert sent[-1].attrs["error"] == "491" and len(log.of(Message)) == 1
