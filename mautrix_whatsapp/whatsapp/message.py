@@ -59,6 +59,7 @@ if TYPE_CHECKING:
 
 NACK_UNRECOGNIZED_STANZA = 488
 NACK_INVALID_PROTOBUF = 491
+NACK_UNHANDLED_ERROR = 500
 RECENT_MESSAGES = 2048
 """Message keys remembered to drop duplicates (whatsmeow keeps 256 sent; we keep more)."""
 
@@ -81,6 +82,16 @@ class MessageHandler:
     # --- the stanza ---------------------------------------------------------------------------
 
     async def handle(self, node: Node) -> None:
+        """Handle one ``<message>``; whatever goes wrong, it is answered and the next one runs."""
+        try:
+            await self._handle(node)
+        except Exception:
+            # A bug or a store outage: whatsmeow recovers and acks too, so the server does not
+            # redeliver a stanza that would fail again forever.
+            self.client.log.exception("Failed to handle message %s", node.attrs.get("id"))
+            await self.client._ack(node, NACK_UNHANDLED_ERROR)
+
+    async def _handle(self, node: Node) -> None:
         client = self.client
         try:
             info = parse_message_info(node, client.device.jid, client.device.lid)

@@ -444,3 +444,20 @@ async def test_newsletter_plaintext_messages() -> None:
     assert sent[-1].tag == "ack" and "error" not in sent[-1].attrs
     await feed(client, stanza(channel, [Node("plaintext", {}, b"\xff\xff")]))
     assert sent[-1].attrs["error"] == "491" and len(log.of(Message)) == 1
+
+
+async def test_a_failing_store_is_nacked_and_the_connection_goes_on() -> None:
+    client, log, sent, bob = await talking()
+    store = client.signal_store
+    load_session = store.load_session
+
+    async def broken(address: SignalAddress) -> bytes | None:
+        raise OSError("database is gone")
+
+    store.load_session = broken  # type: ignore[method-assign]
+    node = await bob.dm(text("lost to the outage"))
+    await feed(client, node)
+    assert sent[-1].tag == "ack" and sent[-1].attrs["error"] == "500"
+    store.load_session = load_session  # type: ignore[method-assign]
+    await feed(client, await bob.dm(text("back")))
+    assert texts(log) == ["back"]
