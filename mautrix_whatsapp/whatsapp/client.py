@@ -85,7 +85,7 @@ from .pair_flow import PairFlow
 from .prekeys import PRE_KEY_RECHECK_WINDOW, PreKeyUploader, parse_count
 from .qrchan import LoginChannel
 from .receipt import NACK_PARSING_ERROR, ReceiptError, parse_receipt
-from .receipt_send import READ, build_read_receipt
+from .receipt_send import READ, READ_SELF, build_read_receipt
 from .request import IQError
 from .socket.cert import WA_CERT_PUB_KEY
 from .socket.errors import SocketError
@@ -177,6 +177,9 @@ class Client(ConnectionLife):
         self._pair = PairFlow(self)
         self._code_pairing = CodePairing(self)
         self._pre_keys = PreKeyUploader(self)
+        self.send_read_receipts = True
+        """The account's read-receipt privacy setting: off, :meth:`mark_read` only tells our
+        own devices (``read-self``)."""
         self.lids = LIDMemory()
         """LID ↔ phone-number pairs seen in stanzas (client-send's ``lid.LIDMap`` replaces it)."""
         self.messages = MessageHandler(self)
@@ -290,8 +293,12 @@ class Client(ConnectionLife):
         """Tell ``chat`` (and our other devices) that we read ``message_ids``.
 
         ``sender`` sent them (needed in groups); ``receipt_type`` may be ``read-self`` (only our
-        devices learn it), ``played`` or ``played-self``. Raises ValueError for no ids.
+        devices learn it), ``played`` or ``played-self``. With ``send_read_receipts`` off (the
+        account's privacy setting), ``read`` is sent as ``read-self``. Raises ValueError for no
+        ids.
         """
+        if receipt_type == READ and not self.send_read_receipts:
+            receipt_type = READ_SELF
         node = build_read_receipt(
             chat, sender, message_ids, timestamp or datetime.now(UTC), receipt_type
         )

@@ -61,6 +61,8 @@ def build_read_receipt(
     """
     if not message_ids:
         raise ValueError("no message ids to mark")
+    if receipt_type == READ and chat.is_newsletter:
+        receipt_type = READ_SELF  # channels take no read receipts (whatsmeow)
     if receipt_type not in _READ_TYPES:
         raise ValueError(f"not a read or played receipt type: {receipt_type!r}")
     attrs: dict[str, str | JID] = {

@@ -176,6 +176,11 @@ async def test_mark_read_and_played_receipts() -> None:
     assert node.attrs["participant"] == CREATOR.to_non_ad() and node.attrs["type"] == "played"
     assert node.content is None
 
+    client.send_read_receipts = False
+    await client.mark_read(dm, CREATOR, ["P"], at)
+    assert sent[-1].attrs["type"] == "read-self"
+    channel = JID("120363000000000055", "newsletter")
+    assert build_read_receipt(channel, None, ["N"], at).attrs["type"] == "read-self"
     self_read = build_read_receipt(dm, None, ["Y"], at, "read-self")
     assert self_read.attrs["type"] == "read-self" and "participant" not in self_read.attrs
     with pytest.raises(ValueError):
