@@ -84,6 +84,11 @@ class Peer:
     def target_address(self) -> SignalAddress:
         return SignalAddress(*self.target.signal_address)
 
+    @property
+    def address_on_client(self) -> SignalAddress:
+        """Where the client keeps its session with this device."""
+        return SignalAddress(*self.jid.signal_address)
+
     async def start(self, bundle: PreKeyBundle) -> None:
         await SessionBuilder(self.store, self.target_address).process_bundle(bundle)
 

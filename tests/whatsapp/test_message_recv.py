@@ -13,6 +13,7 @@ from mautrix_whatsapp.whatsapp.message_info import parse_message_info
 from mautrix_whatsapp.whatsapp.proto import wa_e2e_pb2
 from mautrix_whatsapp.whatsapp.signal.address import SignalAddress
 from mautrix_whatsapp.whatsapp.signal.cipher import SessionCipher
+from mautrix_whatsapp.whatsapp.signal.keys import PreKeyBundle
 from mautrix_whatsapp.whatsapp.signal.padding import pad_message
 
 from .message_peer import (
@@ -461,3 +462,45 @@ async def test_a_failing_store_is_nacked_and_the_connection_goes_on() -> None:
     store.load_session = load_session  # type: ignore[method-assign]
     await feed(client, await bob.dm(text("back")))
     assert texts(log) == ["back"]
+
+
+def bundle_from_retry(receipt: Node) -> PreKeyBundle:
+    """What a sender builds a new session from: the ``<keys>`` of our retry receipt."""
+    keys = receipt.get_child_by_tag("keys")
+    key, skey = keys.get_child_by_tag("key"), keys.get_child_by_tag("skey")
+    return PreKeyBundle(
+        registration_id=int.from_bytes(
+            receipt.get_child_by_tag("registration").content_bytes(), "big"
+        ),
+        device_id=OWN.device,
+        identity_key=keys.get_child_by_tag("identity").content_bytes(),
+        signed_pre_key_id=int.from_bytes(skey.get_child_by_tag("id").content_bytes(), "big"),
+        signed_pre_key=skey.get_child_by_tag("value").content_bytes(),
+        signed_pre_key_signature=skey.get_child_by_tag("signature").content_bytes(),
+        pre_key_id=int.from_bytes(key.get_child_by_tag("id").content_bytes(), "big"),
+        pre_key=key.get_child_by_tag("value").content_bytes(),
+    )
+
+
+async def test_sender_recovers_with_the_keys_of_our_retry_receipt() -> None:
+    """The session broke on our side; the sender rebuilds it from our retry receipt's keys and
+    resends with ``count``: the message arrives once, marked as a retry."""
+    client, log, sent, bob = await talking()
+    await feed(client, await bob.dm(text("before")))
+    reply = await SessionCipher(client.signal_store, bob.address_on_client).encrypt(b"r")
+    await SessionCipher(bob.store, bob.target_address).decrypt(reply.type, reply.serialized)
+    await client.signal_store.delete_session(bob.address_on_client)
+
+    lost = await bob.dm(text("lost"))
+    await feed(client, lost)  # retry 1: no keys
+    await feed(client, lost)  # the server redelivers: retry 2, with keys
+    retry = [n for n in sent if n.attrs.get("type") == "retry"][-1]
+    assert retry.get_child_by_tag("retry").attrs["count"] == "2"
+    await bob.start(bundle_from_retry(retry))
+    msg_id = lost.attr_str("id")
+    resent = await bob.dm(text("lost"), msg_id=msg_id)
+    resent.children[0].attrs["count"] = "2"
+    await feed(client, resent)
+    assert texts(log) == ["before", "lost"]
+    assert log.of(Message)[1].retry_count == 2
+    assert sent[-1].tag == "receipt" and sent[-1].attrs.get("type") != "retry"
