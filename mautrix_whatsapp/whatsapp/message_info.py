@@ -54,6 +54,11 @@ class MessageInfo:
     """Set when the message came as a ``deviceSentMessage`` (we sent it from another device)."""
 
     @property
+    def is_peer(self) -> bool:
+        """A peer message: between our own devices (app-state keys, history sync…)."""
+        return self.category == "peer" or self.type == "peer_msg"
+
+    @property
     def is_broadcast(self) -> bool:
         return self.chat.server == BROADCAST_SERVER
 

@@ -41,8 +41,10 @@ def base_receipt_attrs(message_id: str, node: Node) -> dict[str, str | JID]:
 def build_message_receipt(info: MessageInfo, node: Node, *, active: bool) -> Node:
     """The delivery receipt for a handled ``<message>`` ``node``."""
     attrs = base_receipt_attrs(info.id, node)
-    if info.is_from_me:
-        attrs["type"] = "peer_msg" if info.type == "peer_msg" else "sender"
+    if info.is_peer:
+        attrs["type"] = "peer_msg"
+    elif info.is_from_me:
+        attrs["type"] = "sender"
     elif not active:
         attrs["type"] = "inactive"
     return Node("receipt", attrs)

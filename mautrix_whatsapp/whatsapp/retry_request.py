@@ -43,7 +43,7 @@ def build_retry_receipt(
     """The retry receipt for the ``<message>`` ``node`` (``keys`` from :func:`keys_node`)."""
     attrs = base_receipt_attrs(info.id, node)
     attrs["type"] = "retry"
-    if info.type == "peer_msg" and info.is_from_me:
+    if info.is_peer and info.is_from_me:
         attrs["category"] = "peer"
     retry_attrs = {"count": str(count), "id": info.id, "v": "1"}
     t = node.attrs.get("t")

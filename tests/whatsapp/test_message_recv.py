@@ -504,3 +504,15 @@ async def test_sender_recovers_with_the_keys_of_our_retry_receipt() -> None:
     assert texts(log) == ["before", "lost"]
     assert log.of(Message)[1].retry_count == 2
     assert sent[-1].tag == "receipt" and sent[-1].attrs.get("type") != "retry"
+
+
+async def test_peer_messages_get_peer_receipts() -> None:
+    client, _log, sent, phone = await talking(JID(OWN.user, OWN.server, 0))
+    protocol = wa_e2e_pb2.Message(
+        protocolMessage=wa_e2e_pb2.ProtocolMessage(type=wa_e2e_pb2.ProtocolMessage.REVOKE)
+    )
+    await feed(client, await phone.dm(protocol, category="peer", push_priority="high"))
+    assert sent[-1].tag == "receipt" and sent[-1].attrs["type"] == "peer_msg"
+    await feed(client, stanza(phone.jid, [enc("msg", b"\x33junk")], category="peer"))
+    retry = sent[-2]
+    assert retry.attrs["type"] == "retry" and retry.attrs["category"] == "peer"
