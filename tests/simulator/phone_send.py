@@ -55,7 +55,7 @@ def new_message_id() -> str:
 def message_type(message: wa_e2e_pb2.Message) -> str:
     """The stanza ``type``: ``reaction``, ``poll``, ``media`` or ``text`` (whatsmeow
     ``getTypeFromMessage``)."""
-    if message.HasField("reactionMessage") or message.HasField("encReactionMessage"):
+    if message.HasField("reactionMessage"):
         return "reaction"
     if message.HasField("pollUpdateMessage") or any(
         message.HasField(f)
