@@ -4,6 +4,7 @@ our own phone's messages arrive as device-sent messages."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from mautrix_whatsapp.whatsapp.binary import Node
@@ -32,6 +33,20 @@ async def _message(log: EventLog, message_id: str, count: int) -> Message:
     return event
 
 
+async def _receipts_at(info: SimulatorInfo, phone: str, wanted: set[str]) -> set[str]:
+    """The ids of receipts ``phone`` received, once ``wanted`` are among them (10 s at most)."""
+    async with asyncio.timeout(10):
+        while True:
+            status, received = await admin(info, "GET", f"/accounts/{phone}/received")
+            assert status == 200, received
+            # Delivery receipts: no type, or "inactive" before we announced ourselves.
+            deliveries = [r for r in received["receipts"] if r["type"] in ("", "inactive")]
+            ids = {i for r in deliveries for i in r["ids"]}
+            if wanted <= ids:
+                return ids
+            await asyncio.sleep(0.05)
+
+
 async def _linked(info: SimulatorInfo) -> tuple[Client, EventLog]:
     await admin(info, "POST", "/accounts", {"phone": OURS, "push_name": "Me", "default": True})
     status, bob = await admin(info, "POST", "/accounts", {"phone": BOB, "push_name": "Bob"})
@@ -39,6 +54,37 @@ async def _linked(info: SimulatorInfo) -> tuple[Client, EventLog]:
     client, _store, log = make_client(info)
     await link_by_qr(info, client, log)
     return client, log
+
+
+async def test_phone_dm_reaches_our_client(simulator: SimulatorInfo) -> None:  # noqa: F811
+    client, log = await _linked(simulator)
+    try:
+        first = await _send(simulator, BOB, {"to": OURS, "text": "hello from Bob"})
+        event = await _message(log, first, 1)
+        assert event.message.conversation == "hello from Bob"
+        info = event.info
+        assert info.sender.user == BOB and info.chat == JID(BOB, "s.whatsapp.net")
+        assert not info.is_from_me and not info.is_group
+
+        second = await _send(
+            simulator, BOB, {"to": OURS, "text": "and a reply", "reply_to": {"id": first}}
+        )
+        event = await _message(log, second, 2)
+        assert event.message.extendedTextMessage.text == "and a reply"
+        assert event.message.extendedTextMessage.contextInfo.stanzaID == first
+
+        # Our own phone writes to Bob: our client sees it as ours, in Bob's chat.
+        own = await _send(simulator, OURS, {"to": BOB, "text": "sent from my phone"})
+        event = await _message(log, own, 3)
+        assert event.message.conversation == "sent from my phone"
+        assert event.info.is_from_me and event.info.chat.user == BOB
+        assert event.info.device_sent_destination is not None
+
+        # Bob's phone gets our delivery receipts for both of its messages.
+        assert {first, second} <= await _receipts_at(simulator, BOB, {first, second})
+        assert not log.of(UndecryptableMessage)
+    finally:
+        await client.disconnect()
 
 
 def _raw(node: Node) -> dict[str, Any]:
