@@ -10,7 +10,7 @@ from typing import Any
 from mautrix_whatsapp.whatsapp.binary import Node
 from mautrix_whatsapp.whatsapp.binary.jid import JID
 from mautrix_whatsapp.whatsapp.client import Client
-from mautrix_whatsapp.whatsapp.events import Message, UndecryptableMessage
+from mautrix_whatsapp.whatsapp.events import Message, OfflineSyncCompleted, UndecryptableMessage
 from tests.simulator_fixture import SimulatorInfo, simulator  # noqa: F401
 from tests.whatsapp.test_client_helpers import EventLog, admin, link_by_qr, make_client
 
@@ -130,5 +130,27 @@ async def test_bad_messages_on_the_wire_leave_the_connection_up(
         undecryptable = log.of(UndecryptableMessage)
         assert len(undecryptable) == 3, undecryptable
         assert client.is_connected
+    finally:
+        await client.disconnect()
+
+
+async def test_offline_queue_arrives_in_order_once(simulator: SimulatorInfo) -> None:  # noqa: F811
+    """Messages sent while our client is away are delivered at its next login, flagged
+    offline, in order, each once and each receipted, before what is sent live after."""
+    client, log = await _linked(simulator)
+    try:
+        first = await _send(simulator, BOB, {"to": OURS, "text": "while online"})
+        await _message(log, first, 1)
+        await client.disconnect()
+        queued = [await _send(simulator, BOB, {"to": OURS, "text": f"q{i}"}) for i in range(40)]
+        await client.connect()
+        await log.wait_for(OfflineSyncCompleted)
+        live = await _send(simulator, BOB, {"to": OURS, "text": "live again"})
+        await _message(log, live, 42)
+        events = log.of(Message)
+        assert [e.info.id for e in events] == [first, *queued, live]
+        assert [e.message.conversation for e in events[1:-1]] == [f"q{i}" for i in range(40)]
+        assert all(e.info.offline for e in events[1:-1]) and not events[-1].info.offline
+        assert set(queued) <= await _receipts_at(simulator, BOB, set(queued))
     finally:
         await client.disconnect()
