@@ -10,7 +10,13 @@ from typing import Any
 from mautrix_whatsapp.whatsapp.binary import Node
 from mautrix_whatsapp.whatsapp.binary.jid import JID
 from mautrix_whatsapp.whatsapp.client import Client
-from mautrix_whatsapp.whatsapp.events import Message, OfflineSyncCompleted, UndecryptableMessage
+from mautrix_whatsapp.whatsapp.events import (
+    IdentityChanged,
+    Message,
+    OfflineSyncCompleted,
+    UndecryptableMessage,
+)
+from mautrix_whatsapp.whatsapp.signal.address import SignalAddress
 from tests.simulator_fixture import SimulatorInfo, simulator  # noqa: F401
 from tests.whatsapp.test_client_helpers import EventLog, admin, link_by_qr, make_client
 
@@ -152,5 +158,30 @@ async def test_offline_queue_arrives_in_order_once(simulator: SimulatorInfo) -> 
         assert [e.message.conversation for e in events[1:-1]] == [f"q{i}" for i in range(40)]
         assert all(e.info.offline for e in events[1:-1]) and not events[-1].info.offline
         assert set(queued) <= await _receipts_at(simulator, BOB, set(queued))
+    finally:
+        await client.disconnect()
+
+
+async def test_contact_reinstall_is_trusted(simulator: SimulatorInfo) -> None:  # noqa: F811
+    """Bob's phone gets a new identity key: his next message (a pkmsg under the new key) is
+    decrypted, the new key trusted and the change reported."""
+    client, log = await _linked(simulator)
+    try:
+        first = await _send(simulator, BOB, {"to": OURS, "text": "old phone"})
+        await _message(log, first, 1)
+        status, answer = await admin(simulator, "POST", f"/accounts/{BOB}/reset-identity")
+        assert status == 200, answer
+        second = await _send(simulator, BOB, {"to": OURS, "text": "new phone"})
+        event = await _message(log, second, 2)
+        assert event.message.conversation == "new phone"
+        # The simulator names Bob's LID: the session (and the change, as whatsmeow) is the LID's.
+        lid = event.info.sender_alt
+        assert event.info.sender.user == BOB and lid is not None and lid.is_lid
+        change = await log.wait_for(IdentityChanged)
+        assert change.jid == lid.to_non_ad()
+        address = SignalAddress(*lid.signal_address)
+        identity = await client.signal_store.get_identity(address)
+        assert identity is not None and identity.hex() == answer["identity_public"]
+        assert not log.of(UndecryptableMessage)
     finally:
         await client.disconnect()
