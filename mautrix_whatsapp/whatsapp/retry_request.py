@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from .binary.node import Node
 from .message_info import MessageInfo
-from .prekeys import generate_pre_keys, pre_key_node, signed_pre_key_node
+from .prekeys import pre_key_node, signed_pre_key_node
 from .receipt_send import base_receipt_attrs
 
 if TYPE_CHECKING:
@@ -83,10 +83,7 @@ class RetryRequester:
         """``<keys>`` with a freshly generated (and stored) one-time pre-key."""
         client = self.client
         device = client.device
-        (record,) = generate_pre_keys(device, 1)
-        await client.signal_store.store_pre_key(record)
-        device.next_pre_key_id = record.key_id + 1
-        await client.device_store.save_device(device)
+        record = await client._pre_keys.generate_one()
         children = [
             Node("type", {}, KEY_TYPE_DJB),
             Node("identity", {}, device.identity_key.public),

@@ -3,6 +3,8 @@ library, fed to the client's ``<message>`` handler; events and the receipts/acks
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from mautrix_whatsapp.whatsapp.binary import Node
@@ -516,3 +518,28 @@ async def test_peer_messages_get_peer_receipts() -> None:
     await feed(client, stanza(phone.jid, [enc("msg", b"\x33junk")], category="peer"))
     retry = sent[-2]
     assert retry.attrs["type"] == "retry" and retry.attrs["category"] == "peer"
+
+
+async def test_retry_pre_key_waits_for_an_upload_in_flight() -> None:
+    """A retry's fresh pre-key never reuses an id of an upload still waiting for the server."""
+    client, _log, sent, _bob = await talking()
+    uploading, answered = asyncio.Event(), asyncio.Event()
+
+    async def slow_iq(*args: object, **kwargs: object) -> Node:
+        uploading.set()
+        await answered.wait()
+        return Node("iq", {"type": "result"})
+
+    client.send_iq = slow_iq  # type: ignore[method-assign]
+    first_id = client.device.next_pre_key_id
+    upload = asyncio.create_task(client._pre_keys.ensure(0))
+    await uploading.wait()  # the batch is generated and stored; the server has not answered
+    node = stanza(CAROL, [enc("msg", b"\x33junk", count="1")])  # a second retry: keys
+    # Scheduled before the upload resumes: without the lock it would take the batch's first id.
+    retry = asyncio.create_task(feed(client, node))
+    answered.set()
+    await asyncio.gather(upload, retry)
+    keys = next(n for n in sent if n.attrs.get("type") == "retry").get_child_by_tag("keys")
+    key_id = int.from_bytes(keys.get_child_by_tag("key", "id").content_bytes(), "big")
+    assert key_id == first_id + 50  # after the 50 uploaded
+    assert client.device.next_pre_key_id == first_id + 51
