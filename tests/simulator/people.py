@@ -211,10 +211,11 @@ class Person:
 
 
 def take_bundle(state: ServerState, target: SignalAddress) -> PreKeyBundle | None:
-    """Fetch (consuming a one-time key) the bundle of a device, as a phone's own fetch would."""
+    """Fetch (consuming a one-time key) the bundle of a device, as a phone's own fetch would;
+    for a companion without uploaded keys, the keys it registered with."""
     bundle = get_prekeys(state).bundles.get((target.user, target.device))
     if bundle is None:
-        return None
+        return registration_bundle(state, target)
     pre_key_id: int | None = None
     pre_key: bytes | None = None
     if bundle.one_time:
@@ -229,6 +230,23 @@ def take_bundle(state: ServerState, target: SignalAddress) -> PreKeyBundle | Non
         signed_pre_key_signature=bundle.signed_signature,
         pre_key_id=pre_key_id,
         pre_key=pre_key,
+    )
+
+
+def registration_bundle(state: ServerState, target: SignalAddress) -> PreKeyBundle | None:
+    """A companion's keys from its registration (identity and signed pre-key, no one-time key):
+    what its phone knows from linking, before the companion uploaded any pre-keys."""
+    account = get_world(state).accounts.find(target.user)
+    device = account.devices.get(target.device) if account is not None else None
+    if device is None or not device.signed_pre_key_public:
+        return None
+    return PreKeyBundle(
+        registration_id=device.registration_id,
+        device_id=target.device,
+        identity_key=device.identity_public,
+        signed_pre_key_id=device.signed_pre_key_id,
+        signed_pre_key=device.signed_pre_key_public,
+        signed_pre_key_signature=device.signed_pre_key_signature,
     )
 
 

@@ -166,6 +166,33 @@ async def send(
     return message_id, t
 
 
+async def send_peer(
+    state: ServerState, account: Account, device: int, message: wa_e2e_pb2.Message
+) -> str | None:
+    """The phone sends a peer message (``category="peer"``: history sync, app state keys…) to
+    one of its own companions; returns its id, or None without keys for that device."""
+    person = get_people(state).of(account)
+    target = SignalAddress(account.phone, device)
+    encrypted = await person.encrypt(get_world(state), target, message.SerializeToString())
+    if encrypted is None:
+        return None
+    message_id = new_message_id()
+    attrs: dict[str, str | JID] = {
+        "to": JID(account.phone, PN_SERVER, device),
+        "id": message_id,
+        "type": "text",
+        "category": "peer",
+        "push_priority": "high_force",
+    }
+    enc = Node("enc", {"v": "2", "type": encrypted.type}, encrypted.serialized)
+    error = route_message(
+        state, Sender(account, 0), Node("message", attrs, [enc]), int(time.time())
+    )
+    if error is not None:
+        raise SendError(f"the server refused the peer message: {error}")
+    return message_id
+
+
 def _to(target: SignalAddress, enc_type: str, data: bytes, enc_attrs: dict[str, str]) -> Node:
     jid = JID(target.user, PN_SERVER, target.device)
     return Node("to", {"jid": jid}, [Node("enc", {**enc_attrs, "type": enc_type}, data)])

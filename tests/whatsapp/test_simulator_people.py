@@ -5,6 +5,7 @@ encrypted DMs; malformed stanzas cost nothing but a protocol error record."""
 from __future__ import annotations
 
 import asyncio
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +15,7 @@ from mautrix_whatsapp.whatsapp.binary import Node
 from mautrix_whatsapp.whatsapp.binary.jid import JID
 from mautrix_whatsapp.whatsapp.client_payload import ClientConfig, login_payload
 from mautrix_whatsapp.whatsapp.device import DeviceIdentity
-from mautrix_whatsapp.whatsapp.proto import wa_e2e_pb2
+from mautrix_whatsapp.whatsapp.proto import wa_e2e_pb2, wa_history_sync_pb2
 from mautrix_whatsapp.whatsapp.signal.address import SignalAddress
 from mautrix_whatsapp.whatsapp.signal.builder import SessionBuilder
 from mautrix_whatsapp.whatsapp.signal.cipher import SessionCipher
@@ -226,4 +227,59 @@ async def test_malformed_stanzas_are_recorded_and_the_connection_goes_on(
     assert len(errors) == len(bad), errors
     assert all("malformed" in e for e in errors)
     assert body["internal_errors"] == []
+    await raw.client.close()
+
+
+async def test_history_bootstrap_is_an_inline_peer_message(simulator: SimulatorInfo) -> None:  # noqa: F811
+    raw = await _raw_device(simulator)
+    status, sent = await admin(
+        simulator, "POST", "/devices/history-bootstrap", {"jid": str(raw.jid)}
+    )
+    assert status == 200, sent
+    message = await raw.next(lambda n: n.tag == "message" and n.attrs.get("id") == sent["id"])
+    own_phone = JID(raw.jid.user, "s.whatsapp.net")
+    assert message.attrs["from"] == own_phone and message.attrs["category"] == "peer"
+    enc = message.get_child_by_tag("enc")
+    plaintext = await SessionCipher(raw.store, SignalAddress(raw.jid.user, 0)).decrypt(
+        str(enc.attrs["type"]), enc.content_bytes()
+    )
+    decoded = wa_e2e_pb2.Message()
+    decoded.ParseFromString(unpad_message(plaintext))
+    notification = decoded.protocolMessage.historySyncNotification
+    assert decoded.protocolMessage.type == wa_e2e_pb2.ProtocolMessage.HISTORY_SYNC_NOTIFICATION
+    assert notification.syncType == wa_e2e_pb2.INITIAL_BOOTSTRAP
+    history = wa_history_sync_pb2.HistorySync()
+    history.ParseFromString(zlib.decompress(notification.initialHistBootstrapInlinePayload))
+    assert history.syncType == wa_history_sync_pb2.HistorySync.INITIAL_BOOTSTRAP
+    assert history.phoneNumberToLidMappings[0].pnJID == str(own_phone)
+    # App state: every collection asked for comes back, empty, at the version asked.
+    reply = await raw.client.request(
+        Node(
+            "iq",
+            {
+                "id": "a1",
+                "type": "set",
+                "xmlns": "w:sync:app:state",
+                "to": JID.parse("s.whatsapp.net"),
+            },
+            [
+                Node(
+                    "sync",
+                    {},
+                    [
+                        Node(
+                            "collection",
+                            {"name": "regular", "version": "0", "return_snapshot": "true"},
+                        ),
+                        Node("collection", {"name": "critical_block", "version": "3"}),
+                    ],
+                )
+            ],
+        )
+    )
+    collections = reply.get_child_by_tag("sync").children
+    assert [(c.attrs["name"], c.attrs["version"], c.children) for c in collections] == [
+        ("regular", "0", []),
+        ("critical_block", "3", []),
+    ]
     await raw.client.close()

@@ -16,9 +16,11 @@ from mautrix_whatsapp.whatsapp.binary.errors import BinaryError
 from mautrix_whatsapp.whatsapp.binary.jid import JID
 from mautrix_whatsapp.whatsapp.crypto import xeddsa
 from mautrix_whatsapp.whatsapp.proto import wa_adv_pb2
+from mautrix_whatsapp.whatsapp.proto.wa_companion_reg_pb2 import DeviceProps
 from tests.simulator.accounts import Account, LinkedDevice
 from tests.simulator.connection import Connection
 from tests.simulator.groups import Group, Participant, get_groups
+from tests.simulator.history_bootstrap import asked_for_history
 from tests.simulator.notify import device_hash
 from tests.simulator.people import get_people
 from tests.simulator.phone import PhoneWorld, get_world, phone_for_push_name
@@ -406,3 +408,12 @@ def test_phone_numbers_from_push_names_are_deterministic() -> None:
     first = phone_for_push_name("baileys-e2e-1")
     assert first == phone_for_push_name("baileys-e2e-1") != phone_for_push_name("baileys-e2e-2")
     assert first.isdigit() and len(first) == 11
+
+
+def test_history_is_for_companions_that_ask_for_it() -> None:
+    device = LinkedDevice(1, b"", b"", 1, 1, "test")
+    assert not asked_for_history(device)
+    device.device_props = DeviceProps(requireFullSync=True).SerializeToString()
+    assert asked_for_history(device)
+    device.device_props = b"\xff\xff"  # not a protobuf: treated as not asking
+    assert not asked_for_history(device)
