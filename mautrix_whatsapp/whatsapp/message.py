@@ -33,6 +33,7 @@ from google.protobuf.message import DecodeError
 from .binary import BinaryError
 from .binary.jid import JID
 from .binary.node import Node
+from .connection import NotConnectedError
 from .events import IdentityChanged, Message, UndecryptableMessage
 from .message_info import MessageInfo, MessageInfoError, parse_message_info
 from .msgsecret import MessageSecretError
@@ -52,6 +53,7 @@ from .signal.group_cipher import GroupCipher
 from .signal.group_session import GroupSessionBuilder
 from .signal.padding import unpad_message
 from .signal.sender_key import SenderKeyName
+from .socket.errors import SocketError
 from .store import SenderKeyStore
 
 if TYPE_CHECKING:
@@ -180,6 +182,8 @@ class MessageHandler:
     ) -> None:
         try:
             await self.retries.send(node, info, force_keys=unavailable)
+        except (NotConnectedError, SocketError) as e:
+            self.client.log.debug("Could not send a retry receipt for %s: %s", info.id, e)
         except Exception:
             # A store failure must not keep the message from being acked.
             self.client.log.exception("Failed to send a retry receipt for %s", info.id)
@@ -195,9 +199,6 @@ class MessageHandler:
         )
 
     async def _send(self, node: Node) -> None:
-        from .connection import NotConnectedError
-        from .socket.errors import SocketError
-
         try:
             await self.client.send_node(node)
         except (NotConnectedError, SocketError) as e:
