@@ -327,8 +327,7 @@ class SQLMessagingStore:
         await self.db.execute(
             """INSERT INTO wa_message_secret (owner, chat, sender, message_id, secret)
                VALUES ($1, $2, $3, $4, $5)
-               ON CONFLICT (owner, chat, sender, message_id)
-               DO UPDATE SET secret=excluded.secret""",
+               ON CONFLICT (owner, chat, sender, message_id) DO NOTHING""",
             self.owner,
             chat,
             sender,

@@ -14,8 +14,10 @@ Public API (what the bridge uses)::
     await client.disconnect()              # clean close, no reconnect
 
 ``signal_store`` must persist with the device (uploaded one-time pre-keys live there; the
-default is in memory, for tests). ``url``/``root_public_key``/``ca_file`` point the client at a
-test server; the defaults are WhatsApp's.
+default is in memory, for tests); so must ``messaging_store`` (LID map, sender-key recipients,
+poll secrets).
+``url``/``root_public_key``/``ca_file`` point the client at a test server; the defaults are
+WhatsApp's.
 
 Properties: ``is_connected``, ``is_logged_in``, ``device`` (the :class:`DeviceIdentity`),
 ``phone_last_seen`` (when the phone was last known active; the bridge warns after 12 days).
@@ -46,7 +48,9 @@ Messaging parts the client holds: ``locks`` (per-device session and per-group se
 :mod:`.locks`), ``devices`` (usync and the device-list cache, :mod:`.usync`), ``lids`` (the LID ↔
 phone-number map, :mod:`.lid`), ``secrets`` (poll secrets and votes, :mod:`.msgsecret`),
 ``sender`` (:mod:`.send`) and ``resender`` (answers retry receipts, :mod:`.resend`), over
-``messaging_store`` (:class:`~.store.MessagingStore`; in memory by default).
+``messaging_store`` (:class:`~.store.MessagingStore`; in memory by default). Messages arrive
+as :class:`~.events.Message` events (:mod:`.message`); :meth:`Client.mark_read` sends read and
+played receipts; LID ↔ phone-number pairs seen in stanzas go to ``client.lids``.
 
 Layout (as whatsmeow splits ``client.go``): this module is the public API and the stanza
 dispatch; :mod:`.connection` the connection's life (dial, read, reconnect, verdicts, sending);
@@ -85,6 +89,7 @@ from .events import PermanentDisconnect, PhoneSeen
 from .lid import LIDMap
 from .locks import SignalLocks
 from .login import handle_ib, handle_success
+from .message import MessageHandler
 from .message_builders import Message
 from .message_source import parse_message_source
 from .msgsecret import MessageSecrets
@@ -95,6 +100,7 @@ from .pair_flow import PairFlow
 from .prekeys import PRE_KEY_RECHECK_WINDOW, PreKeyUploader, parse_count
 from .qrchan import LoginChannel
 from .receipt import NACK_PARSING_ERROR, ReceiptError, parse_receipt
+from .receipt_send import READ, READ_SELF, build_read_receipt
 from .request import IQError
 from .resend import Resender
 from .send import DEFAULT_SEND_TIMEOUT, Sender, SendResponse
@@ -200,6 +206,11 @@ class Client(ConnectionLife):
         group.install(self)
         presence.install(self)
         notification.install(self)
+        self.send_read_receipts = True
+        """The account's read-receipt privacy setting: off, :meth:`mark_read` only tells our
+        own devices (``read-self``)."""
+        self.messages = MessageHandler(self)
+        self.messages.install()
 
     # --- events -----------------------------------------------------------------------------
 
@@ -299,6 +310,30 @@ class Client(ConnectionLife):
             client_type=client_type,
             client_display_name=client_display_name,
         )
+
+    # --- messages ---------------------------------------------------------------------------
+
+    async def mark_read(
+        self,
+        chat: JID,
+        sender: JID | None,
+        message_ids: list[str],
+        timestamp: datetime | None = None,
+        receipt_type: str = READ,
+    ) -> None:
+        """Tell ``chat`` (and our other devices) that we read ``message_ids``.
+
+        ``sender`` sent them (needed in groups); ``receipt_type`` may be ``read-self`` (only our
+        devices learn it), ``played`` or ``played-self``. With ``send_read_receipts`` off (the
+        account's privacy setting), ``read`` is sent as ``read-self``. Raises ValueError for no
+        ids.
+        """
+        if receipt_type == READ and not self.send_read_receipts:
+            receipt_type = READ_SELF
+        node = build_read_receipt(
+            chat, sender, message_ids, timestamp or datetime.now(UTC), receipt_type
+        )
+        await self.send_node(node)
 
     # --- pre-keys ---------------------------------------------------------------------------
 

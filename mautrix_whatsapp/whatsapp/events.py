@@ -8,7 +8,8 @@ they care about with ``isinstance`` or ``match``. Events about the connection's 
 - session: :class:`Connected`, :class:`Disconnected` (a reconnect follows),
   :class:`KeepAliveTimeout`, :class:`KeepAliveRestored`, :class:`OfflineSyncPreview`,
   :class:`OfflineSyncCompleted`, :class:`PhoneSeen`;
-- traffic: :class:`Receipt` (delivered, read, played… by a contact or by our own devices);
+- traffic: :class:`Receipt` (delivered, read, played… by a contact or by our own devices),
+  :class:`Message` (a decrypted message), :class:`UndecryptableMessage`;
 - permanent: :class:`LoggedOut`, :class:`StreamReplaced`, :class:`TemporaryBan`,
   :class:`ClientOutdated`, :class:`ConnectFailure`. After these the client does not reconnect by
   itself (they implement :class:`PermanentDisconnect`); after :class:`StreamError` it does.
@@ -24,6 +25,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .binary.jid import JID
     from .group_info import GroupInfo
+    from .message_info import MessageInfo
+    from .proto import wa_e2e_pb2
 
 
 class ConnectFailureReason(IntEnum):
@@ -277,6 +280,55 @@ class Receipt:
         return self.is_from_me and self.sender.device == 0
 
 
+@dataclass(frozen=True)
+class Message:
+    """A received message, decrypted (whatsmeow's ``events.Message``).
+
+    ``message`` is the content with the wrappers taken off (device-sent, ephemeral, view-once,
+    edited, document-with-caption); ``raw`` is the protobuf as decrypted. A message reported
+    once is never reported again (redeliveries and resends after a retry are dropped).
+    """
+
+    info: MessageInfo
+    message: wa_e2e_pb2.Message = field(repr=False)
+    raw: wa_e2e_pb2.Message = field(repr=False)
+    is_ephemeral: bool = False
+    is_view_once: bool = False
+    is_edit: bool = False
+    """Wrapped in ``editedMessage`` (its content is the ``protocolMessage`` of the edit)."""
+    retry_count: int = 0
+    """The sender's ``count`` on the ``<enc>``: > 0 when resent after our retry receipt."""
+
+
+@dataclass(frozen=True)
+class UndecryptableMessage:
+    """A message we could not decrypt; a retry receipt was sent to ask for it again.
+
+    ``is_unavailable`` when the server withheld the content (``<unavailable>``) or only a
+    group message came and we lack the sender's key; ``unavailable_type`` is the server's word
+    (e.g. ``view_once``). ``error`` says what failed, for logs.
+    """
+
+    info: MessageInfo
+    is_unavailable: bool = False
+    unavailable_type: str = ""
+    decrypt_fail_mode: str = ""
+    """The ``<enc decrypt-fail>`` attribute: ``hide`` for messages not worth a placeholder."""
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class IdentityChanged:
+    """A contact's identity key changed (new phone / reinstall); their sessions were dropped.
+
+    Also emitted when a message shows it (a ``pkmsg`` under a new key): we trust the new key and
+    start a new session, as whatsmeow does by default.
+    """
+
+    jid: JID
+    timestamp: datetime | None
+
+
 Event = (
     QRCode
     | QRTimeout
@@ -297,6 +349,9 @@ Event = (
     | OfflineSyncCompleted
     | PhoneSeen
     | Receipt
+    | Message
+    | UndecryptableMessage
+    | IdentityChanged
 )
 """Every event type of this module (other modules add their own: messages, receipts…)."""
 
@@ -429,14 +484,6 @@ class DevicesChanged:
     lid: JID | None
     timestamp: datetime | None
     changes: tuple[DeviceListChange, ...]
-
-
-@dataclass(frozen=True)
-class IdentityChanged:
-    """A contact's identity key changed (new phone / reinstall); their sessions were dropped."""
-
-    jid: JID
-    timestamp: datetime | None
 
 
 @dataclass(frozen=True)

@@ -111,6 +111,20 @@ class PreKeyUploader:
             first_upload = self.client.device.next_pre_key_id == 1 and server_count == 0
             await self.upload(INITIAL_PRE_KEY_COUNT if first_upload else WANTED_PRE_KEY_COUNT)
 
+    async def generate_one(self) -> PreKeyRecord:
+        """One new one-time pre-key, stored but not uploaded (for a retry receipt's ``<keys>``).
+
+        Taken under the upload lock: an upload in flight has not yet advanced
+        ``next_pre_key_id``, and reusing one of its ids would overwrite an uploaded key.
+        """
+        async with self._lock:
+            client = self.client
+            (record,) = generate_pre_keys(client.device, 1)
+            await client.signal_store.store_pre_key(record)
+            client.device.next_pre_key_id = record.key_id + 1
+            await client.device_store.save_device(client.device)
+            return record
+
     async def upload(self, count: int) -> None:
         """Generate, store and upload ``count`` one-time pre-keys."""
         client = self.client

@@ -5,7 +5,7 @@ implementation. Session and sender-key records are opaque bytes here (the Signal
 their format), so a store only has to keep blobs by key.
 
 Sections: Signal identities, pre-keys, signed pre-keys, sessions, sender keys; then the in-memory
-implementations in the same order.
+implementations in the same order; the device identity; message secrets.
 """
 
 from __future__ import annotations
@@ -393,7 +393,8 @@ class MemoryMessagingStore:
     async def put_message_secret(
         self, chat: str, sender: str, message_id: str, secret: bytes
     ) -> None:
-        self.secrets[(chat, sender, message_id)] = bytes(secret)
+        # The first secret stays: a redelivered or forged copy must not replace it.
+        self.secrets.setdefault((chat, sender, message_id), bytes(secret))
 
     async def get_message_secret(self, chat: str, sender: str, message_id: str) -> bytes | None:
         return self.secrets.get((chat, sender, message_id))

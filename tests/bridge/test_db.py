@@ -6,7 +6,12 @@ from mautrix.types import RoomID, UserID
 from mautrix.util.async_db import Database
 
 from mautrix_whatsapp.db import BridgeDB, PortalRow, PuppetRow, UserRow, upgrade_table
-from mautrix_whatsapp.db.whatsapp_store import SQLDeviceStore, SQLSignalStore, delete_signal_state
+from mautrix_whatsapp.db.whatsapp_store import (
+    SQLDeviceStore,
+    SQLMessagingStore,
+    SQLSignalStore,
+    delete_signal_state,
+)
 from mautrix_whatsapp.whatsapp.binary.jid import JID
 from mautrix_whatsapp.whatsapp.crypto.keys import KeyPair
 from mautrix_whatsapp.whatsapp.device import DeviceIdentity
@@ -15,6 +20,7 @@ from mautrix_whatsapp.whatsapp.signal.keys import PreKeyRecord, SignedPreKeyReco
 from mautrix_whatsapp.whatsapp.store import (
     DeviceStore,
     Direction,
+    MessageSecretStore,
     SenderKeyStore,
     SignalProtocolStore,
 )
@@ -33,7 +39,15 @@ async def _users(db: Database, *mxids: UserID) -> BridgeDB:
 async def test_upgrades_reach_latest_version(database: Database) -> None:
     version = await database.fetchval("SELECT version FROM version")
     assert version == len(upgrade_table.upgrades) == 3
-    for table in ("user", "puppet", "portal", "wa_device", "wa_session", "wa_sender_key"):
+    for table in (
+        "user",
+        "puppet",
+        "portal",
+        "wa_device",
+        "wa_session",
+        "wa_sender_key",
+        "wa_message_secret",
+    ):
         assert await database.table_exists(table), table
 
 
@@ -222,3 +236,21 @@ async def test_deleting_a_user_cascades(database: Database) -> None:
     await database.execute('DELETE FROM "user" WHERE mxid=$1', ALICE)
     assert await tables.users.get_by_mxid(ALICE) is None
     assert await database.fetchval("SELECT COUNT(*) FROM wa_pre_key") == 0
+
+
+async def test_message_secret_store(database: Database) -> None:
+    await _users(database, ALICE, BOB)
+    store = SQLMessagingStore(database, ALICE)
+    assert isinstance(store, MessageSecretStore)
+    chat, creator = "120363000000000001@g.us", "15550001111@s.whatsapp.net"
+    assert await store.get_message_secret(chat, creator, "POLL") is None
+    await store.put_message_secret(chat, creator, "POLL", b"s" * 32)
+    await store.put_message_secret(chat, creator, "POLL", b"t" * 32)  # a redelivery: kept first
+    assert await store.get_message_secret(chat, creator, "POLL") == b"s" * 32
+    await store.put_message_secret(chat, "9@lid", "POLL", b"l" * 32)
+    assert await store.get_message_secret(chat, "9@lid", "POLL") == b"l" * 32
+    assert await store.get_message_secret(chat, creator, "OTHER") is None
+    assert await store.get_message_secret("1@g.us", creator, "POLL") is None
+    assert await SQLMessagingStore(database, BOB).get_message_secret(chat, creator, "POLL") is None
+    await database.execute('DELETE FROM "user" WHERE mxid=$1', ALICE)
+    assert await database.fetchval("SELECT COUNT(*) FROM wa_message_secret") == 0

@@ -72,6 +72,12 @@ class NodeHarness:
             self.process.stdout.close()
 
 
+class GroupHarness(NodeHarness):
+    """Baileys' group cipher on libsignal-node (tests/js/signal_group.mjs)."""
+
+    script = "signal_group.mjs"
+
+
 class SessionHarness(NodeHarness):
     """libsignal-node's 1:1 session cipher (tests/js/signal_session.mjs)."""
 

@@ -25,19 +25,13 @@ from mautrix_whatsapp.whatsapp.signal.padding import pad_message, unpad_message
 from mautrix_whatsapp.whatsapp.signal.sender_key import MAX_FORWARD_JUMP, SenderKeyName
 from mautrix_whatsapp.whatsapp.store import MemorySenderKeyStore
 
-from .signal_session_harness import NodeHarness, b64, unb64
+from .signal_session_harness import GroupHarness, b64, unb64
 
 pytestmark = pytest.mark.node
 
 GROUP = "120363111111111111@g.us"
 NODE_SENDER = SignalAddress("222222222222222_1", 0)
 OUR_ADDRESS = SignalAddress("333333333333333_1", 7)
-
-
-class GroupHarness(NodeHarness):
-    """Baileys' group cipher on libsignal-node (tests/js/signal_group.mjs)."""
-
-    script = "signal_group.mjs"
 
 
 @pytest.fixture(scope="module")
