@@ -9,6 +9,7 @@ import pytest
 
 from mautrix_whatsapp.whatsapp.binary import Node
 from mautrix_whatsapp.whatsapp.binary.jid import JID
+from tests.simulator.groups import Group, Participant
 from tests.simulator_fixture import SimulatorInfo, simulator  # noqa: F401
 from tests.whatsapp.raw_device import RawDevice, linked_raw_device
 from tests.whatsapp.test_client_helpers import admin
@@ -412,3 +413,13 @@ async def test_open_adds_and_lid_addressing(people: tuple[RawDevice, ...]) -> No
     # A non-admin may not add to this one (admin_add, the default).
     closed = Node("add", {}, [Node("participant", {"jid": NOBODY})])
     assert error_code(await bob.iq("set", lid_gid, [closed])) == "401"
+
+
+def test_who_may_send() -> None:
+    """What routing asks: members send, only admins once the group is an announcement group."""
+    group = Group("120363000000000001", "s", A)
+    group.participants[A] = Participant(A, "1", "superadmin")
+    group.participants[B] = Participant(B, "2")
+    assert group.may_send(A) and group.may_send(B) and not group.may_send(C)
+    group.announce = True
+    assert group.may_send(A) and not group.may_send(B)
