@@ -78,6 +78,10 @@ class Group:
         member = self.participants.get(phone)
         return member is not None and member.admin != ""
 
+    def may_send(self, phone: str) -> bool:
+        """Members may send, only admins in an announcement group (for message routing)."""
+        return self.is_member(phone) and (not self.announce or self.is_admin(phone))
+
     def admins(self) -> list[str]:
         return [p.phone for p in self.participants.values() if p.admin]
 

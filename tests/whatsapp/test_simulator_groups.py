@@ -9,6 +9,7 @@ import pytest
 
 from mautrix_whatsapp.whatsapp.binary import Node
 from mautrix_whatsapp.whatsapp.binary.jid import JID
+from tests.simulator.groups import Group, Participant
 from tests.simulator_fixture import SimulatorInfo, simulator  # noqa: F401
 from tests.whatsapp.raw_device import RawDevice, linked_raw_device
 from tests.whatsapp.test_client_helpers import admin
@@ -370,3 +371,61 @@ async def test_malformed_group_iqs_get_400(simulator: SimulatorInfo) -> None:  #
         assert error_code(await alice.iq("set", gid, [Node("frobnicate")])) == "501"
     finally:
         await alice.close()
+
+
+async def test_open_adds_and_lid_addressing(people: tuple[RawDevice, ...]) -> None:
+    """whatsmeow's create (``member_add_mode`` all_member_add) lets any member add; a ``lid``
+    group (made by a phone) names members by LID and takes LIDs in requests."""
+    alice, bob, carol = people
+    request = Node(
+        "create",
+        {"subject": "Open"},
+        [
+            Node("participant", {"jid": bob.jid}),
+            Node("member_add_mode", {}, b"all_member_add"),
+            Node("ephemeral", {"expiration": "0"}),
+        ],
+    )
+    gid = group_jid(result(await alice.iq("set", GUS, [request])).get_child_by_tag("group"))
+    answer = result(
+        await bob.iq("set", gid, [Node("add", {}, [Node("participant", {"jid": carol.jid})])])
+    )
+    assert "error" not in answer.get_child_by_tag("add").children[0].attrs
+
+    status, group = await admin(
+        alice.info,
+        "POST",
+        "/groups",
+        {"phone": A, "subject": "By LID", "members": [B], "addressing_mode": "lid"},
+    )
+    assert status == 200, group
+    lid_gid = JID.parse(group["jid"])
+    carol_lid = JID(carol.lid, "lid")
+    add = Node("add", {}, [Node("participant", {"jid": carol_lid})])
+    line = result(await alice.iq("set", lid_gid, [add])).get_child_by_tag("add").children[0]
+    assert line.attrs == {"jid": carol_lid, "phone_number": carol.jid}
+    info = result(await carol.iq("get", lid_gid, [Node("query")])).get_child_by_tag("group")
+    assert str(info.attrs["creator"]) == f"{alice.lid}@lid"
+    assert str(info.attrs["creator_pn"]) == f"{A}@s.whatsapp.net"
+    members = {
+        str(p.attrs["jid"]): str(p.attrs["phone_number"])
+        for p in info.children_by_tag("participant")
+    }
+    assert members == {
+        f"{alice.lid}@lid": f"{A}@s.whatsapp.net",
+        f"{bob.lid}@lid": f"{B}@s.whatsapp.net",
+        f"{carol.lid}@lid": f"{C}@s.whatsapp.net",
+    }
+    # A non-admin may not add to this one (admin_add, the default).
+    closed = Node("add", {}, [Node("participant", {"jid": NOBODY})])
+    assert error_code(await bob.iq("set", lid_gid, [closed])) == "401"
+
+
+def test_who_may_send() -> None:
+    """What routing asks: members send, only admins once the group is an announcement group."""
+    group = Group("120363000000000001", "s", A)
+    group.participants[A] = Participant(A, "1", "superadmin")
+    group.participants[B] = Participant(B, "2")
+    assert group.may_send(A) and group.may_send(B) and not group.may_send(C)
+    group.announce = True
+    assert group.may_send(A) and not group.may_send(B)
