@@ -1,0 +1,80 @@
+"""The Baileys peer harness itself: two Baileys accounts linked to one simulator, driven from
+Python, surviving bad commands, and logging in again from saved credentials."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from tests.baileys_peer import BaileysPeer, BaileysPeerError
+from tests.simulator_fixture import SimulatorInfo, admin, run_simulator
+
+pytestmark = [pytest.mark.node, pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(120)]
+
+ALICE = "15550001001"
+BOB = "15550001002"
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorInfo]:
+    """One simulator for the module: every test here uses its own accounts or only reads."""
+    with run_simulator(tmp_path_factory.mktemp("simulator")) as info:
+        yield info
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def alice(
+    sim: SimulatorInfo, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[BaileysPeer]:
+    auth = tmp_path_factory.mktemp("alice")
+    async with BaileysPeer.start(sim, push_name="Alice", auth_dir=auth, phone=ALICE) as peer:
+        yield peer
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def bob(
+    sim: SimulatorInfo, alice: BaileysPeer, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[BaileysPeer]:
+    auth = tmp_path_factory.mktemp("bob")
+    async with BaileysPeer.start(sim, push_name="Bob", auth_dir=auth, phone=BOB) as peer:
+        yield peer
+
+
+async def test_two_accounts_linked(
+    sim: SimulatorInfo, alice: BaileysPeer, bob: BaileysPeer
+) -> None:
+    assert alice.jid == f"{ALICE}@s.whatsapp.net" and bob.jid == f"{BOB}@s.whatsapp.net"
+    assert alice.me["name"] == "Alice" and alice.lid and alice.lid.endswith("@lid")
+    for phone, peer in ((ALICE, alice), (BOB, bob)):
+        status, account = await admin(sim, "GET", f"/accounts/{phone}")
+        assert status == 200
+        [device] = account["devices"]
+        assert device["jid"] == peer.me["id"] and device["connected"]
+
+
+async def test_bad_commands_are_answered_not_fatal(alice: BaileysPeer) -> None:
+    await alice.send_raw_line("this is not json")
+    bad = await alice.wait_for(lambda e: e["event"] == "bad_command")
+    assert "bad JSON" in bad["error"]
+    with pytest.raises(BaileysPeerError, match="unknown command"):
+        await alice.request("no_such_command")
+    with pytest.raises(BaileysPeerError, match="unknown message"):
+        await alice.vote({"id": "NOT-A-POLL", "remoteJid": alice.jid}, ["x"])
+    with pytest.raises(BaileysPeerError):
+        await alice.send("not a jid", {"text": "x"})
+    assert await alice.request("ping") == "pong"
+
+
+async def test_restart_logs_in_from_saved_credentials(sim: SimulatorInfo, tmp_path: Path) -> None:
+    auth = tmp_path / "carol"
+    async with BaileysPeer.start(
+        sim, push_name="Carol", auth_dir=auth, phone="15550001003"
+    ) as carol:
+        first = carol.me
+        assert any(e["event"] == "qr" for e in carol.events)
+    async with BaileysPeer.start(sim, push_name="Carol", auth_dir=auth) as again:
+        assert again.me["id"] == first["id"]
+        assert not any(e["event"] == "qr" for e in again.events)
