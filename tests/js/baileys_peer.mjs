@@ -12,8 +12,8 @@ import { randomBytes } from 'node:crypto'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import {
-	aesDecryptGCM,
 	aesEncryptGCM,
+	decryptPollVote,
 	DisconnectReason,
 	generateWAMessageFromContent,
 	getAggregateVotesInPollMessage,
@@ -110,9 +110,9 @@ const lookup = key => {
 	return found
 }
 
-// Poll votes: the key derivation of Baileys' decryptPollVote, both ways, trying each JID form
-// (phone number or LID) the creator and voter may have used, as whatsmeow does during the LID
-// migration.
+// Poll votes: Baileys decrypts them (decryptPollVote) but cannot send one, so the peer encrypts
+// with the same key derivation; it tries each JID form (phone number or LID) the creator and
+// voter may have used, as whatsmeow does during the LID migration.
 const pollKey = (secret, pollId, creator, voter) => {
 	const sign = Buffer.concat([
 		Buffer.from(pollId),
@@ -155,13 +155,13 @@ const decodeVote = message => {
 	for (const creator of authorJids(poll.key)) {
 		for (const voter of authorJids(message.key)) {
 			try {
-				const plaintext = aesDecryptGCM(
-					Buffer.from(update.vote.encPayload),
-					pollKey(secret, poll.key.id, creator, voter),
-					Buffer.from(update.vote.encIv),
-					pollAad(poll.key.id, voter)
-				)
-				const vote = proto.Message.PollVoteMessage.decode(plaintext)
+				// Baileys' own decryption, so the vote encryption below is checked against it.
+				const vote = decryptPollVote(update.vote, {
+					pollCreatorJid: creator,
+					pollMsgId: poll.key.id,
+					pollEncKey: secret,
+					voterJid: voter
+				})
 				updateMessageWithPollUpdate(poll, {
 					pollUpdateMessageKey: message.key,
 					vote,

@@ -3,44 +3,17 @@ Python, surviving bad commands, and logging in again from saved credentials."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
+from tests.baileys_fixtures import ALICE, BOB, alice, bob, sim
 from tests.baileys_peer import BaileysPeer, BaileysPeerError
-from tests.simulator_fixture import SimulatorInfo, admin, run_simulator
+from tests.simulator_fixture import SimulatorInfo, admin
+
+__all__ = ["alice", "bob", "sim"]  # fixtures used by name
 
 pytestmark = [pytest.mark.node, pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(120)]
-
-ALICE = "15550001001"
-BOB = "15550001002"
-
-
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorInfo]:
-    """One simulator for the module: every test here uses its own accounts or only reads."""
-    with run_simulator(tmp_path_factory.mktemp("simulator")) as info:
-        yield info
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def alice(
-    sim: SimulatorInfo, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[BaileysPeer]:
-    auth = tmp_path_factory.mktemp("alice")
-    async with BaileysPeer.start(sim, push_name="Alice", auth_dir=auth, phone=ALICE) as peer:
-        yield peer
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def bob(
-    sim: SimulatorInfo, alice: BaileysPeer, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[BaileysPeer]:
-    auth = tmp_path_factory.mktemp("bob")
-    async with BaileysPeer.start(sim, push_name="Bob", auth_dir=auth, phone=BOB) as peer:
-        yield peer
 
 
 async def test_two_accounts_linked(
@@ -71,7 +44,7 @@ async def test_bad_commands_are_answered_not_fatal(alice: BaileysPeer) -> None:
 async def test_restart_logs_in_from_saved_credentials(sim: SimulatorInfo, tmp_path: Path) -> None:
     auth = tmp_path / "carol"
     async with BaileysPeer.start(
-        sim, push_name="Carol", auth_dir=auth, phone="15550001003"
+        sim, push_name="Carol", auth_dir=auth, phone="15550001009"
     ) as carol:
         first = carol.me
         assert any(e["event"] == "qr" for e in carol.events)
