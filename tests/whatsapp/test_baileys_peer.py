@@ -3,6 +3,7 @@ Python, surviving bad commands, and logging in again from saved credentials."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,25 @@ async def test_restart_logs_in_from_saved_credentials(sim: SimulatorInfo, tmp_pa
     async with BaileysPeer.start(sim, push_name="Carol", auth_dir=auth) as again:
         assert again.me["id"] == first["id"]
         assert not any(e["event"] == "qr" for e in again.events)
+
+
+async def test_connection_events_and_reconnect(sim: SimulatorInfo, tmp_path: Path) -> None:
+    """A dropped connection is streamed as a close; with ``reconnect`` the peer opens again."""
+    async with BaileysPeer.start(
+        sim, push_name="Dave", auth_dir=tmp_path / "dave", phone="15550001008", reconnect=True
+    ) as dave:
+        await dave.wait_for(
+            lambda e: e["event"] == "connection.update" and e["connection"] == "open"
+        )
+        status, body = await admin(
+            sim, "POST", "/devices/drop", json.dumps({"jid": dave.me["id"]})
+        )
+        assert status == 200, body
+        closed = await dave.wait_for(
+            lambda e: e["event"] == "connection.update" and e["connection"] == "close"
+        )
+        assert closed["code"] is not None
+        await dave.wait_for(
+            lambda e: e["event"] == "connection.update" and e["connection"] == "open"
+        )
+        assert await dave.request("me") == dave.me
