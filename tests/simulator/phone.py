@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,6 +105,9 @@ class PhoneWorld:
         """Stanzas for logged-out companions, delivered at their next login."""
         self.acks: dict[str, deque[Node]] = {}
         """The ``<ack>`` stanzas each companion sent, by device JID (newest last)."""
+        self.device_hooks: list[Callable[[Account, LinkedDevice, str], None]] = []
+        """Called with ``"add"`` when a companion is confirmed, ``"remove"`` when one that was
+        confirmed is unlinked (e.g. to send ``devices`` notifications)."""
 
     # --- accounts ---
 
@@ -112,6 +117,17 @@ class PhoneWorld:
             return self.accounts.create(phone)
         existing = next(iter(self.accounts), None)
         return existing or self.accounts.create(DEFAULT_PHONE)
+
+    def scanning_account(self, registration: PendingRegistration) -> Account:
+        """Whose phone scans a QR: the default account if one is marked, else the person the
+        registration's push name stands for (each Baileys e2e client is its own person), else
+        the first account."""
+        if self.scan_phone is None:
+            conn = registration.connection
+            push_name = conn.payload.pushName if conn is not None and conn.payload else ""
+            if push_name:
+                return self.accounts.create(phone_for_push_name(push_name), push_name=push_name)
+        return self.account(self.scan_phone)
 
     def device_of(self, jid_text: str) -> tuple[Account, LinkedDevice]:
         """Find a linked device by ``phone:device@s.whatsapp.net`` (or its LID form)."""
@@ -223,6 +239,8 @@ class PhoneWorld:
             await conn.send_stream_error("401")
             return LinkResult(account, device, {"text": "bad-device-signature"})
         device.confirmed = True
+        for hook in self.device_hooks:
+            hook(account, device, "add")
         await end_stream(conn, "515")
         return LinkResult(account, device)
 
@@ -239,7 +257,7 @@ class PhoneWorld:
         """The phone scanned a valid QR: link the companion that shows it."""
         if self.ref_expired(registration, scanned.ref):
             raise AdminError(410, "QR ref expired")
-        account = self.account(self.scan_phone)
+        account = self.scanning_account(registration)
         result = await self.link_device(
             account, registration, scanned.adv_secret, scanned.platform or ""
         )
@@ -367,7 +385,9 @@ class PhoneWorld:
 
     def unlink(self, account: Account, device: LinkedDevice, *, notify: bool = True) -> None:
         """Remove a companion. With ``notify``, a live connection gets device_removed."""
-        account.devices.pop(device.device_id, None)
+        if account.devices.pop(device.device_id, None) is not None and device.confirmed:
+            for hook in self.device_hooks:
+                hook(account, device, "remove")
         record = self.state.find_device(account.phone, device.device_id)
         if record is not None:
             record.removed = True
@@ -393,6 +413,12 @@ async def end_stream(
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(conn.closed.wait(), grace)
     await conn.close()
+
+
+def phone_for_push_name(push_name: str) -> str:
+    """A phone number derived deterministically from a push name (``1777`` + 7 digits)."""
+    digest = hashlib.sha256(push_name.encode()).digest()
+    return f"1777{int.from_bytes(digest[:8], 'big') % 10**7:07d}"
 
 
 def get_world(state: ServerState) -> PhoneWorld:

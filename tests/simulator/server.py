@@ -29,6 +29,12 @@ PLUGINS: tuple[str, ...] = (
     "tests.simulator.prekeys",
     "tests.simulator.admin_phone",
     "tests.simulator.groups",
+    "tests.simulator.people",
+    "tests.simulator.routing",
+    "tests.simulator.relay",
+    "tests.simulator.usync",
+    "tests.simulator.notify",
+    "tests.simulator.admin_people",
 )
 """Feature modules loaded at start-up, in order; each defines ``install(state: ServerState)``."""
 
