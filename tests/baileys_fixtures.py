@@ -9,7 +9,10 @@ message id or text), as :meth:`BaileysPeer.wait_for` allows.
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -24,9 +27,20 @@ CAROL = "15550001003"
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorInfo]:
-    """One simulator for the module."""
+    """One simulator for the module; at the end, no stanza of a client may have been refused
+    as malformed (Baileys is the reference: a refusal is the simulator's mistake or ours)."""
     with run_simulator(tmp_path_factory.mktemp("simulator")) as info:
         yield info
+        status = simulator_status(info)
+        assert status["protocol_errors"] == [], status["protocol_errors"]
+
+
+def simulator_status(info: SimulatorInfo) -> dict[str, Any]:
+    """``GET /admin/status``, synchronously (module teardown may run outside the event loop)."""
+    url = info.admin_url + "/status"
+    with urllib.request.urlopen(url, timeout=5, context=info.ssl_context()) as reply:
+        status: dict[str, Any] = json.load(reply)
+    return status
 
 
 async def _peer(

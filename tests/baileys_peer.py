@@ -356,7 +356,8 @@ class BaileysPeer:
         return (await self.send(jid, {"location": location}))["key"]  # type: ignore[no-any-return]
 
     async def send_contact(self, jid: str, display_name: str, vcard: str) -> Key:
-        content = {"contacts": {"displayName": display_name, "contacts": [{"vcard": vcard}]}}
+        contact = {"displayName": display_name, "vcard": vcard}
+        content = {"contacts": {"displayName": display_name, "contacts": [contact]}}
         return (await self.send(jid, content))["key"]  # type: ignore[no-any-return]
 
     async def forward(self, jid: str, key: Key) -> Key:
@@ -364,7 +365,14 @@ class BaileysPeer:
         return (await self.send(jid, {"forward": key}))["key"]  # type: ignore[no-any-return]
 
     async def read(self, keys: list[Key]) -> None:
+        """Baileys' ``readMessages``, as an app marks messages read (it asks the server for the
+        privacy settings first, to choose ``read`` or ``read-self``)."""
         await self.request("read", keys=keys)
+
+    async def send_receipts(self, keys: list[Key], kind: str = "read") -> None:
+        """Baileys' ``sendReceipts``: a receipt of ``kind`` (read, read-self, played…) for
+        ``keys``, without the privacy lookup of :meth:`read`."""
+        await self.request("receipts", keys=keys, type=kind)
 
     async def presence(self, kind: str, jid: str | None = None) -> None:
         """``available``/``unavailable`` (to everyone) or ``composing``/``recording``/``paused``

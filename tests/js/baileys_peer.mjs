@@ -320,8 +320,10 @@ const commands = {
 	},
 	/** {poll_key}: the stored poll's votes as Baileys aggregates them. */
 	poll_votes: async ({ poll_key }) => getAggregateVotesInPollMessage(lookup(poll_key), me().id),
-	/** {keys}: read receipts. */
+	/** {keys}: read receipts, as an app sends them (readMessages looks up privacy settings). */
 	read: async ({ keys }) => requireSocket().readMessages(keys),
+	/** {keys, type}: receipts of that type (read, read-self, played…), no privacy lookup. */
+	receipts: async ({ keys, type }) => requireSocket().sendReceipts(keys, type ?? 'read'),
 	/** {type: available|unavailable|composing|recording|paused, jid?}. */
 	presence: async ({ type, jid }) => requireSocket().sendPresenceUpdate(type, jid),
 	subscribe_presence: async ({ jid }) => requireSocket().presenceSubscribe(jid),
