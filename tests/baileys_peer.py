@@ -197,7 +197,11 @@ class BaileysPeer:
         assert self.process.stdout is not None
         try:
             while line := await self.process.stdout.readline():
-                item = json.loads(line)
+                try:
+                    item = json.loads(line)
+                except ValueError:
+                    # Not ours (the peer sends stray logs to stderr): keep it, never stop reading.
+                    item = {"event": "stdout", "line": line.decode("utf-8", "replace")}
                 if "event" in item:
                     async with self._changed:
                         self.events.append(item)
@@ -280,6 +284,25 @@ class BaileysPeer:
             ),
             timeout,
         )
+
+    async def wait_status(
+        self, message_id: str, status: int, timeout: float = WAIT_TIMEOUT
+    ) -> Event:
+        """Our message ``message_id`` reached ``status`` (3 delivered, 4 read, 5 played) or beyond.
+
+        Baileys reports it as a ``messages.update``, or, when the receipt arrives while its own
+        ``messages.upsert`` of the sent message is still buffered, as that upsert's ``status``."""
+
+        def reached(event: Event) -> bool:
+            if event["event"] == "messages.update":
+                value = event["update"].get("status")
+            elif event["event"] == "messages.upsert" and event["key"].get("fromMe"):
+                value = event.get("status")
+            else:
+                return False
+            return event["key"]["id"] == message_id and value is not None and value >= status
+
+        return await self.wait_for(reached, timeout)
 
     def unconsumed(self, predicate: Predicate = lambda _: True) -> list[Event]:
         """Buffered events not yet consumed that match (without consuming them)."""

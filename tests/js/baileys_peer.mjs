@@ -35,6 +35,8 @@ if (!args.url || !isRootKey(args['root-key'])) {
 	process.exit(64)
 }
 trustRootKey(args['root-key'])
+// stdout carries only our JSON lines: libsignal logs sessions with console.log/info/warn.
+console.log = console.info = console.warn = console.debug = (...items) => console.error(...items)
 
 // ---- JSON output ---------------------------------------------------------------------------
 
@@ -191,6 +193,8 @@ const onUpsert = ({ messages, type }) => {
 			key: message.key,
 			pushName: message.pushName ?? null,
 			messageTimestamp: message.messageTimestamp ?? null,
+			// Baileys folds a receipt that arrives while the upsert is still buffered into it.
+			status: message.status ?? null,
 			messageStubType: message.messageStubType ?? null,
 			messageStubParameters: message.messageStubParameters ?? null,
 			message: messageJson(message.message)

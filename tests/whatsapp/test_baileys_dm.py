@@ -188,13 +188,7 @@ async def test_read_receipt(alice: BaileysPeer, bob: BaileysPeer) -> None:
     key = await alice.send_text(bob.jid, "did you read this?")
     event = await bob.wait_message(lambda m: m["key"]["id"] == key["id"])
     await bob.send_receipts([event["key"]])
-    update = await alice.wait_for(
-        lambda e: (
-            e["event"] == "messages.update"
-            and e["key"]["id"] == key["id"]
-            and e["update"].get("status") == READ
-        )
-    )
+    update = await alice.wait_status(key["id"], READ)
     assert update["key"]["fromMe"] is True
 
 
