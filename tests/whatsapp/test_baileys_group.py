@@ -112,3 +112,43 @@ async def test_group_lifecycle(alice: BaileysPeer, bob: BaileysPeer, carol: Bail
         user_of(alice.jid),
         user_of(carol.jid),
     }
+
+
+def participants_update(group: str, action: str, peer: BaileysPeer) -> Any:
+    def match(event: Event) -> bool:
+        data = event["data"] if event["event"] == "group-participants.update" else {}
+        return (
+            data.get("id") == group
+            and data.get("action") == action
+            and any(is_peer(peer, p) for p in data["participants"])
+        )
+
+    return match
+
+
+async def test_admins_invite_and_leave(
+    alice: BaileysPeer, bob: BaileysPeer, carol: BaileysPeer
+) -> None:
+    group = (await alice.group_create("Admins", [bob.jid]))["id"]
+    await bob.wait_for(
+        lambda e: e["event"] == "groups.upsert" and any(g["id"] == group for g in e["data"])
+    )
+
+    for action, level in (("promote", "admin"), ("demote", None)):
+        [result] = await alice.group_participants_update(group, [bob.jid], action)
+        assert str(result["status"]) == "200", result
+        await bob.wait_for(participants_update(group, action, bob))
+        assert members(await bob.group_metadata(group))[user_of(bob.jid)] == level
+
+    code = await alice.group_invite_code(group)
+    assert code
+    assert await carol.group_accept_invite(code) == group
+    await alice.wait_for(participants_update(group, "add", carol))
+    assert group in await carol.group_fetch_all()
+
+    await carol.group_leave(group)
+    await alice.wait_for(participants_update(group, "remove", carol))
+    assert set(members(await alice.group_metadata(group))) == {
+        user_of(alice.jid),
+        user_of(bob.jid),
+    }
