@@ -217,3 +217,16 @@ async def test_typing_from_phone(alice: BaileysPeer, erin: Phone) -> None:
         )
     )
     assert ERIN in str(update["data"]["id"]) or update["data"]["id"].endswith("@lid")
+
+
+async def test_group_with_phone(alice: BaileysPeer, erin: Phone) -> None:
+    """Sender keys both ways: Baileys' skmsg read by the phone, the phone's by Baileys."""
+    group = (await alice.group_create("Baileys and a phone", [ERIN_JID]))["id"]
+    key = await alice.send_text(group, "hello group")
+    got = await erin.received(key["id"])
+    assert phone_text(got) == "hello group" and got["chat"] == group
+
+    message_id = await erin.send(group, text="hello from the phone")
+    event = await alice.wait_message(lambda m: m["key"]["id"] == message_id)
+    assert text_of(event) == "hello from the phone"
+    assert event["key"]["remoteJid"] == group and ERIN in str(event["key"]["participant"])
