@@ -234,10 +234,12 @@ class BaileysPeer:
         reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._replies[request_id] = reply
         line = json.dumps({"id": request_id, "cmd": cmd, **args}) + "\n"
-        self.process.stdin.write(line.encode())
-        await self.process.stdin.drain()
         try:
+            self.process.stdin.write(line.encode())
+            await self.process.stdin.drain()
             return await asyncio.wait_for(reply, timeout)
+        except (BrokenPipeError, ConnectionResetError):
+            raise self._died() from None
         finally:
             self._replies.pop(request_id, None)
 

@@ -3,13 +3,14 @@ Python, surviving bad commands, and logging in again from saved credentials."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import pytest
 
 from tests.baileys_fixtures import ALICE, BOB, alice, bob, sim
-from tests.baileys_peer import BaileysPeer, BaileysPeerError
+from tests.baileys_peer import BaileysPeer, BaileysPeerDied, BaileysPeerError
 from tests.simulator_fixture import SimulatorInfo, admin
 
 __all__ = ["alice", "bob", "sim"]  # fixtures used by name
@@ -74,3 +75,16 @@ async def test_connection_events_and_reconnect(sim: SimulatorInfo, tmp_path: Pat
             lambda e: e["event"] == "connection.update" and e["connection"] == "open"
         )
         assert await dave.request("me") == dave.me
+
+
+async def test_a_dead_peer_fails_waits_and_commands(sim: SimulatorInfo, tmp_path: Path) -> None:
+    """If node dies, a pending wait and later commands fail at once (no hang until timeout)."""
+    async with BaileysPeer.start(
+        sim, push_name="Eve", auth_dir=tmp_path / "eve", phone="15550001007"
+    ) as eve:
+        waiting = asyncio.create_task(eve.wait_for(lambda e: e["event"] == "never", 30.0))
+        eve.process.kill()
+        with pytest.raises(BaileysPeerDied):
+            await asyncio.wait_for(waiting, 10.0)
+        with pytest.raises(BaileysPeerDied):
+            await eve.request("ping")
