@@ -50,6 +50,9 @@ const start = () => {
 		}
 		if (update.connection === 'open') {
 			clearTimeout(timer)
+			// Stop background saves (the phone's history sync updates creds right after login):
+			// exiting in the middle of one would leave a truncated creds file.
+			sock.ev.off('creds.update', saveCreds)
 			await saveCreds()
 			await print({ open: { id: state.creds.me?.id, lid: state.creds.me?.lid } })
 			sock.ev.removeAllListeners('connection.update')

@@ -38,6 +38,8 @@ class LinkedDevice:
     """The companion's countersignature from ``pair-device-sign`` (empty until then)."""
     confirmed: bool = False
     """True once the companion answered pair-success with a valid ``pair-device-sign``."""
+    device_props: bytes = b""
+    """The serialized ``DeviceProps`` of its registration (what it asked the phone for)."""
 
     def __repr__(self) -> str:
         return f"LinkedDevice(device_id={self.device_id}, confirmed={self.confirmed})"

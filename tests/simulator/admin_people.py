@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import time
 from typing import Any
 
 from aiohttp import web
+from cryptography.exceptions import InvalidTag
 
 from mautrix_whatsapp.whatsapp.binary import Node
 from mautrix_whatsapp.whatsapp.binary.jid import JID
@@ -146,6 +148,48 @@ def _vote(person: Person, chat: JID, me: JID, spec: dict[str, Any]) -> wa_e2e_pb
     return phone_send.vote_message(key, poll_sender, me, secret, [str(o) for o in options])
 
 
+def message_json(person: Person, received: ReceivedMessage) -> dict[str, Any]:
+    """A received message as JSON; a poll vote on a poll the phone knows also decrypted:
+    ``poll_vote`` = ``{"options": [names chosen]}`` (or ``{"error"}``)."""
+    data = received.to_json()
+    if received.message.HasField("pollUpdateMessage"):
+        data["poll_vote"] = _vote_json(person, received)
+    return data
+
+
+def _vote_json(person: Person, received: ReceivedMessage) -> dict[str, Any]:
+    update = received.message.pollUpdateMessage
+    poll_id = update.pollCreationMessageKey.ID
+    from_me, author, original = _original(person, poll_id)
+    if from_me:
+        poll = person.sent[poll_id].message
+    elif original is not None:
+        poll = original.message
+    else:
+        return {"error": "unknown poll"}
+    voter = JID.parse(received.sender)
+    try:
+        vote = phone_send.decrypt_vote(
+            update,
+            author or JID(person.account.phone, PN_SERVER),
+            JID(voter.user, voter.server),
+            poll.messageContextInfo.messageSecret,
+        )
+    except (InvalidTag, ValueError) as e:
+        return {"error": f"cannot decrypt the vote: {e!r}"}
+    names = [
+        option.optionName
+        for creation in (
+            poll.pollCreationMessage,
+            poll.pollCreationMessageV2,
+            poll.pollCreationMessageV3,
+        )
+        for option in creation.options
+    ]
+    by_hash = {hashlib.sha256(name.encode()).digest(): name for name in names}
+    return {"options": [by_hash.get(h, h.hex()) for h in vote.selectedOptions]}
+
+
 def install(state: ServerState) -> None:
     world = get_world(state)
     people = get_people(state)
@@ -227,7 +271,7 @@ def install(state: ServerState) -> None:
         messages = [m for m in person.received if not wanted or m.id == wanted]
         return json_response(
             {
-                "messages": [m.to_json() for m in messages],
+                "messages": [message_json(person, m) for m in messages],
                 "receipts": [r.to_json() for r in person.receipts],
                 "failures": list(person.failures),
             }

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +28,6 @@ from mautrix_whatsapp.whatsapp.proto import wa_e2e_pb2
 from mautrix_whatsapp.whatsapp.signal.address import SignalAddress
 from mautrix_whatsapp.whatsapp.signal.builder import SessionBuilder
 from mautrix_whatsapp.whatsapp.signal.cipher import CiphertextMessage, SessionCipher
-from mautrix_whatsapp.whatsapp.signal.errors import SignalError
 from mautrix_whatsapp.whatsapp.signal.group_cipher import GroupCipher
 from mautrix_whatsapp.whatsapp.signal.group_session import GroupSessionBuilder
 from mautrix_whatsapp.whatsapp.signal.keys import PreKeyBundle, PreKeyRecord, SignedPreKeyRecord
@@ -117,6 +115,8 @@ class Person:
     failures: list[str] = field(default_factory=list)
     """Why stanzas routed to this phone could not be read (not secret: no key material)."""
     sent: dict[str, SentMessage] = field(default_factory=dict)
+    retries: dict[str, int] = field(default_factory=dict)
+    """Retry receipts sent so far, by the id of a message this phone could not decrypt."""
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     """Serialises Signal operations of this phone."""
     waiters: list[tuple[Callable[[ReceivedMessage], bool], asyncio.Future[ReceivedMessage]]] = (
@@ -176,6 +176,13 @@ class Person:
             return inner
         return message
 
+    async def fresh_pre_key(self) -> PreKeyRecord:
+        """A new one-time pre-key (for the ``<keys>`` of a retry receipt)."""
+        record = PreKeyRecord.generate(PRE_KEY_COUNT + len(self.retries) + len(self.pre_keys))
+        self.pre_keys.append(record)
+        await self.store.store_pre_key(record)
+        return record
+
     def remember(self, received: ReceivedMessage) -> None:
         self.received.append(received)
         del self.received[:-MAX_RECEIVED]
@@ -211,10 +218,11 @@ class Person:
 
 
 def take_bundle(state: ServerState, target: SignalAddress) -> PreKeyBundle | None:
-    """Fetch (consuming a one-time key) the bundle of a device, as a phone's own fetch would."""
+    """Fetch (consuming a one-time key) the bundle of a device, as a phone's own fetch would;
+    for a companion without uploaded keys, the keys it registered with."""
     bundle = get_prekeys(state).bundles.get((target.user, target.device))
     if bundle is None:
-        return None
+        return registration_bundle(state, target)
     pre_key_id: int | None = None
     pre_key: bytes | None = None
     if bundle.one_time:
@@ -229,6 +237,23 @@ def take_bundle(state: ServerState, target: SignalAddress) -> PreKeyBundle | Non
         signed_pre_key_signature=bundle.signed_signature,
         pre_key_id=pre_key_id,
         pre_key=pre_key,
+    )
+
+
+def registration_bundle(state: ServerState, target: SignalAddress) -> PreKeyBundle | None:
+    """A companion's keys from its registration (identity and signed pre-key, no one-time key):
+    what its phone knows from linking, before the companion uploaded any pre-keys."""
+    account = get_world(state).accounts.find(target.user)
+    device = account.devices.get(target.device) if account is not None else None
+    if device is None or not device.signed_pre_key_public:
+        return None
+    return PreKeyBundle(
+        registration_id=device.registration_id,
+        device_id=target.device,
+        identity_key=device.identity_public,
+        signed_pre_key_id=device.signed_pre_key_id,
+        signed_pre_key=device.signed_pre_key_public,
+        signed_pre_key_signature=device.signed_pre_key_signature,
     )
 
 
@@ -284,69 +309,6 @@ def parse_message(plaintext: bytes) -> wa_e2e_pb2.Message:
     except DecodeError as e:
         raise UndecryptableError(f"not a waE2E.Message: {e}") from e
     return message
-
-
-async def receive(state: ServerState, account: Account, node: Node) -> None:
-    """A ``<message>`` routed to ``account``'s phone: decrypt, unwrap and remember it.
-
-    ``node`` is the stanza as delivered (``from``, ``participant`` for groups, ``recipient`` for
-    DSMs, the ``<enc>`` children meant for device 0).
-    """
-    world = get_world(state)
-    person = get_people(state).of(account)
-    attrs = node.attrs
-    from_jid = node.attr_jid("from")
-    group = from_jid if from_jid.server == "g.us" else None
-    author = node.attr_jid("participant") if group is not None else from_jid
-    sender = address_of(world, author)
-    if sender is None:
-        person.failures.append(f"{attrs.get('id')}: unknown sender {author}")
-        return
-    sender_account = account_of(world, author)
-    assert sender_account is not None
-    if group is not None:
-        chat = str(group)
-    elif "recipient" in attrs:
-        chat = str(attrs["recipient"])
-    else:
-        chat = sender_account.jid
-    message: wa_e2e_pb2.Message | None = None
-    for enc in node.children_by_tag("enc"):
-        enc_type = str(enc.attrs.get("type", ""))
-        try:
-            if enc_type in ("pkmsg", "msg"):
-                plaintext = await person.decrypt(sender, enc_type, enc.content_bytes())
-            elif enc_type == "skmsg" and group is not None:
-                plaintext = await person.decrypt_group(str(group), sender, enc.content_bytes())
-            else:
-                raise UndecryptableError(f"unexpected enc type {enc_type!r}")
-            decoded = await person.process_message(sender, parse_message(plaintext))
-        except (SignalError, UndecryptableError, ValueError) as e:
-            log.info("%r could not read %s from %s: %r", person, attrs.get("id"), author, e)
-            person.failures.append(f"{attrs.get('id')} ({enc_type}) from {author}: {e!r}")
-            continue
-        if _has_content(decoded):
-            message = decoded
-    if message is None:
-        return
-    person.remember(
-        ReceivedMessage(
-            id=str(attrs.get("id", "")),
-            sender=str(JID(sender_account.phone, "s.whatsapp.net", author.device)),
-            chat=chat,
-            type=str(attrs.get("type", "")),
-            category=str(attrs.get("category", "")),
-            edit=str(attrs.get("edit", "")),
-            t=int(str(attrs.get("t", "0")) or 0) or int(time.time()),
-            message=message,
-        )
-    )
-
-
-def _has_content(message: wa_e2e_pb2.Message) -> bool:
-    """False for a bare sender-key distribution message (it only carries keys)."""
-    fields = {f.name for f, _ in message.ListFields()}
-    return bool(fields - {"senderKeyDistributionMessage", "messageContextInfo"})
 
 
 def install(state: ServerState) -> None:

@@ -181,6 +181,7 @@ class PhoneWorld:
             signed_pre_key_public=registration.signed_prekey_public,
             signed_pre_key_signature=registration.signed_prekey_signature,
             account_signature=account_signature,
+            device_props=registration.device_props,
         )
         account.devices[device_id] = device
         self.state.add_device(

@@ -100,7 +100,8 @@ async def send(
     """The phone of ``account`` sends ``message`` to ``chat``; returns (id, server time)."""
     message_id = message_id or new_message_id()
     world = get_world(state)
-    person = get_people(state).of(account)
+    people = get_people(state)
+    person = people.of(account)
     plaintext = message.SerializeToString()
     attrs: dict[str, str | JID] = {
         "to": chat,
@@ -128,6 +129,7 @@ async def send(
         for member, device in member_devices(world, group):
             if (member.phone, device) in sent_to or (member is account and device == 0):
                 continue
+            people.of(member)  # its phone's keys are published
             target = SignalAddress(member.phone, device)
             encrypted = await person.encrypt(world, target, skdm.SerializeToString())
             if encrypted is None:
@@ -141,6 +143,7 @@ async def send(
         target_account = account_of(world, chat)
         if target_account is None:
             raise SendError(f"{chat} is not on WhatsApp")
+        people.of(target_account)  # its phone's keys are published
         chat = JID(chat.user, chat.server)
         dsm = wa_e2e_pb2.Message()
         dsm.deviceSentMessage.destinationJID = str(JID(target_account.phone, PN_SERVER))
@@ -164,6 +167,61 @@ async def send(
     if error is not None:
         raise SendError(f"the server refused the message: {error}")
     return message_id, t
+
+
+async def send_peer(
+    state: ServerState, account: Account, device: int, message: wa_e2e_pb2.Message
+) -> str | None:
+    """The phone sends a peer message (``category="peer"``: history sync, app state keys…) to
+    one of its own companions; returns its id, or None without keys for that device."""
+    person = get_people(state).of(account)
+    target = SignalAddress(account.phone, device)
+    encrypted = await person.encrypt(get_world(state), target, message.SerializeToString())
+    if encrypted is None:
+        return None
+    message_id = new_message_id()
+    attrs: dict[str, str | JID] = {
+        "to": JID(account.phone, PN_SERVER, device),
+        "id": message_id,
+        "type": "text",
+        "category": "peer",
+        "push_priority": "high_force",
+    }
+    enc = Node("enc", {"v": "2", "type": encrypted.type}, encrypted.serialized)
+    error = route_message(
+        state, Sender(account, 0), Node("message", attrs, [enc]), int(time.time())
+    )
+    if error is not None:
+        raise SendError(f"the server refused the peer message: {error}")
+    return message_id
+
+
+async def resend(
+    state: ServerState, account: Account, requester: JID, message_id: str, count: str
+) -> bool:
+    """Send a DM the phone sent before again, to the one device whose retry receipt asked for
+    it (the caller has reset the session). Group messages are not resent (not needed yet)."""
+    person = get_people(state).of(account)
+    sent = person.sent.get(message_id)
+    world = get_world(state)
+    target_account = account_of(world, requester)
+    if sent is None or target_account is None or JID.parse(sent.chat).server == GROUP_SERVER:
+        return False
+    message = sent.message
+    attrs: dict[str, str | JID] = {"to": requester, "id": message_id, "type": sent.type}
+    if target_account is account:
+        dsm = wa_e2e_pb2.Message()
+        dsm.deviceSentMessage.destinationJID = sent.chat
+        dsm.deviceSentMessage.message.CopyFrom(message)
+        message = dsm
+        attrs["recipient"] = JID.parse(sent.chat)
+    target = SignalAddress(target_account.phone, requester.device)
+    encrypted = await person.encrypt(world, target, message.SerializeToString())
+    if encrypted is None:
+        return False
+    enc = Node("enc", {"v": "2", "type": encrypted.type, "count": count}, encrypted.serialized)
+    route_message(state, Sender(account, 0), Node("message", attrs, [enc]), int(time.time()))
+    return True
 
 
 def _to(target: SignalAddress, enc_type: str, data: bytes, enc_attrs: dict[str, str]) -> Node:

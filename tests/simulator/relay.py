@@ -28,7 +28,7 @@ from .accounts import Account
 from .connection import SERVER, Connection
 from .groups import get_groups
 from .login import deliver
-from .people import ReceivedReceipt, account_of, get_people
+from .people import account_of
 from .phone import get_world
 from .routing import (
     GROUP_SERVER,
@@ -45,25 +45,6 @@ from .state import ServerState
 log = logging.getLogger("simulator.relay")
 
 SELF_TYPES = {"read": "read-self", "played": "played-self"}
-
-
-def phone_gets(state: ServerState, account: Account, node: Node) -> None:
-    """A non-message stanza for a simulated phone: it keeps receipts, ignores the rest."""
-    if node.tag != "receipt":
-        return
-    items = [str(node.attrs.get("id", ""))]
-    listed = node.get_optional_child_by_tag("list")
-    if listed is not None:
-        items += [str(i.attrs.get("id", "")) for i in listed.children_by_tag("item")]
-    author = node.attrs.get("participant") or node.attrs.get("from")
-    get_people(state).of(account).receipts.append(
-        ReceivedReceipt(
-            ids=items,
-            sender=str(author),
-            type=str(node.attrs.get("type", "")),
-            t=int(str(node.attrs.get("t", "0"))),
-        )
-    )
 
 
 async def handle_receipt(conn: Connection, node: Node) -> None:

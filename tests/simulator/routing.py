@@ -29,7 +29,7 @@ from .accounts import Account
 from .connection import Connection
 from .groups import Group, get_groups
 from .login import deliver
-from .people import account_of, receive
+from .people import account_of
 from .phone import PhoneWorld, get_world
 from .state import ServerState
 
@@ -89,11 +89,11 @@ def resolve(world: PhoneWorld, jid: JID) -> tuple[Account, int] | None:
 def deliver_to(state: ServerState, account: Account, device: int, node: Node) -> None:
     """Hand a stanza to a device: the simulated phone for 0, else live or queued."""
     if device == 0:
+        from .phone_inbox import phone_gets, receive  # it routes replies: imported late
+
         if node.tag == "message":
             state.spawn(receive(state, account, node), name="phone receives")
         else:
-            from .relay import phone_gets
-
             phone_gets(state, account, node)
         return
     deliver(get_world(state), account.phone, device, node)

@@ -5,6 +5,7 @@ encrypted DMs; malformed stanzas cost nothing but a protocol error record."""
 from __future__ import annotations
 
 import asyncio
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -14,11 +15,11 @@ from mautrix_whatsapp.whatsapp.binary import Node
 from mautrix_whatsapp.whatsapp.binary.jid import JID
 from mautrix_whatsapp.whatsapp.client_payload import ClientConfig, login_payload
 from mautrix_whatsapp.whatsapp.device import DeviceIdentity
-from mautrix_whatsapp.whatsapp.proto import wa_e2e_pb2
+from mautrix_whatsapp.whatsapp.proto import wa_e2e_pb2, wa_history_sync_pb2
 from mautrix_whatsapp.whatsapp.signal.address import SignalAddress
 from mautrix_whatsapp.whatsapp.signal.builder import SessionBuilder
 from mautrix_whatsapp.whatsapp.signal.cipher import SessionCipher
-from mautrix_whatsapp.whatsapp.signal.keys import PreKeyBundle
+from mautrix_whatsapp.whatsapp.signal.keys import PreKeyBundle, PreKeyRecord
 from mautrix_whatsapp.whatsapp.signal.padding import pad_message, unpad_message
 from mautrix_whatsapp.whatsapp.store import MemorySignalStore
 from tests.simulator_fixture import SimulatorClient, SimulatorInfo, simulator  # noqa: F401
@@ -185,6 +186,26 @@ async def test_phone_starts_the_session_with_a_pkmsg(simulator: SimulatorInfo) -
     assert list(decoded.extendedTextMessage.contextInfo.mentionedJID) == [
         f"{raw.jid.user}@s.whatsapp.net"
     ]
+    # The phone types, then reads what the device sent it: both reach the device.
+    chat = raw.jid.user
+    status, _ = await admin(
+        simulator, "POST", f"/accounts/{PHONE}/typing", {"chat": chat, "state": "recording"}
+    )
+    assert status == 200
+    typing = await raw.next(lambda n: n.tag == "chatstate")
+    assert typing.attrs["from"] == JID(PHONE, "s.whatsapp.net")
+    assert typing.children[0].tag == "composing" and typing.children[0].attrs["media"] == "audio"
+    status, _ = await admin(
+        simulator, "POST", f"/accounts/{PHONE}/read", {"chat": chat, "ids": ["X1", "X2"]}
+    )
+    assert status == 200
+    read = await raw.next(lambda n: n.tag == "receipt" and n.attrs.get("type") == "read")
+    assert read.attrs["id"] == "X1" and read.attrs["from"] == JID(PHONE, "s.whatsapp.net")
+    assert read.get_child_by_tag("list", "item").attrs["id"] == "X2"
+    status, body = await admin(
+        simulator, "POST", f"/accounts/{PHONE}/typing", {"chat": chat, "state": "dancing"}
+    )
+    assert status == 400, body
     await raw.client.close()
 
 
@@ -226,4 +247,131 @@ async def test_malformed_stanzas_are_recorded_and_the_connection_goes_on(
     assert len(errors) == len(bad), errors
     assert all("malformed" in e for e in errors)
     assert body["internal_errors"] == []
+    await raw.client.close()
+
+
+async def test_history_bootstrap_is_an_inline_peer_message(simulator: SimulatorInfo) -> None:  # noqa: F811
+    raw = await _raw_device(simulator)
+    status, sent = await admin(
+        simulator, "POST", "/devices/history-bootstrap", {"jid": str(raw.jid)}
+    )
+    assert status == 200, sent
+    message = await raw.next(lambda n: n.tag == "message" and n.attrs.get("id") == sent["id"])
+    own_phone = JID(raw.jid.user, "s.whatsapp.net")
+    assert message.attrs["from"] == own_phone and message.attrs["category"] == "peer"
+    enc = message.get_child_by_tag("enc")
+    plaintext = await SessionCipher(raw.store, SignalAddress(raw.jid.user, 0)).decrypt(
+        str(enc.attrs["type"]), enc.content_bytes()
+    )
+    decoded = wa_e2e_pb2.Message()
+    decoded.ParseFromString(unpad_message(plaintext))
+    notification = decoded.protocolMessage.historySyncNotification
+    assert decoded.protocolMessage.type == wa_e2e_pb2.ProtocolMessage.HISTORY_SYNC_NOTIFICATION
+    assert notification.syncType == wa_e2e_pb2.INITIAL_BOOTSTRAP
+    history = wa_history_sync_pb2.HistorySync()
+    history.ParseFromString(zlib.decompress(notification.initialHistBootstrapInlinePayload))
+    assert history.syncType == wa_history_sync_pb2.HistorySync.INITIAL_BOOTSTRAP
+    assert history.phoneNumberToLidMappings[0].pnJID == str(own_phone)
+    # App state: every collection asked for comes back, empty, at the version asked.
+    reply = await raw.client.request(
+        Node(
+            "iq",
+            {
+                "id": "a1",
+                "type": "set",
+                "xmlns": "w:sync:app:state",
+                "to": JID.parse("s.whatsapp.net"),
+            },
+            [
+                Node(
+                    "sync",
+                    {},
+                    [
+                        Node(
+                            "collection",
+                            {"name": "regular", "version": "0", "return_snapshot": "true"},
+                        ),
+                        Node("collection", {"name": "critical_block", "version": "3"}),
+                    ],
+                )
+            ],
+        )
+    )
+    collections = reply.get_child_by_tag("sync").children
+    assert [(c.attrs["name"], c.attrs["version"], c.children) for c in collections] == [
+        ("regular", "0", []),
+        ("critical_block", "3", []),
+    ]
+    await raw.client.close()
+
+
+async def test_retry_receipts_both_ways(simulator: SimulatorInfo) -> None:  # noqa: F811
+    raw = await _raw_device(simulator)
+    await _other_person(simulator, raw)
+    phone_jid = JID(PHONE, "s.whatsapp.net")
+    status, sent = await admin(
+        simulator, "POST", f"/accounts/{PHONE}/send", {"to": raw.jid.user, "text": "again?"}
+    )
+    assert status == 200, sent
+    await raw.next(lambda n: n.tag == "message" and n.attrs.get("id") == sent["id"])
+    # The device "cannot decrypt" it and asks again, with fresh keys: the phone starts over.
+    pre_key = PreKeyRecord.generate(9000)
+    await raw.store.store_pre_key(pre_key)
+    signed = raw.device.signed_pre_key
+    keys = Node(
+        "keys",
+        {},
+        [
+            Node("type", {}, b"\x05"),
+            Node("identity", {}, raw.device.identity_key.public),
+            Node(
+                "key",
+                {},
+                [
+                    Node("id", {}, (9000).to_bytes(3, "big")),
+                    Node("value", {}, pre_key.key_pair.public),
+                ],
+            ),
+            Node(
+                "skey",
+                {},
+                [
+                    Node("id", {}, signed.key_id.to_bytes(3, "big")),
+                    Node("value", {}, signed.key_pair.public),
+                    Node("signature", {}, signed.signature),
+                ],
+            ),
+        ],
+    )
+    await raw.client.send(
+        Node(
+            "receipt",
+            {"to": phone_jid, "id": sent["id"], "type": "retry"},
+            [
+                Node("retry", {"count": "2", "id": sent["id"], "t": str(sent["t"]), "v": "1"}),
+                Node("registration", {}, raw.device.registration_id.to_bytes(4, "big")),
+                keys,
+            ],
+        )
+    )
+    again = await raw.next(lambda n: n.tag == "message" and n.attrs.get("id") == sent["id"])
+    enc = again.get_child_by_tag("enc")
+    assert enc.attrs["count"] == "2" and enc.attrs["type"] == "pkmsg"
+    plaintext = await SessionCipher(raw.store, SignalAddress(PHONE, 0)).decrypt(
+        "pkmsg", enc.content_bytes()
+    )
+    decoded = wa_e2e_pb2.Message()
+    decoded.ParseFromString(unpad_message(plaintext))
+    assert decoded.conversation == "again?"
+    assert not await raw.store.contains_pre_key(9000)  # the new session used it
+
+    # The other way: the phone cannot read what the device sent, and says so.
+    for attempt in (1, 2):
+        await raw.client.send(_dm(phone_jid, "BROKEN", "msg", b"\x33" + bytes(40)))
+        retry = await raw.next(lambda n: n.tag == "receipt" and n.attrs.get("type") == "retry")
+        assert retry.attrs["id"] == "BROKEN" and retry.attrs["from"] == phone_jid
+        assert retry.get_child_by_tag("retry").attrs["count"] == str(attempt)
+        registration = retry.get_child_by_tag("registration").content_bytes()
+        assert len(registration) == 4
+        assert (retry.get_optional_child_by_tag("keys") is not None) == (attempt > 1)
     await raw.client.close()

@@ -16,12 +16,15 @@ from mautrix_whatsapp.whatsapp.binary.errors import BinaryError
 from mautrix_whatsapp.whatsapp.binary.jid import JID
 from mautrix_whatsapp.whatsapp.crypto import xeddsa
 from mautrix_whatsapp.whatsapp.proto import wa_adv_pb2
+from mautrix_whatsapp.whatsapp.proto.wa_companion_reg_pb2 import DeviceProps
 from tests.simulator.accounts import Account, LinkedDevice
 from tests.simulator.connection import Connection
 from tests.simulator.groups import Group, Participant, get_groups
+from tests.simulator.history_bootstrap import asked_for_history
 from tests.simulator.notify import device_hash
 from tests.simulator.people import get_people
 from tests.simulator.phone import PhoneWorld, get_world, phone_for_push_name
+from tests.simulator.privacy_tokens import handle_tokens
 from tests.simulator.relay import get_presences, handle_presence, route_chatstate, route_receipt
 from tests.simulator.routing import Sender, route_message
 from tests.simulator.server import Simulator
@@ -406,3 +409,48 @@ def test_phone_numbers_from_push_names_are_deterministic() -> None:
     first = phone_for_push_name("baileys-e2e-1")
     assert first == phone_for_push_name("baileys-e2e-1") != phone_for_push_name("baileys-e2e-2")
     assert first.isdigit() and len(first) == 11
+
+
+def test_history_is_for_companions_that_ask_for_it() -> None:
+    device = LinkedDevice(1, b"", b"", 1, 1, "test")
+    assert not asked_for_history(device)
+    device.device_props = DeviceProps(requireFullSync=True).SerializeToString()
+    assert asked_for_history(device)
+    device.device_props = b"\xff\xff"  # not a protobuf: treated as not asking
+    assert not asked_for_history(device)
+
+
+async def test_privacy_token_reaches_the_contact() -> None:
+    state, world = _world()
+    alice = _person(world, ALICE, "Alice")
+    _person(world, BOB, "Bob", devices=2)
+    request = Node(
+        "iq",
+        {"id": "p1", "type": "set", "xmlns": "privacy"},
+        [
+            Node(
+                "tokens",
+                {},
+                [
+                    Node(
+                        "token",
+                        {
+                            "jid": JID.parse(f"{BOB}@s.whatsapp.net"),
+                            "t": "1800000000",
+                            "type": "trusted_contact",
+                        },
+                    )
+                ],
+            )
+        ],
+    )
+    reply = await handle_tokens(_conn(state, alice), request)
+    assert reply.attrs["type"] == "result"
+    for device in (1, 2):
+        [note] = _queue(world, BOB, device)
+        assert note.attrs["type"] == "privacy_token"
+        assert note.attrs["from"] == JID.parse(f"{ALICE}@s.whatsapp.net")
+        token = note.get_child_by_tag("tokens", "token")
+        assert token.attrs["t"] == "1800000000" and len(token.content_bytes()) == 24
+    request.get_child_by_tag("tokens", "token").attrs["type"] = "other"
+    assert (await handle_tokens(_conn(state, alice), request)).attrs["type"] == "error"
