@@ -90,6 +90,14 @@ let openWaiter = null
 /** Every message seen or sent, by id: for quoting, forwarding, polls and Baileys' retries. */
 const store = new Map()
 
+// Credential writes, one after another; `close` waits for them, so exiting never cuts one short
+// (a half-written creds.json would make the next start link as a new device).
+let saving = Promise.resolve()
+const saveCreds = () => {
+	saving = saving.then(() => auth.saveCreds()).catch(error => emit({ event: 'error', error: String(error) }))
+	return saving
+}
+
 const remember = message => {
 	if (message?.key?.id && message.message) store.set(message.key.id, message)
 }
@@ -209,7 +217,7 @@ const forward = name => payload => void emit({ event: name, data: payload })
 const connect = () => {
 	const current = makeSimulatorSocket(args.url, auth.state, { getMessage })
 	sock = current
-	current.ev.on('creds.update', auth.saveCreds)
+	current.ev.on('creds.update', saveCreds)
 	current.ev.on('messages.upsert', onUpsert)
 	current.ev.on('messages.update', updates => {
 		for (const { key, update } of updates) void emit({ event: 'messages.update', key, update })
@@ -229,7 +237,7 @@ const connect = () => {
 		if (update.connection === 'open') {
 			if (pushName && auth.state.creds.me && auth.state.creds.me.name !== pushName) {
 				auth.state.creds.me.name = pushName
-				await auth.saveCreds()
+				await saveCreds()
 			}
 			void emit({ event: 'connection.update', connection: 'open', me: me() })
 			openWaiter?.resolve(me())
@@ -348,6 +356,7 @@ const commands = {
 		closing = true
 		sock?.end(undefined)
 		sock = null
+		await saving
 		return null
 	}
 }
@@ -375,8 +384,9 @@ const input = createInterface({ input: process.stdin })
 input.on('line', line => {
 	if (line.trim()) void handle(line)
 })
-input.on('close', () => {
+input.on('close', async () => {
 	closing = true
 	sock?.end(undefined)
-	setImmediate(() => process.exit(0))
+	await saving
+	process.exit(0)
 })
