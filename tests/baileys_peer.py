@@ -287,6 +287,37 @@ class BaileysPeer:
             timeout,
         )
 
+    async def wait_edit(self, message_id: str, timeout: float = WAIT_TIMEOUT) -> Event:
+        """Baileys' ``messages.update`` for an edit of ``message_id``; its new content (a
+        ``Message``'s JSON) is ``event["update"]["message"]["editedMessage"]["message"]``."""
+        return await self.wait_for(
+            lambda e: (
+                e["event"] == "messages.update"
+                and e["key"]["id"] == message_id
+                and "editedMessage" in (e["update"].get("message") or {})
+            ),
+            timeout,
+        )
+
+    async def wait_revoke(self, message_id: str, timeout: float = WAIT_TIMEOUT) -> Event:
+        """Baileys' ``messages.update`` for a revoke of ``message_id`` (content ``None``,
+        ``messageStubType`` 1 = REVOKE)."""
+        return await self.wait_for(
+            lambda e: (
+                e["event"] == "messages.update"
+                and e["key"]["id"] == message_id
+                and "messageStubType" in e["update"]
+            ),
+            timeout,
+        )
+
+    async def wait_reaction(self, message_id: str, timeout: float = WAIT_TIMEOUT) -> Event:
+        """Baileys' ``messages.reaction`` for a reaction to ``message_id``
+        (``event["reaction"]["text"]``, empty when one was removed)."""
+        return await self.wait_for(
+            lambda e: e["event"] == "messages.reaction" and e["key"]["id"] == message_id, timeout
+        )
+
     async def wait_status(
         self, message_id: str, status: int, timeout: float = WAIT_TIMEOUT
     ) -> Event:

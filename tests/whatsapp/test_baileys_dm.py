@@ -85,9 +85,7 @@ async def test_reaction_and_removal(alice: BaileysPeer, bob: BaileysPeer) -> Non
     reaction = await alice.wait_message(lambda m: bool(content(m, "reactionMessage")))
     assert content(reaction, "reactionMessage")["key"]["id"] == key["id"]
     assert content(reaction, "reactionMessage")["text"] == "👍"
-    summary = await alice.wait_for(
-        lambda e: e["event"] == "messages.reaction" and e["key"]["id"] == key["id"]
-    )
+    summary = await alice.wait_reaction(key["id"])
     assert summary["reaction"]["text"] == "👍"
 
     await bob.react(alice.jid, event["key"], "")
@@ -100,13 +98,7 @@ async def test_edit(alice: BaileysPeer, bob: BaileysPeer) -> None:
     key = await alice.send_text(bob.jid, "teh typo")
     await bob.wait_message(lambda m: m["key"]["id"] == key["id"])
     await alice.edit(bob.jid, key, "the typo")
-    update = await bob.wait_for(
-        lambda e: (
-            e["event"] == "messages.update"
-            and e["key"]["id"] == key["id"]
-            and "editedMessage" in (e["update"].get("message") or {})
-        )
-    )
+    update = await bob.wait_edit(key["id"])
     edited = update["update"]["message"]["editedMessage"]["message"]
     assert text_of({"message": edited}) == "the typo", update
 
@@ -115,13 +107,7 @@ async def test_revoke(alice: BaileysPeer, bob: BaileysPeer) -> None:
     key = await alice.send_text(bob.jid, "oops, wrong chat")
     await bob.wait_message(lambda m: m["key"]["id"] == key["id"])
     await alice.revoke(bob.jid, key)
-    update = await bob.wait_for(
-        lambda e: (
-            e["event"] == "messages.update"
-            and e["key"]["id"] == key["id"]
-            and "messageStubType" in e["update"]
-        )
-    )
+    update = await bob.wait_revoke(key["id"])
     assert update["update"]["message"] is None
     assert update["update"]["messageStubType"] == 1  # WAMessageStubType.REVOKE
 

@@ -112,33 +112,19 @@ async def test_phone_reply_reaction_edit_revoke(alice: BaileysPeer, erin: Phone)
     assert context["stanzaId"] == key["id"] and alice.is_me(context["participant"])
 
     await erin.send(alice.jid, reaction={"id": key["id"], "emoji": "❤️"})
-    reaction = await alice.wait_for(
-        lambda e: e["event"] == "messages.reaction" and e["key"]["id"] == key["id"]
-    )
+    reaction = await alice.wait_reaction(key["id"])
     assert reaction["reaction"]["text"] == "❤️"
 
     own = await erin.send(alice.jid, text="soon edited")
     await alice.wait_message(lambda m: m["key"]["id"] == own)
     await erin.send(alice.jid, edit={"id": own, "text": "edited"})
-    update = await alice.wait_for(
-        lambda e: (
-            e["event"] == "messages.update"
-            and e["key"]["id"] == own
-            and "editedMessage" in (e["update"].get("message") or {})
-        )
-    )
+    update = await alice.wait_edit(own)
     assert (
         text_of({"message": update["update"]["message"]["editedMessage"]["message"]}) == "edited"
     )
 
     await erin.send(alice.jid, revoke={"id": own})
-    update = await alice.wait_for(
-        lambda e: (
-            e["event"] == "messages.update"
-            and e["key"]["id"] == own
-            and "messageStubType" in e["update"]
-        )
-    )
+    update = await alice.wait_revoke(own)
     assert update["update"]["message"] is None
 
 
