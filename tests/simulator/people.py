@@ -208,13 +208,19 @@ class Person:
                 await SessionBuilder(self.store, target).process_bundle(bundle)
             return await cipher.encrypt(pad_message(plaintext))
 
-    async def encrypt_group(self, group: str, plaintext: bytes) -> tuple[bytes, bytes]:
-        """Our ``skmsg`` for ``group`` and the distribution message to hand out with it."""
+    async def group_distribution(self, group: str) -> tuple[SenderKeyName, bytes]:
+        """Our sender key's distribution message for ``group`` (created on first use)."""
         name = SenderKeyName(group, SignalAddress(self.account.phone, 0))
         async with self.lock:
             distribution = await GroupSessionBuilder(self.store).create(name)
+        return name, distribution.serialize()
+
+    async def encrypt_group(self, group: str, plaintext: bytes) -> tuple[bytes, bytes]:
+        """Our ``skmsg`` for ``group`` and the distribution message to hand out with it."""
+        name, distribution = await self.group_distribution(group)
+        async with self.lock:
             ciphertext = await GroupCipher(self.store, name).encrypt(pad_message(plaintext))
-        return ciphertext, distribution.serialize()
+        return ciphertext, distribution
 
 
 def take_bundle(state: ServerState, target: SignalAddress) -> PreKeyBundle | None:

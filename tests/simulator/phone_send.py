@@ -199,17 +199,26 @@ async def send_peer(
 async def resend(
     state: ServerState, account: Account, requester: JID, message_id: str, count: str
 ) -> bool:
-    """Send a DM the phone sent before again, to the one device whose retry receipt asked for
-    it (the caller has reset the session). Group messages are not resent (not needed yet)."""
+    """Send a message the phone sent before again, to the one device whose retry receipt asked
+    for it (the caller has reset the session): a DM to that device (a DSM to its own), a group
+    message as ``to=<group> participant=<device>`` with the phone's sender key inside."""
     person = get_people(state).of(account)
     sent = person.sent.get(message_id)
     world = get_world(state)
     target_account = account_of(world, requester)
-    if sent is None or target_account is None or JID.parse(sent.chat).server == GROUP_SERVER:
+    if sent is None or target_account is None:
         return False
     message = sent.message
+    chat = JID.parse(sent.chat)
     attrs: dict[str, str | JID] = {"to": requester, "id": message_id, "type": sent.type}
-    if target_account is account:
+    if chat.server == GROUP_SERVER:
+        _, distribution = await person.group_distribution(sent.chat)
+        message = wa_e2e_pb2.Message()
+        message.CopyFrom(sent.message)
+        message.senderKeyDistributionMessage.groupID = sent.chat
+        message.senderKeyDistributionMessage.axolotlSenderKeyDistributionMessage = distribution
+        attrs = {"to": chat, "participant": requester, "id": message_id, "type": sent.type}
+    elif target_account is account:
         dsm = wa_e2e_pb2.Message()
         dsm.deviceSentMessage.destinationJID = sent.chat
         dsm.deviceSentMessage.message.CopyFrom(message)

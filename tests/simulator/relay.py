@@ -89,7 +89,7 @@ def route_receipt(state: ServerState, sender: Sender, node: Node, t: int) -> Non
     if target is None:
         log.info("receipt %s for unknown %s", base["id"], target_jid)
         return
-    if target_jid.device or target_jid.ad:
+    if target_jid.device or target_jid.ad or receipt_type == "retry":  # one device's business
         devices = [target_jid.device] if target_jid.device in devices_of(target) else []
     else:
         devices = devices_of(target)

@@ -39,7 +39,9 @@ PN_SERVER = "s.whatsapp.net"
 LID_SERVER = "lid"
 GROUP_SERVER = "g.us"
 
-DROPPED_ATTRS = frozenset({"to", "device_fanout", "phash", "addressing_mode", "push_priority"})
+DROPPED_ATTRS = frozenset(
+    {"to", "device_fanout", "phash", "addressing_mode", "push_priority", "participant"}
+)
 """Attributes of the sender's stanza that the server does not pass on."""
 FORWARDED_TAGS = frozenset({"meta", "bot", "biz", "reporting"})
 """Children of the sender's stanza passed on to every recipient as they are."""
@@ -190,7 +192,14 @@ def _route_group(state: ServerState, sender: Sender, node: Node, to: JID, t: int
     skmsg = [e for e in node.children_by_tag("enc") if e.attrs.get("type") == "skmsg"]
     own: dict[tuple[str, int], list[Node]] = {}
     participants = node.get_optional_child_by_tag("participants")
-    if participants is not None:
+    resend_to = node.attr_jid_opt("participant")
+    if resend_to is not None:  # a retry resend: the direct <enc> for that one device only
+        found = resolve(world, resend_to)
+        if found is None:
+            return "400"
+        own[(found[0].phone, found[1])] = node.children_by_tag("enc")
+        skmsg = []
+    elif participants is not None:
         for child in participants.children_by_tag("to"):
             found = resolve(world, child.attr_jid("jid"))
             if found is not None:
@@ -203,6 +212,8 @@ def _route_group(state: ServerState, sender: Sender, node: Node, to: JID, t: int
     attrs["participant_pn" if lid else "participant_lid"] = sender.user_jid(not lid)
     for account, device in member_devices(world, group):
         if account is sender.account and device == sender.device:
+            continue
+        if resend_to is not None and (account.phone, device) not in own:
             continue
         encs = own.get((account.phone, device), []) + skmsg
         if not encs:

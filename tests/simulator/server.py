@@ -37,7 +37,7 @@ PLUGINS: tuple[str, ...] = (
     "tests.simulator.admin_people",
     "tests.simulator.history_bootstrap",
     "tests.simulator.app_state",
-    "tests.simulator.privacy_tokens",
+    "tests.simulator.privacy",
 )
 """Feature modules loaded at start-up, in order; each defines ``install(state: ServerState)``."""
 

@@ -10,6 +10,7 @@ import os
 
 import pytest
 
+from mautrix_whatsapp.whatsapp.binary import Node
 from mautrix_whatsapp.whatsapp.binary.jid import JID
 from mautrix_whatsapp.whatsapp.crypto.keys import KeyPair
 from mautrix_whatsapp.whatsapp.signal.keys import SignedPreKeyRecord
@@ -20,6 +21,8 @@ from tests.simulator.groups import Group, Participant, get_groups
 from tests.simulator.notify import notify_identity_change
 from tests.simulator.people import Person, ReceivedMessage, get_people
 from tests.simulator.phone import PhoneWorld, get_world
+from tests.simulator.relay import route_receipt
+from tests.simulator.routing import Sender
 from tests.simulator.server import Simulator
 from tests.simulator.state import AdminError, ServerState
 from tests.simulator.usync import watchers
@@ -34,6 +37,26 @@ def _world() -> tuple[ServerState, PhoneWorld]:
 
 def _jid(phone: str) -> JID:
     return JID(phone, "s.whatsapp.net")
+
+
+def _companion(account: Account) -> int:
+    """A confirmed companion with the keys it registered with (it uploaded none)."""
+    device_id, key_index = account.allocate_device()
+    identity = KeyPair.generate()
+    signed = SignedPreKeyRecord.generate(identity, 1)
+    account.devices[device_id] = LinkedDevice(
+        device_id,
+        os.urandom(32),
+        identity.public,
+        1,
+        key_index,
+        "test",
+        signed_pre_key_id=1,
+        signed_pre_key_public=signed.key_pair.public,
+        signed_pre_key_signature=signed.signature,
+        confirmed=True,
+    )
+    return device_id
 
 
 async def _next(person: Person, message_id: str) -> ReceivedMessage:
@@ -70,21 +93,7 @@ async def test_phone_group_message_with_sender_key_and_dsm() -> None:
     alice = world.accounts.create(ALICE, "Alice")
     bob = world.accounts.create(BOB, "Bob")
     world.accounts.create(CAROL, "Carol")
-    device_id, key_index = alice.allocate_device()
-    identity = KeyPair.generate()
-    signed = SignedPreKeyRecord.generate(identity, 1)
-    alice.devices[device_id] = LinkedDevice(
-        device_id,
-        os.urandom(32),
-        identity.public,
-        1,
-        key_index,
-        "test",
-        signed_pre_key_id=1,
-        signed_pre_key_public=signed.key_pair.public,
-        signed_pre_key_signature=signed.signature,
-        confirmed=True,
-    )
+    device_id = _companion(alice)
     group = Group(id="120363000000000077", subject="G", creator=ALICE)
     for account in (alice, bob):
         group.participants[account.phone] = Participant(account.phone, account.lid)
@@ -181,3 +190,42 @@ async def test_identity_change_notifies_who_knows_the_account() -> None:
     for phone in (ALICE, BOB):
         [note] = world.offline_queues[(phone, 1)]
         assert note.attrs["type"] == "encrypt" and note.children[0].tag == "identity"
+
+
+async def test_phone_resends_a_group_message_to_the_device_that_asked() -> None:
+    state, world = _world()
+    alice, bob = world.accounts.create(ALICE, "Alice"), world.accounts.create(BOB, "Bob")
+    bob_device = _companion(bob)
+    group = Group(id="120363000000000088", subject="G", creator=ALICE, addressing_mode="lid")
+    for account in (alice, bob):
+        group.participants[account.phone] = Participant(account.phone, account.lid)
+    get_groups(state).add(group)
+    group_jid = JID.parse(group.jid)
+    message_id, t = await phone_send.send(state, alice, group_jid, phone_send.text_message("g"))
+    await _next(get_people(state).of(bob), message_id)  # Bob's phone read it
+    world.offline_queues.clear()
+    retry = Node(
+        "receipt",
+        {
+            "to": group_jid,
+            "id": message_id,
+            "type": "retry",
+            "participant": JID.parse(alice.lid_jid),
+        },
+        [
+            Node("retry", {"count": "1", "id": message_id, "t": str(t), "v": "1"}),
+            Node("registration", {}, b"\x00\x00\x00\x01"),
+        ],
+    )
+    route_receipt(state, Sender(bob, bob_device), retry, t)
+    # The phone answers in tasks of its own: wait for them all to finish.
+    others = asyncio.all_tasks() - {asyncio.current_task()}
+    async with asyncio.timeout(5):
+        await asyncio.gather(*others)
+    [again] = world.offline_queues[(BOB, bob_device)]
+    assert again.attrs["id"] == message_id and again.attrs["from"] == group_jid
+    assert again.attrs["participant"] == JID.parse(f"{alice.lid}@lid")
+    [enc] = again.children
+    assert enc.attrs["count"] == "1" and enc.attrs["type"] == "pkmsg"
+    # Only the device that asked: Bob's phone and Alice's devices got nothing again.
+    assert set(world.offline_queues) == {(BOB, bob_device)}

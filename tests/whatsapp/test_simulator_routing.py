@@ -17,6 +17,7 @@ from mautrix_whatsapp.whatsapp.binary.jid import JID
 from mautrix_whatsapp.whatsapp.crypto import xeddsa
 from mautrix_whatsapp.whatsapp.proto import wa_adv_pb2
 from mautrix_whatsapp.whatsapp.proto.wa_companion_reg_pb2 import DeviceProps
+from mautrix_whatsapp.whatsapp.proto.wa_wa6_pb2 import ClientPayload
 from tests.simulator.accounts import Account, LinkedDevice
 from tests.simulator.connection import Connection
 from tests.simulator.groups import Group, Participant, get_groups
@@ -24,11 +25,11 @@ from tests.simulator.history_bootstrap import asked_for_history
 from tests.simulator.notify import device_hash
 from tests.simulator.people import get_people
 from tests.simulator.phone import PhoneWorld, get_world, phone_for_push_name
-from tests.simulator.privacy_tokens import handle_tokens
+from tests.simulator.privacy import handle_get, handle_set, handle_tokens
 from tests.simulator.relay import get_presences, handle_presence, route_chatstate, route_receipt
 from tests.simulator.routing import Sender, route_message
 from tests.simulator.server import Simulator
-from tests.simulator.state import ServerState
+from tests.simulator.state import PendingRegistration, ServerState
 from tests.simulator.usync import handle_usync, watchers
 
 ALICE, BOB, CAROL = "15550000101", "15550000202", "15550000303"
@@ -454,3 +455,38 @@ async def test_privacy_token_reaches_the_contact() -> None:
         assert token.attrs["t"] == "1800000000" and len(token.content_bytes()) == 24
     request.get_child_by_tag("tokens", "token").attrs["type"] = "other"
     assert (await handle_tokens(_conn(state, alice), request)).attrs["type"] == "error"
+
+
+async def test_privacy_settings_get_and_set() -> None:
+    state, world = _world()
+    alice = _person(world, ALICE, "Alice")
+    conn = _conn(state, alice)
+    get = Node("iq", {"id": "g", "type": "get", "xmlns": "privacy"}, [Node("privacy")])
+    before = {
+        c.attrs["name"]: c.attrs["value"]
+        for c in (await handle_get(conn, get)).get_child_by_tag("privacy").children
+    }
+    assert before["readreceipts"] == "all"
+    change = Node("category", {"name": "readreceipts", "value": "none"})
+    await handle_set(conn, Node("iq", {"id": "s", "type": "set"}, [Node("privacy", {}, [change])]))
+    after = (await handle_get(conn, get)).get_child_by_tag("privacy").children
+    assert {c.attrs["name"]: c.attrs["value"] for c in after}["readreceipts"] == "none"
+    assert (await handle_get(_conn(state), get)).attrs["type"] == "error"  # not logged in
+
+
+def test_a_scan_links_to_the_person_the_push_name_names() -> None:
+    _, world = _world()
+    registration = PendingRegistration(os.urandom(32), os.urandom(32), 1, 1, b"", b"", b"", b"")
+    payload = ClientPayload(pushName="baileys-e2e-alice")
+    registration.connection = cast(Connection, SimpleNamespace(payload=payload))
+    alice = world.scanning_account(registration)
+    assert alice.phone == phone_for_push_name("baileys-e2e-alice")
+    assert alice.push_name == "baileys-e2e-alice"
+    assert world.scanning_account(registration) is alice  # the same person every time
+    # No push name: the first account, as before.
+    registration.connection = cast(Connection, SimpleNamespace(payload=ClientPayload()))
+    assert world.scanning_account(registration) is alice
+    # A default account wins over the push name.
+    world.scan_phone = world.accounts.create("15550009999").phone
+    registration.connection = cast(Connection, SimpleNamespace(payload=payload))
+    assert world.scanning_account(registration).phone == "15550009999"

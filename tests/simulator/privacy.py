@@ -1,5 +1,10 @@
-"""Trusted-contact privacy tokens (``xmlns="privacy"`` ``<tokens>``).
+"""The ``privacy`` namespace: privacy settings and trusted-contact tokens.
 
+Settings: ``get <privacy/>`` answers ``<privacy><category name value/>…</privacy>`` (WhatsApp's
+defaults until changed); ``set <privacy><category name value/></privacy>`` changes one. Clients
+read them before sending read receipts (``readreceipts``).
+
+Tokens:
 After a 1:1 message, clients issue a token to the contact (Baileys ``issuePrivacyTokens``,
 whatsmeow ``ensureTCToken``): ``<iq xmlns="privacy" type="set"><tokens><token jid t
 type="trusted_contact"/></tokens></iq>``. The server mints an opaque token per (issuer, contact),
@@ -27,6 +32,50 @@ from .routing import LID_SERVER, PN_SERVER, deliver_to, devices_of, sender_of
 from .state import ServerState
 
 TOKEN_TYPE = "trusted_contact"
+DEFAULT_SETTINGS = {
+    "last": "all",
+    "online": "all",
+    "profile": "all",
+    "status": "contacts",
+    "readreceipts": "all",
+    "groupadd": "all",
+    "calladd": "all",
+    "messages": "all",
+    "stickers": "all",
+}
+"""WhatsApp's defaults for a new account."""
+
+
+def settings(state: ServerState, phone: str) -> dict[str, str]:
+    found = state.extra.setdefault("privacy_settings", {})
+    assert isinstance(found, dict)
+    account_settings = found.setdefault(phone, dict(DEFAULT_SETTINGS))
+    assert isinstance(account_settings, dict)
+    return account_settings
+
+
+async def handle_get(conn: Connection, node: Node) -> Node:
+    asker = sender_of(conn)
+    if asker is None:
+        return iq_error(node, "401", "not-authorized")
+    categories = [
+        Node("category", {"name": name, "value": value})
+        for name, value in settings(conn.state, asker.account.phone).items()
+    ]
+    return iq_result(node, [Node("privacy", {}, categories)])
+
+
+async def handle_set(conn: Connection, node: Node) -> Node:
+    asker = sender_of(conn)
+    if asker is None:
+        return iq_error(node, "401", "not-authorized")
+    account_settings = settings(conn.state, asker.account.phone)
+    changed = []
+    for category in node.get_child_by_tag("privacy").children_by_tag("category"):
+        name, value = category.attr_str("name"), category.attr_str("value")
+        account_settings[name] = value
+        changed.append(Node("category", {"name": name, "value": value}))
+    return iq_result(node, [Node("privacy", {}, changed)])
 
 
 def tokens(state: ServerState) -> dict[tuple[str, str], bytes]:
@@ -82,3 +131,5 @@ async def handle_tokens(conn: Connection, node: Node) -> Node:
 
 def install(state: ServerState) -> None:
     state.iq_handlers.register("privacy", handle_tokens, type="set", child="tokens")
+    state.iq_handlers.register("privacy", handle_get, type="get", child="privacy")
+    state.iq_handlers.register("privacy", handle_set, type="set", child="privacy")
