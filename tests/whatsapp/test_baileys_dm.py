@@ -173,7 +173,7 @@ async def test_forward(alice: BaileysPeer, bob: BaileysPeer) -> None:
 async def test_read_receipt(alice: BaileysPeer, bob: BaileysPeer) -> None:
     key = await alice.send_text(bob.jid, "did you read this?")
     event = await bob.wait_message(lambda m: m["key"]["id"] == key["id"])
-    await bob.send_receipts([event["key"]])
+    await bob.read([event["key"]])
     update = await alice.wait_status(key["id"], READ)
     assert update["key"]["fromMe"] is True
 
