@@ -43,16 +43,27 @@ async def test_bad_commands_are_answered_not_fatal(alice: BaileysPeer) -> None:
     assert await alice.request("ping") == "pong"
 
 
-async def test_restart_logs_in_from_saved_credentials(sim: SimulatorInfo, tmp_path: Path) -> None:
+async def test_restart_keeps_account_and_sessions(
+    sim: SimulatorInfo, alice: BaileysPeer, tmp_path: Path
+) -> None:
+    """A restarted peer logs in from its saved credentials (no QR) and its Signal sessions
+    still work, both ways."""
     auth = tmp_path / "carol"
     async with BaileysPeer.start(
         sim, push_name="Carol", auth_dir=auth, phone="15550001009"
     ) as carol:
         first = carol.me
         assert any(e["event"] == "qr" for e in carol.events)
+        key = await carol.send_text(alice.jid, "before the restart")
+        await alice.wait_message(lambda m: m["key"]["id"] == key["id"])
     async with BaileysPeer.start(sim, push_name="Carol", auth_dir=auth) as again:
         assert again.me["id"] == first["id"]
         assert not any(e["event"] == "qr" for e in again.events)
+        key = await again.send_text(alice.jid, "after the restart")
+        event = await alice.wait_message(lambda m: m["key"]["id"] == key["id"])
+        assert event["pushName"] == "Carol"
+        key = await alice.send_text(again.jid, "welcome back")
+        await again.wait_message(lambda m: m["key"]["id"] == key["id"])
 
 
 async def test_connection_events_and_reconnect(sim: SimulatorInfo, tmp_path: Path) -> None:
