@@ -443,6 +443,12 @@ class BaileysPeer:
         result: list[dict[str, Any]] = await self.request("on_whatsapp", jids=list(jids))
         return result
 
+    async def drop_sessions(self, *users: str) -> list[str]:
+        """Forget this peer's Signal sessions with every device of ``users`` (phone numbers or
+        LID users): its next message from them fails to decrypt. The dropped session ids."""
+        result: list[str] = await self.request("drop_sessions", users=list(users))
+        return result
+
     # ---- groups ----------------------------------------------------------------------------
 
     async def group_create(self, subject: str, participants: list[str]) -> dict[str, Any]:

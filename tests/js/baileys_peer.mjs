@@ -9,6 +9,7 @@
 // which documents every command; `open` must come first (it links by QR on first use, streaming
 // `{"event": "qr"}` lines to scan, and logs in from the saved credentials afterwards).
 import { randomBytes } from 'node:crypto'
+import { readdir } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import {
@@ -83,6 +84,7 @@ process.on('uncaughtException', error => void emit({ event: 'error', error: Stri
 
 let sock = null
 let auth = null
+let authDir = null
 let pushName = null
 let reconnect = false
 let closing = false
@@ -278,6 +280,7 @@ const commands = {
 		if (sock) throw new Error('already open')
 		if (!auth_dir) throw new Error('open needs auth_dir')
 		auth = await useMultiFileAuthState(auth_dir)
+		authDir = auth_dir
 		pushName = push_name ?? null
 		reconnect = Boolean(again)
 		closing = false
@@ -351,6 +354,17 @@ const commands = {
 	group_leave: async ({ jid }) => requireSocket().groupLeave(jid),
 	group_invite_code: async ({ jid }) => requireSocket().groupInviteCode(jid),
 	group_accept_invite: async ({ code }) => requireSocket().groupAcceptInvite(code),
+	/** {users: [phone or LID user]}: forget every Signal session with those users' devices
+	 * (PN and LID addresses), as Baileys itself does before recreating one; → the dropped ids. */
+	drop_sessions: async ({ users }) => {
+		if (!auth) throw new Error('not open: send "open" first')
+		const wanted = new Set(users)
+		const dropped = (await readdir(authDir))
+			.map(file => /^session-(.+)\.json$/.exec(file)?.[1])
+			.filter(id => id && wanted.has(id.split('.')[0].split('_')[0]))
+		await auth.state.keys.set({ session: Object.fromEntries(dropped.map(id => [id, null])) })
+		return dropped
+	},
 	/** End the connection (credentials stay) and exit once this reply is written. */
 	close: async () => {
 		closing = true
