@@ -7,13 +7,18 @@ import asyncio
 
 import pytest
 
-from mautrix_whatsapp.whatsapp.binary.jid import JID
 from mautrix_whatsapp.whatsapp.events import Message, UndecryptableMessage
 from tests.simulator_fixture import SimulatorInfo, simulator  # noqa: F401
 from tests.whatsapp.test_client_helpers import admin
-from tests.whatsapp.test_message_recv_simulator import BOB, _linked, _message, _raw
+from tests.whatsapp.test_message_recv_simulator import (
+    BOB,
+    _bob_peer,
+    _linked,
+    _message,
+    _post_raw,
+)
 
-from .message_peer import Peer, client_bundle, text
+from .message_peer import text
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -24,7 +29,7 @@ async def _delivery_receipts(info: SimulatorInfo, phone: str, message_id: str, n
         while True:
             status, received = await admin(info, "GET", f"/accounts/{phone}/received")
             assert status == 200, received
-            count = sum(
+            count: int = sum(
                 r["ids"].count(message_id)
                 for r in received["receipts"]
                 if r["type"] in ("", "inactive")
@@ -39,18 +44,10 @@ async def test_a_redelivered_stanza_is_reported_once_and_receipted_twice(
 ) -> None:
     client, log = await _linked(simulator)
     try:
-        assert client.device.jid is not None
-        bob = Peer(JID(BOB, "s.whatsapp.net", 0), target=client.device.jid)
-        await bob.start(await client_bundle(client))
+        bob = await _bob_peer(client)
         once = await bob.dm(text("only once"))
         after = await bob.dm(text("and the next one"))
-        status, answer = await admin(
-            simulator,
-            "POST",
-            "/devices/raw",
-            {"jid": str(client.device.jid), "nodes": [_raw(n) for n in (once, once, after)]},
-        )
-        assert status == 200, answer
+        await _post_raw(simulator, client, [once, once, after])
         # Stanzas are handled in order: once the next message is out, both copies were handled.
         await _message(log, after.attr_str("id"))
         messages = [e for e in log.of(Message) if e.info.id == once.attr_str("id")]
