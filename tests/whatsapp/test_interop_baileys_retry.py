@@ -18,10 +18,10 @@ from mautrix_whatsapp.whatsapp import message_builders as mb
 from mautrix_whatsapp.whatsapp.binary.jid import JID
 from mautrix_whatsapp.whatsapp.client import Client
 from mautrix_whatsapp.whatsapp.events import Message, UndecryptableMessage
-from tests.baileys_fixtures import alice, sim
+from tests.baileys_fixtures import alice, linked_client, sim
 from tests.baileys_peer import BaileysPeer, text_of, user_of
 from tests.simulator_fixture import SimulatorInfo
-from tests.whatsapp.test_client_helpers import EventLog, admin, link_by_qr, make_client
+from tests.whatsapp.test_client_helpers import EventLog
 
 __all__ = ["alice", "sim"]  # fixtures used by name
 
@@ -62,16 +62,8 @@ class Ours:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def ours(sim: SimulatorInfo, alice: BaileysPeer) -> AsyncIterator[Ours]:
     """Our client, linked to +15550001900 after Alice (a scan links the latest default)."""
-    status, body = await admin(
-        sim, "POST", "/accounts", {"phone": OURS, "push_name": "Ours", "default": True}
-    )
-    assert status == 200, body
-    client, _store, log = make_client(sim)
-    await link_by_qr(sim, client, log)
-    try:
+    async for client, log in linked_client(sim, OURS, "Ours"):
         yield Ours(client, log)
-    finally:
-        await client.disconnect()
 
 
 async def _alice_users(client: Client, alice: BaileysPeer) -> list[str]:
