@@ -22,9 +22,11 @@ from mautrix_whatsapp.whatsapp.binary import Node
 from mautrix_whatsapp.whatsapp.binary.jid import JID
 from mautrix_whatsapp.whatsapp.client import Client
 from mautrix_whatsapp.whatsapp.events import Disconnected
+from mautrix_whatsapp.whatsapp.usync import UsyncError
 from tests.simulator_fixture import SimulatorInfo, run_simulator
 from tests.whatsapp import test_group, test_notification, test_presence
 from tests.whatsapp.message_peer import Peer, enc, stanza, text
+from tests.whatsapp.simulator_bad_usync_plugin import BAD_ANSWERS, WITHOUT_LIST
 from tests.whatsapp.test_client_helpers import EventLog, admin
 from tests.whatsapp.test_message_recv_simulator import (
     BOB,
@@ -36,6 +38,7 @@ from tests.whatsapp.test_message_recv_simulator import (
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(60)]
 
+BAD_USYNC_PLUGIN = "tests.whatsapp.simulator_bad_usync_plugin"
 BOB_JID = JID(BOB, "s.whatsapp.net")
 BOB_PHONE = JID(BOB, "s.whatsapp.net", 0)
 GROUP = JID("120363000000000077", "g.us")
@@ -108,7 +111,8 @@ class Linked:
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorInfo]:
-    with run_simulator(tmp_path_factory.mktemp("simulator")) as info:
+    directory = tmp_path_factory.mktemp("simulator")
+    with run_simulator(directory, extra_args=["--plugin", BAD_USYNC_PLUGIN]) as info:
         yield info
 
 
@@ -145,3 +149,32 @@ async def test_malformed_stanzas_leave_the_connection_up(
         n for n in junk if n.tag in ACKED and "id" in n.attrs and n.attrs["id"] not in acked
     ]
     assert unacked == []
+
+
+@pytest.mark.parametrize("phone", BAD_ANSWERS)
+async def test_malformed_usync_answers_are_typed_errors_or_skipped(
+    sim: SimulatorInfo, linked: Linked, phone: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A usync answer (device list, contact, LID) the client cannot read is a typed error or
+    leaves that user out; the connection and the next message do not notice."""
+    client, log = linked.client, linked.log
+    caplog.set_level(logging.DEBUG, logger="mautrix_whatsapp.whatsapp")
+    user = JID(phone, "s.whatsapp.net")
+    if phone in WITHOUT_LIST:
+        with pytest.raises(UsyncError):
+            await client.get_user_devices([user])
+        with pytest.raises(UsyncError):
+            await client.is_on_whatsapp([f"+{phone}"])
+    else:
+        # The broken entry is left out (a real answer for an unknown number has one entry).
+        assert await client.get_user_devices([user]) == []
+        assert await client.is_on_whatsapp([f"+{phone}"]) == []
+
+    valid = await linked.bob.dm(text(f"after usync {phone}"))
+    await _post_raw(sim, client, [valid])
+    event = await _message(log, valid.attr_str("id"))
+    assert event.message.conversation == f"after usync {phone}"
+    assert client.is_connected and not log.of(Disconnected)
+    assert BOB_PHONE in await client.get_user_devices([BOB_JID])  # a good answer still reads
+    records = [r for r in caplog.records if r.name.startswith("mautrix_whatsapp.whatsapp")]
+    assert not [r.getMessage() for r in records if r.levelno >= logging.ERROR]
