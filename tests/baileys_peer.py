@@ -452,6 +452,12 @@ class BaileysPeer:
         result: list[str] = await self.request("drop_sessions", users=list(users))
         return result
 
+    async def drop_sender_keys(self, group: str, *users: str) -> list[str]:
+        """Forget the sender keys of ``group`` that ``users``' devices (phone numbers or LID
+        users) distributed to this peer: their next group message fails to decrypt."""
+        result: list[str] = await self.request("drop_sender_keys", group=group, users=list(users))
+        return result
+
     # ---- groups ----------------------------------------------------------------------------
 
     async def group_create(self, subject: str, participants: list[str]) -> dict[str, Any]:

@@ -365,6 +365,19 @@ const commands = {
 		await auth.state.keys.set({ session: Object.fromEntries(dropped.map(id => [id, null])) })
 		return dropped
 	},
+	/** {group, users}: forget the sender keys those users' devices sent us for `group` (file
+	 * names stand for `group::name::device` with ':' written as '-'); → the dropped ids. */
+	drop_sender_keys: async ({ group, users }) => {
+		if (!auth) throw new Error('not open: send "open" first')
+		const wanted = new Set(users)
+		const prefix = `sender-key-${group}--`
+		const dropped = (await readdir(authDir))
+			.filter(file => file.startsWith(prefix) && file.endsWith('.json'))
+			.map(file => `${group}::${file.slice(prefix.length, -'.json'.length).replace('--', '::')}`)
+			.filter(id => wanted.has(id.split('::')[1].split('_')[0]))
+		await auth.state.keys.set({ 'sender-key': Object.fromEntries(dropped.map(id => [id, null])) })
+		return dropped
+	},
 	/** End the connection (credentials stay) and exit once this reply is written. */
 	close: async () => {
 		closing = true

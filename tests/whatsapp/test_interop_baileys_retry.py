@@ -18,6 +18,7 @@ from mautrix_whatsapp.whatsapp import message_builders as mb
 from mautrix_whatsapp.whatsapp.binary.jid import JID
 from mautrix_whatsapp.whatsapp.client import Client
 from mautrix_whatsapp.whatsapp.events import Message, UndecryptableMessage
+from mautrix_whatsapp.whatsapp.store import MemorySignalStore
 from tests.baileys_fixtures import alice, linked_client, sim
 from tests.baileys_peer import BaileysPeer, text_of, user_of
 from tests.simulator_fixture import SimulatorInfo
@@ -121,3 +122,54 @@ async def test_we_cannot_decrypt_and_baileys_resends(ours: Ours, alice: BaileysP
     third = await alice.send_text(str(us), "and the session works again")
     assert await ours.text(third["id"]) == "and the session works again"
     assert len(ours.messages(second["id"])) == 1
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def group(ours: Ours, alice: BaileysPeer) -> str:
+    """A group of Alice's with us in it, in which each side has sent once (so each side holds
+    the other's sender key)."""
+    assert ours.client.device.jid is not None
+    created = await alice.group_create("Retries", [str(ours.client.device.jid.to_non_ad())])
+    jid = str(created["id"])
+    hello = await alice.send_text(jid, "hello group")
+    assert await ours.text(hello["id"]) == "hello group"
+    answer = await ours.client.send_message(JID.parse(jid), mb.text("hello Alice"))
+    got = await alice.wait_message(lambda m: m["key"]["id"] == answer.id)
+    assert text_of(got) == "hello Alice"
+    return jid
+
+
+async def test_baileys_lost_our_sender_key_and_our_group_resend_recovers(
+    ours: Ours, alice: BaileysPeer, group: str
+) -> None:
+    client = ours.client
+    assert client.device.lid is not None
+    dropped = await alice.drop_sender_keys(group, OURS, client.device.lid.user)
+    assert dropped, "Alice had no sender key of ours to drop"
+
+    sent = await client.send_message(JID.parse(group), mb.text("after Alice lost our key"))
+    got = await alice.wait_message(
+        lambda m: m["key"]["id"] == sent.id and text_of(m) is not None, timeout=20
+    )
+    assert text_of(got) == "after Alice lost our key"
+    assert [n for (_, message_id), n in client.resender.counts.items() if message_id == sent.id]
+
+
+async def test_we_lost_baileys_sender_key_and_baileys_resends(
+    ours: Ours, alice: BaileysPeer, group: str
+) -> None:
+    client = ours.client
+    store = client.signal_store
+    assert isinstance(store, MemorySignalStore)
+    names = set(await _alice_users(client, alice))
+    lost = [k for k in store.sender_keys if k[0] == group and k[1].name in names]
+    assert lost, "we had no sender key of Alice's to drop"
+    for k in lost:
+        del store.sender_keys[k]
+
+    sent = (await alice.send_text(group, "after we lost Alice's key"))["id"]
+    assert await ours.text(sent) == "after we lost Alice's key"
+    assert ours.undecryptable(sent), "the message decrypted without a retry"
+    again = await alice.send_text(group, "and her key works again")
+    assert await ours.text(again["id"]) == "and her key works again"
+    assert len(ours.messages(sent)) == 1
