@@ -103,7 +103,15 @@ const saveCreds = () => {
 const remember = message => {
 	if (message?.key?.id && message.message) store.set(message.key.id, message)
 }
-const getMessage = async key => store.get(key.id)?.message ?? undefined
+// A retry receipt can arrive before sendMessage has returned (so before `remember`): wait for
+// the sends in flight (at most two seconds, in case one waits on the receipt's handler).
+const inFlight = new Set()
+const getMessage = async key => {
+	if (!store.has(key.id) && inFlight.size) {
+		await Promise.race([Promise.allSettled([...inFlight]), new Promise(resolve => setTimeout(resolve, 2000))])
+	}
+	return store.get(key.id)?.message ?? undefined
+}
 
 const me = () => ({
 	id: auth.state.creds.me?.id ?? null,
@@ -294,7 +302,13 @@ const commands = {
 	send: async ({ jid, content: value, quoted }) => {
 		const options = {}
 		if (quoted) options.quoted = quoted.message ? { ...quoted, message: proto.Message.fromObject(quoted.message) } : lookup(quoted)
-		return sent(await requireSocket().sendMessage(jid, content(value), options))
+		const sending = requireSocket().sendMessage(jid, content(value), options)
+		inFlight.add(sending)
+		try {
+			return sent(await sending)
+		} finally {
+			inFlight.delete(sending)
+		}
 	},
 	/** {poll_key, options: [names]}: vote on a stored poll (an empty list removes the vote). */
 	vote: async ({ poll_key, options }) => {
