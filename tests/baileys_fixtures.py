@@ -17,8 +17,10 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from mautrix_whatsapp.whatsapp.client import Client
 from tests.baileys_peer import BaileysPeer
 from tests.simulator_fixture import SimulatorInfo, run_simulator
+from tests.whatsapp.test_client_helpers import EventLog, admin, link_by_qr, make_client
 
 ALICE = "15550001001"
 BOB = "15550001002"
@@ -76,3 +78,20 @@ async def carol(
     """Baileys as Carol (+15550001003); linked after Bob."""
     async for peer in _peer(sim, tmp_path_factory, "Carol", CAROL):
         yield peer
+
+
+async def linked_client(
+    sim: SimulatorInfo, phone: str, push_name: str
+) -> AsyncIterator[tuple[Client, EventLog]]:
+    """Our client, linked by QR to a new account ``phone`` (made the default, so link it after
+    the Baileys peers it talks to); disconnected at the end."""
+    status, body = await admin(
+        sim, "POST", "/accounts", {"phone": phone, "push_name": push_name, "default": True}
+    )
+    assert status == 200, body
+    client, _store, log = make_client(sim)
+    await link_by_qr(sim, client, log)
+    try:
+        yield client, log
+    finally:
+        await client.disconnect()

@@ -19,7 +19,7 @@ import contextlib
 import json
 import os
 import shutil
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,18 @@ def text_of(event: Event) -> str | None:
 def user_of(jid: str) -> str:
     """``15550000001:3@s.whatsapp.net`` → ``15550000001``."""
     return jid.split("@", 1)[0].split(":", 1)[0]
+
+
+def reached_status(event: Event, message_ids: Collection[str], status: int) -> bool:
+    """Whether ``event`` says one of our messages ``message_ids`` reached ``status`` or beyond
+    (see :meth:`BaileysPeer.wait_status`)."""
+    if event["event"] == "messages.update":
+        value = event["update"].get("status")
+    elif event["event"] == "messages.upsert" and event["key"].get("fromMe"):
+        value = event.get("status")
+    else:
+        return False
+    return event["key"]["id"] in message_ids and value is not None and value >= status
 
 
 class BaileysPeer:
@@ -326,16 +338,7 @@ class BaileysPeer:
         Baileys reports it as a ``messages.update``, or, when the receipt arrives while its own
         ``messages.upsert`` of the sent message is still buffered, as that upsert's ``status``."""
 
-        def reached(event: Event) -> bool:
-            if event["event"] == "messages.update":
-                value = event["update"].get("status")
-            elif event["event"] == "messages.upsert" and event["key"].get("fromMe"):
-                value = event.get("status")
-            else:
-                return False
-            return event["key"]["id"] == message_id and value is not None and value >= status
-
-        return await self.wait_for(reached, timeout)
+        return await self.wait_for(lambda e: reached_status(e, {message_id}, status), timeout)
 
     def unconsumed(self, predicate: Predicate = lambda _: True) -> list[Event]:
         """Buffered events not yet consumed that match (without consuming them)."""
@@ -441,6 +444,18 @@ class BaileysPeer:
     async def on_whatsapp(self, *jids: str) -> list[dict[str, Any]]:
         """Baileys' ``onWhatsApp`` (a usync contact query): ``[{jid, exists}]``."""
         result: list[dict[str, Any]] = await self.request("on_whatsapp", jids=list(jids))
+        return result
+
+    async def drop_sessions(self, *users: str) -> list[str]:
+        """Forget this peer's Signal sessions with every device of ``users`` (phone numbers or
+        LID users): its next message from them fails to decrypt. The dropped session ids."""
+        result: list[str] = await self.request("drop_sessions", users=list(users))
+        return result
+
+    async def drop_sender_keys(self, group: str, *users: str) -> list[str]:
+        """Forget the sender keys of ``group`` that ``users``' devices (phone numbers or LID
+        users) distributed to this peer: their next group message fails to decrypt."""
+        result: list[str] = await self.request("drop_sender_keys", group=group, users=list(users))
         return result
 
     # ---- groups ----------------------------------------------------------------------------

@@ -9,6 +9,7 @@
 // which documents every command; `open` must come first (it links by QR on first use, streaming
 // `{"event": "qr"}` lines to scan, and logs in from the saved credentials afterwards).
 import { randomBytes } from 'node:crypto'
+import { readdir } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import {
@@ -83,6 +84,7 @@ process.on('uncaughtException', error => void emit({ event: 'error', error: Stri
 
 let sock = null
 let auth = null
+let authDir = null
 let pushName = null
 let reconnect = false
 let closing = false
@@ -101,7 +103,15 @@ const saveCreds = () => {
 const remember = message => {
 	if (message?.key?.id && message.message) store.set(message.key.id, message)
 }
-const getMessage = async key => store.get(key.id)?.message ?? undefined
+// A retry receipt can arrive before sendMessage has returned (so before `remember`): wait for
+// the sends in flight (at most two seconds, in case one waits on the receipt's handler).
+const inFlight = new Set()
+const getMessage = async key => {
+	if (!store.has(key.id) && inFlight.size) {
+		await Promise.race([Promise.allSettled([...inFlight]), new Promise(resolve => setTimeout(resolve, 2000))])
+	}
+	return store.get(key.id)?.message ?? undefined
+}
 
 const me = () => ({
 	id: auth.state.creds.me?.id ?? null,
@@ -278,6 +288,7 @@ const commands = {
 		if (sock) throw new Error('already open')
 		if (!auth_dir) throw new Error('open needs auth_dir')
 		auth = await useMultiFileAuthState(auth_dir)
+		authDir = auth_dir
 		pushName = push_name ?? null
 		reconnect = Boolean(again)
 		closing = false
@@ -291,7 +302,13 @@ const commands = {
 	send: async ({ jid, content: value, quoted }) => {
 		const options = {}
 		if (quoted) options.quoted = quoted.message ? { ...quoted, message: proto.Message.fromObject(quoted.message) } : lookup(quoted)
-		return sent(await requireSocket().sendMessage(jid, content(value), options))
+		const sending = requireSocket().sendMessage(jid, content(value), options)
+		inFlight.add(sending)
+		try {
+			return sent(await sending)
+		} finally {
+			inFlight.delete(sending)
+		}
 	},
 	/** {poll_key, options: [names]}: vote on a stored poll (an empty list removes the vote). */
 	vote: async ({ poll_key, options }) => {
@@ -351,6 +368,30 @@ const commands = {
 	group_leave: async ({ jid }) => requireSocket().groupLeave(jid),
 	group_invite_code: async ({ jid }) => requireSocket().groupInviteCode(jid),
 	group_accept_invite: async ({ code }) => requireSocket().groupAcceptInvite(code),
+	/** {users: [phone or LID user]}: forget every Signal session with those users' devices
+	 * (PN and LID addresses), as Baileys itself does before recreating one; → the dropped ids. */
+	drop_sessions: async ({ users }) => {
+		if (!auth) throw new Error('not open: send "open" first')
+		const wanted = new Set(users)
+		const dropped = (await readdir(authDir))
+			.map(file => /^session-(.+)\.json$/.exec(file)?.[1])
+			.filter(id => id && wanted.has(id.split('.')[0].split('_')[0]))
+		await auth.state.keys.set({ session: Object.fromEntries(dropped.map(id => [id, null])) })
+		return dropped
+	},
+	/** {group, users}: forget the sender keys those users' devices sent us for `group` (file
+	 * names stand for `group::name::device` with ':' written as '-'); → the dropped ids. */
+	drop_sender_keys: async ({ group, users }) => {
+		if (!auth) throw new Error('not open: send "open" first')
+		const wanted = new Set(users)
+		const prefix = `sender-key-${group}--`
+		const dropped = (await readdir(authDir))
+			.filter(file => file.startsWith(prefix) && file.endsWith('.json'))
+			.map(file => `${group}::${file.slice(prefix.length, -'.json'.length).replace('--', '::')}`)
+			.filter(id => wanted.has(id.split('::')[1].split('_')[0]))
+		await auth.state.keys.set({ 'sender-key': Object.fromEntries(dropped.map(id => [id, null])) })
+		return dropped
+	},
 	/** End the connection (credentials stay) and exit once this reply is written. */
 	close: async () => {
 		closing = true

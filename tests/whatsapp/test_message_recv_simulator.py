@@ -114,6 +114,25 @@ def _raw(node: Node) -> dict[str, Any]:
     return raw
 
 
+async def _bob_peer(client: Client) -> Peer:
+    """Bob's phone as a test-side Signal peer with a session to our client's device."""
+    assert client.device.jid is not None
+    bob = Peer(JID(BOB, "s.whatsapp.net", 0), target=client.device.jid)
+    await bob.start(await client_bundle(client))
+    return bob
+
+
+async def _post_raw(info: SimulatorInfo, client: Client, nodes: list[Node]) -> None:
+    """Have the simulator write ``nodes`` to our client's connection as they are."""
+    status, answer = await admin(
+        info,
+        "POST",
+        "/devices/raw",
+        {"jid": str(client.device.jid), "nodes": [_raw(n) for n in nodes]},
+    )
+    assert status == 200, answer
+
+
 async def test_bad_messages_on_the_wire_leave_the_connection_up(
     simulator: SimulatorInfo,  # noqa: F811
 ) -> None:
@@ -121,9 +140,7 @@ async def test_bad_messages_on_the_wire_leave_the_connection_up(
     the valid message after them still arrives on the same connection."""
     client, log = await _linked(simulator)
     try:
-        assert client.device.jid is not None
-        bob = Peer(JID(BOB, "s.whatsapp.net", 0), target=client.device.jid)
-        await bob.start(await client_bundle(client))
+        bob = await _bob_peer(client)
         valid = await bob.dm(text("after the junk"))
         junk = [
             Node("message", {"from": JID(BOB, "s.whatsapp.net"), "t": "1"}, []),  # no id
@@ -132,13 +149,7 @@ async def test_bad_messages_on_the_wire_leave_the_connection_up(
             stanza(JID("120363000000000077", "g.us"), [enc("skmsg", b"\x33" * 80)]),
             stanza(JID(BOB, "s.whatsapp.net"), [Node("enc", {"type": "msg"}, [Node("x")])]),
         ]
-        status, answer = await admin(
-            simulator,
-            "POST",
-            "/devices/raw",
-            {"jid": str(client.device.jid), "nodes": [_raw(n) for n in [*junk, valid]]},
-        )
-        assert status == 200, answer
+        await _post_raw(simulator, client, [*junk, valid])
         event = await log.wait_for(Message)
         assert event.message.conversation == "after the junk"
         undecryptable = log.of(UndecryptableMessage)
