@@ -1,0 +1,280 @@
+"""Our client ↔ Baileys 7.0.0-rc14 in direct messages, through the simulator (issue 8).
+
+Our client is linked to account A (with a second device of ours on the same account); each
+Baileys peer is its own account. Every kind of message goes both ways, asserted on what the
+other side decodes. ``first`` runs against a Baileys account that never talked to A (the sender
+has no session, so its stanzas carry ``pkmsg``; only the sender speaks in such a test, so they
+all stay ``pkmsg``); ``session`` against one with sessions confirmed both ways (``msg``). The
+``<enc>`` types are read off our client's wire, so the two cases cannot silently become one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import pytest_asyncio
+
+from mautrix_whatsapp.whatsapp import message_builders as mb
+from mautrix_whatsapp.whatsapp.binary.jid import JID
+from mautrix_whatsapp.whatsapp.binary.node import Node
+from mautrix_whatsapp.whatsapp.client import Client
+from mautrix_whatsapp.whatsapp.events import Message
+from tests.baileys_fixtures import sim
+from tests.baileys_peer import BaileysPeer, Event, text_of, user_of
+from tests.simulator_fixture import SimulatorInfo
+from tests.whatsapp.test_client_helpers import admin, link_by_qr, make_client
+
+__all__ = ["sim"]  # fixture used by name
+
+pytestmark = [pytest.mark.node, pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(60)]
+
+OURS = "15550004001"
+BAILEYS = "15550004002"
+PN = "s.whatsapp.net"
+WAIT = 10.0
+READ = 4  # proto.WebMessageInfo.Status.READ
+_fresh_phones = itertools.count(15550004100)
+
+E = TypeVar("E")
+
+
+class Events:
+    """A client's events, waited for by predicate (each event is handed out once)."""
+
+    def __init__(self) -> None:
+        self.events: list[object] = []
+        self._taken: set[int] = set()
+        self._changed = asyncio.Condition()
+
+    async def __call__(self, event: object) -> None:
+        async with self._changed:
+            self.events.append(event)
+            self._changed.notify_all()
+
+    async def wait(
+        self, kind: type[E], match: Callable[[E], bool] = lambda _: True, timeout: float = WAIT
+    ) -> E:
+        def find() -> E | None:
+            for index, event in enumerate(self.events):
+                if index not in self._taken and isinstance(event, kind) and match(event):
+                    self._taken.add(index)
+                    return event
+            return None
+
+        try:
+            async with asyncio.timeout(timeout), self._changed:
+                while (found := find()) is None:
+                    await self._changed.wait()
+                return found
+        except TimeoutError:
+            recent = [e for e in self.events if isinstance(e, kind)][-5:]
+            raise TimeoutError(
+                f"no matching {kind.__name__} in {timeout}s; last: {recent}"
+            ) from None
+
+    async def message(self, message_id: str) -> Message:
+        return await self.wait(Message, lambda m: m.info.id == message_id)
+
+
+@dataclass
+class Wire:
+    """The ``<enc>`` types on our client's socket: what it sent (per message id and recipient
+    user) and what it received (per message id)."""
+
+    sent: dict[str, dict[str, set[str]]] = field(default_factory=dict)
+    received: dict[str, set[str]] = field(default_factory=dict)
+
+    def tap(self, client: Client) -> None:
+        send_node = client.send_node
+        handle = client.messages.handle
+
+        async def sending(node: Node) -> None:
+            if node.tag == "message":
+                per_user = self.sent.setdefault(str(node.attrs.get("id")), {})
+                for participants in node.children_by_tag("participants"):
+                    for to in participants.children_by_tag("to"):
+                        jid = to.attrs["jid"]
+                        assert isinstance(jid, JID)
+                        types = {str(e.attrs.get("type")) for e in to.children_by_tag("enc")}
+                        per_user.setdefault(f"{jid.user}:{jid.device}", set()).update(types)
+            await send_node(node)
+
+        async def receiving(node: Node) -> None:
+            types = {str(e.attrs.get("type")) for e in node.children_by_tag("enc")}
+            self.received.setdefault(str(node.attrs.get("id")), set()).update(types)
+            await handle(node)
+
+        client.send_node = sending  # type: ignore[method-assign]
+        client.add_node_handler("message", receiving)
+
+    def sent_to(self, message_id: str, peer: BaileysPeer) -> set[str]:
+        """The enc types of ``message_id`` for the peer's Baileys device (by PN or LID)."""
+        devices = {f"{user_of(j)}:{_device(j)}" for j in (peer.me["id"], peer.me.get("lid")) if j}
+        found = self.sent.get(message_id, {})
+        return set().union(*(types for device, types in found.items() if device in devices))
+
+
+def _device(jid: str) -> int:
+    user = jid.split("@", 1)[0]
+    return int(user.split(":", 1)[1]) if ":" in user else 0
+
+
+@dataclass
+class Ours:
+    """Our client on account A, its events and its wire."""
+
+    client: Client
+    events: Events
+    wire: Wire
+
+    @property
+    def jid(self) -> JID:
+        assert self.client.device.jid is not None
+        return self.client.device.jid.to_non_ad()
+
+    @property
+    def users(self) -> set[str]:
+        """Account A's users: its phone number and its LID."""
+        return {jid.user for jid in self.client.own_jids()}
+
+
+async def _link_ours(sim: SimulatorInfo) -> Ours:
+    status, body = await admin(
+        sim, "POST", "/accounts", {"phone": OURS, "push_name": "Ours", "default": True}
+    )
+    assert status == 200, body
+    client, _store, log = make_client(sim)
+    events, wire = Events(), Wire()
+    client.add_event_handler(events)
+    wire.tap(client)
+    await link_by_qr(sim, client, log)
+    return Ours(client, events, wire)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def ours(sim: SimulatorInfo) -> AsyncIterator[Ours]:
+    """Our client on account A."""
+    linked = await _link_ours(sim)
+    try:
+        yield linked
+    finally:
+        await linked.client.disconnect()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def ours2(sim: SimulatorInfo, ours: Ours) -> AsyncIterator[Ours]:
+    """A second device of ours on account A (linked before any Baileys peer)."""
+    linked = await _link_ours(sim)
+    try:
+        yield linked
+    finally:
+        await linked.client.disconnect()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def known(
+    sim: SimulatorInfo, ours: Ours, ours2: Ours, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[BaileysPeer]:
+    """Baileys on account B, with sessions confirmed both ways: after a round trip, both
+    sides send ``msg``."""
+    auth = tmp_path_factory.mktemp("baileys-known")
+    async with BaileysPeer.start(sim, push_name="Known", auth_dir=auth, phone=BAILEYS) as peer:
+        hello = await ours.client.send_message(JID(BAILEYS, PN), mb.text("hello"))
+        await peer.wait_message(lambda m: m["key"]["id"] == hello.id)
+        answer = await peer.send_text(str(ours.jid), "hello back")
+        await ours.events.message(answer["id"])
+        assert ours.wire.received[answer["id"]] == {"msg"}
+        again = await ours.client.send_message(JID(BAILEYS, PN), mb.text("again"))
+        await peer.wait_message(lambda m: m["key"]["id"] == again.id)
+        assert ours.wire.sent_to(again.id, peer) == {"msg"}
+        yield peer
+
+
+async def _fresh(sim: SimulatorInfo, root: Path) -> AsyncIterator[BaileysPeer]:
+    phone = str(next(_fresh_phones))
+    auth = root / phone
+    async with BaileysPeer.start(
+        sim, push_name=f"New{phone[-3:]}", auth_dir=auth, phone=phone
+    ) as p:
+        yield p
+
+
+@dataclass
+class Chat:
+    """One test's counterpart: a Baileys peer and which ``<enc>`` type every message of the
+    test must travel as."""
+
+    peer: BaileysPeer
+    first: bool
+
+    @property
+    def enc(self) -> set[str]:
+        return {"pkmsg"} if self.first else {"msg"}
+
+
+@pytest_asyncio.fixture(loop_scope="module", params=["first", "session"])
+async def chat(
+    request: pytest.FixtureRequest,
+    sim: SimulatorInfo,
+    ours: Ours,
+    known: BaileysPeer,
+    tmp_path: Path,
+) -> AsyncIterator[Chat]:
+    """``first``: a new Baileys account (a link per test); ``session``: :func:`known`."""
+    if request.param == "session":
+        yield Chat(known, first=False)
+        return
+    async for peer in _fresh(sim, tmp_path):
+        yield Chat(peer, first=True)
+
+
+def _text(event: Message) -> str:
+    """The text of a message we received (Baileys sends plain text either way)."""
+    return event.message.conversation or event.message.extendedTextMessage.text
+
+
+def _content(event: Event, kind: str) -> dict[str, Any]:
+    return dict((event.get("message") or {}).get(kind) or {})
+
+
+# ---- ours → Baileys --------------------------------------------------------------------------
+
+
+async def _send(ours: Ours, chat: Chat, message: mb.Message) -> tuple[str, Event]:
+    """Send from our client; the id, and the upsert Baileys decoded, after checking the enc."""
+    sent = await ours.client.send_message(JID(user_of(chat.peer.jid), PN), message)
+    event = await chat.peer.wait_message(lambda m: m["key"]["id"] == sent.id)
+    assert ours.wire.sent_to(sent.id, chat.peer) == chat.enc
+    assert user_of(event["key"]["remoteJid"]) in ours.users
+    return sent.id, event
+
+
+async def test_text_to_baileys(ours: Ours, chat: Chat) -> None:
+    _, event = await _send(ours, chat, mb.text("hello from ours"))
+    assert text_of(event) == "hello from ours"
+    assert event["message"] == {"conversation": "hello from ours"}
+    assert event["pushName"] == "Ours"
+
+
+# ---- Baileys → ours --------------------------------------------------------------------------
+
+
+async def _receive(ours: Ours, chat: Chat, key: dict[str, Any]) -> Message:
+    event = await ours.events.message(str(key["id"]))
+    assert ours.wire.received[event.info.id] == chat.enc
+    assert chat.peer.is_me(str(event.info.sender)) and not event.info.is_from_me
+    assert chat.peer.is_me(str(event.info.chat))
+    return event
+
+
+async def test_text_from_baileys(ours: Ours, chat: Chat) -> None:
+    key = await chat.peer.send_text(str(ours.jid), "hello from Baileys")
+    event = await _receive(ours, chat, key)
+    assert _text(event) == "hello from Baileys"
+    assert event.info.push_name == chat.peer.name
