@@ -246,13 +246,34 @@ def _content(event: Event, kind: str) -> dict[str, Any]:
 # ---- ours → Baileys --------------------------------------------------------------------------
 
 
-async def _send(ours: Ours, chat: Chat, message: mb.Message) -> tuple[str, Event]:
-    """Send from our client; the id, and the upsert Baileys decoded, after checking the enc."""
-    sent = await ours.client.send_message(JID(user_of(chat.peer.jid), PN), message)
-    event = await chat.peer.wait_message(lambda m: m["key"]["id"] == sent.id)
+def _peer_chat(chat: Chat) -> JID:
+    return JID(user_of(chat.peer.jid), PN)
+
+
+async def _send_only(ours: Ours, chat: Chat, message: mb.Message) -> str:
+    """Send from our client; its id, once the enc type for the peer's device is checked."""
+    sent = await ours.client.send_message(_peer_chat(chat), message)
     assert ours.wire.sent_to(sent.id, chat.peer) == chat.enc
+    return sent.id
+
+
+async def _send(ours: Ours, chat: Chat, message: mb.Message) -> tuple[str, Event]:
+    """Send from our client; the id, and the upsert Baileys decoded."""
+    message_id = await _send_only(ours, chat, message)
+    event = await chat.peer.wait_message(lambda m: m["key"]["id"] == message_id)
     assert user_of(event["key"]["remoteJid"]) in ours.users
-    return sent.id, event
+    return message_id, event
+
+
+async def _target_for_ours(ours: Ours, chat: Chat, body: str) -> tuple[str, JID | None, str]:
+    """A message for our client to refer to: with a session, the peer's (it may speak); on
+    first contact our own (only we speak). Its id, its sender (None: us), its text."""
+    if chat.first:
+        message_id, _ = await _send(ours, chat, mb.text(body))
+        return message_id, None, body
+    key = await chat.peer.send_text(str(ours.jid), body)
+    event = await ours.events.message(str(key["id"]))
+    return event.info.id, event.info.sender.to_non_ad(), _text(event)
 
 
 async def test_text_to_baileys(ours: Ours, chat: Chat) -> None:
@@ -260,6 +281,96 @@ async def test_text_to_baileys(ours: Ours, chat: Chat) -> None:
     assert text_of(event) == "hello from ours"
     assert event["message"] == {"conversation": "hello from ours"}
     assert event["pushName"] == "Ours"
+
+
+async def test_mentions_to_baileys(ours: Ours, chat: Chat) -> None:
+    peer = _peer_chat(chat)
+    _, event = await _send(ours, chat, mb.mention(f"@{peer.user} look", [peer]))
+    text = _content(event, "extendedTextMessage")
+    assert text["text"] == f"@{peer.user} look"
+    assert text["contextInfo"]["mentionedJid"] == [chat.peer.jid]
+
+
+async def test_reply_to_baileys(ours: Ours, chat: Chat) -> None:
+    target, sender, body = await _target_for_ours(ours, chat, "what do you think?")
+    quoted_sender = sender or ours.jid
+    _, event = await _send(ours, chat, mb.reply("I agree", target, quoted_sender, mb.text(body)))
+    context = _content(event, "extendedTextMessage")["contextInfo"]
+    assert text_of(event) == "I agree"
+    assert context["stanzaId"] == target
+    assert user_of(context["participant"]) == quoted_sender.user
+    assert text_of({"message": context["quotedMessage"]}) == body
+
+
+async def test_reaction_to_baileys(ours: Ours, chat: Chat) -> None:
+    target, sender, _ = await _target_for_ours(ours, chat, "react to this")
+    peer = _peer_chat(chat)
+    _, event = await _send(ours, chat, ours.client.build_reaction(peer, target, sender, "👍"))
+    reaction = _content(event, "reactionMessage")
+    assert reaction["key"]["id"] == target and reaction["text"] == "👍"
+    # Baileys turns the key to its own view: fromMe when we reacted to the peer's message.
+    assert bool(reaction["key"].get("fromMe")) == (not chat.first)
+    _, event = await _send(ours, chat, ours.client.build_reaction(peer, target, sender, ""))
+    removal = _content(event, "reactionMessage")
+    assert removal["key"]["id"] == target and removal.get("text", "") == ""
+
+
+async def test_edit_to_baileys(ours: Ours, chat: Chat) -> None:
+    original, _ = await _send(ours, chat, mb.text("teh typo"))
+    peer = _peer_chat(chat)
+    await _send_only(ours, chat, mb.edit(peer, original, mb.text("the typo")))
+    update = await chat.peer.wait_edit(original)
+    edited = update["update"]["message"]["editedMessage"]["message"]
+    assert text_of({"message": edited}) == "the typo", update
+
+
+async def test_revoke_to_baileys(ours: Ours, chat: Chat) -> None:
+    original, _ = await _send(ours, chat, mb.text("wrong chat"))
+    await _send_only(ours, chat, ours.client.build_revoke(_peer_chat(chat), original))
+    update = await chat.peer.wait_revoke(original)
+    assert update["update"]["message"] is None
+    assert update["update"]["messageStubType"] == 1  # WAMessageStubType.REVOKE
+
+
+async def test_poll_and_our_vote_to_baileys(ours: Ours, chat: Chat) -> None:
+    """Our vote, decrypted by Baileys (``decryptPollVote``) and counted by
+    ``getAggregateVotesInPollMessage``: on our own poll (first contact) or the peer's."""
+    peer = _peer_chat(chat)
+    options = ["Pizza", "Sushi", "Salad"]
+    if chat.first:
+        poll_id, event = await _send(ours, chat, mb.poll("Lunch?", options))
+        creation = _content(event, "pollCreationMessageV3")
+        assert creation["name"] == "Lunch?"
+        assert [o["optionName"] for o in creation["options"]] == options
+        assert event["message"]["messageContextInfo"]["messageSecret"]
+        vote_chat, poll_sender = peer, ours.jid
+    else:
+        key = await chat.peer.send_poll(str(ours.jid), "Lunch?", options)
+        received = await ours.events.message(str(key["id"]))
+        assert [o.optionName for o in received.message.pollCreationMessageV3.options] == options
+        poll_id, vote_chat, poll_sender = key["id"], received.info.chat, received.info.sender
+    vote = await ours.client.build_poll_vote(vote_chat, poll_id, poll_sender, ["Sushi"])
+    _, event = await _send(ours, chat, vote)
+    assert _content(event, "pollUpdateMessage")["pollCreationMessageKey"]["id"] == poll_id
+    decoded = event["poll_vote"]
+    assert decoded.get("selected") == ["Sushi"], decoded
+    tally = {option["name"]: option["voters"] for option in decoded["aggregate"]}
+    assert [user_of(voter) in ours.users for voter in tally["Sushi"]] == [True]
+    assert tally["Pizza"] == [] and tally["Salad"] == []
+
+
+async def test_location_to_baileys(ours: Ours, chat: Chat) -> None:
+    _, event = await _send(ours, chat, mb.location(52.3676, 4.9041, name="Dam Square"))
+    location = _content(event, "locationMessage")
+    assert (location["degreesLatitude"], location["degreesLongitude"]) == (52.3676, 4.9041)
+    assert location["name"] == "Dam Square"
+
+
+async def test_contact_to_baileys(ours: Ours, chat: Chat) -> None:
+    card = mb.vcard("Dora", "+15550009999")
+    _, event = await _send(ours, chat, mb.contact("Dora", card))
+    contact = _content(event, "contactMessage")
+    assert contact["displayName"] == "Dora" and contact["vcard"] == card
 
 
 # ---- Baileys → ours --------------------------------------------------------------------------
@@ -278,3 +389,111 @@ async def test_text_from_baileys(ours: Ours, chat: Chat) -> None:
     event = await _receive(ours, chat, key)
     assert _text(event) == "hello from Baileys"
     assert event.info.push_name == chat.peer.name
+
+
+async def _target_for_peer(ours: Ours, chat: Chat, body: str) -> dict[str, Any]:
+    """A message for the peer to refer to, as its key in the peer's view: with a session
+    ours; on first contact the peer's own (only the peer speaks)."""
+    if chat.first:
+        key: dict[str, Any] = await chat.peer.send_text(str(ours.jid), body)
+        await _receive(ours, chat, key)
+        return key
+    sent = await ours.client.send_message(_peer_chat(chat), mb.text(body))
+    event = await chat.peer.wait_message(lambda m: m["key"]["id"] == sent.id)
+    return dict(event["key"])
+
+
+async def test_mentions_from_baileys(ours: Ours, chat: Chat) -> None:
+    key = await chat.peer.send_text(str(ours.jid), f"@{OURS} look", mentions=[str(ours.jid)])
+    event = await _receive(ours, chat, key)
+    text = event.message.extendedTextMessage
+    assert text.text == f"@{OURS} look"
+    assert [JID.parse(j).user for j in text.contextInfo.mentionedJID] == [OURS]
+
+
+async def test_reply_from_baileys(ours: Ours, chat: Chat) -> None:
+    target = await _target_for_peer(ours, chat, "what do you think?")
+    key = await chat.peer.send_text(str(ours.jid), "I agree", quoted=target)
+    event = await _receive(ours, chat, key)
+    context = event.message.extendedTextMessage.contextInfo
+    assert event.message.extendedTextMessage.text == "I agree"
+    assert context.stanzaID == target["id"]
+    author = JID.parse(context.participant)
+    if chat.first:
+        assert chat.peer.is_me(str(author))
+    else:
+        assert author.user in ours.users
+    quoted = context.quotedMessage
+    assert (quoted.conversation or quoted.extendedTextMessage.text) == "what do you think?"
+
+
+async def test_reaction_from_baileys(ours: Ours, chat: Chat) -> None:
+    target = await _target_for_peer(ours, chat, "react to this")
+    key = await chat.peer.react(str(ours.jid), target, "👍")
+    event = await _receive(ours, chat, key)
+    assert target["id"] == event.message.reactionMessage.key.ID
+    assert event.message.reactionMessage.text == "👍"
+    # The key as the reactor wrote it (whatsmeow leaves it so): fromMe for its own message.
+    assert event.message.reactionMessage.key.fromMe == chat.first
+    key = await chat.peer.react(str(ours.jid), target, "")
+    event = await _receive(ours, chat, key)
+    assert target["id"] == event.message.reactionMessage.key.ID
+    assert event.message.reactionMessage.text == ""
+
+
+async def test_edit_from_baileys(ours: Ours, chat: Chat) -> None:
+    original = await chat.peer.send_text(str(ours.jid), "teh typo")
+    await _receive(ours, chat, original)
+    key = await chat.peer.edit(str(ours.jid), original, "the typo")
+    event = await _receive(ours, chat, key)
+    assert event.info.edit == "1"  # Baileys sends the bare protocolMessage, unwrapped
+    protocol = event.message.protocolMessage
+    assert protocol.type == protocol.MESSAGE_EDIT and original["id"] == protocol.key.ID
+    edited = protocol.editedMessage
+    assert (edited.conversation or edited.extendedTextMessage.text) == "the typo"
+
+
+async def test_revoke_from_baileys(ours: Ours, chat: Chat) -> None:
+    original = await chat.peer.send_text(str(ours.jid), "wrong chat")
+    await _receive(ours, chat, original)
+    key = await chat.peer.revoke(str(ours.jid), original)
+    event = await _receive(ours, chat, key)
+    assert event.info.edit == "7"
+    protocol = event.message.protocolMessage
+    assert protocol.type == protocol.REVOKE and original["id"] == protocol.key.ID
+
+
+async def test_poll_and_vote_from_baileys(ours: Ours, chat: Chat) -> None:
+    """Baileys' vote, decrypted by ``client.messages.decrypt_poll_vote``: on its own poll
+    (first contact) or on ours."""
+    options = ["Pizza", "Sushi", "Salad"]
+    if chat.first:
+        poll = await chat.peer.send_poll(str(ours.jid), "Lunch?", options)
+        received = await _receive(ours, chat, poll)
+        creation = received.message.pollCreationMessageV3
+        assert creation.name == "Lunch?" and [o.optionName for o in creation.options] == options
+    else:
+        sent = await ours.client.send_message(_peer_chat(chat), mb.poll("Lunch?", options))
+        event = await chat.peer.wait_message(lambda m: m["key"]["id"] == sent.id)
+        poll = event["key"]
+    vote = await chat.peer.vote(poll, ["Sushi"])
+    event = await _receive(ours, chat, vote["key"])
+    assert poll["id"] == event.message.pollUpdateMessage.pollCreationMessageKey.ID
+    decrypted = await ours.client.messages.decrypt_poll_vote(event)
+    assert list(decrypted.selectedOptions) == [mb.poll_option_hash("Sushi")]
+
+
+async def test_location_from_baileys(ours: Ours, chat: Chat) -> None:
+    key = await chat.peer.send_location(str(ours.jid), 52.3676, 4.9041, name="Dam Square")
+    event = await _receive(ours, chat, key)
+    location = event.message.locationMessage
+    assert (location.degreesLatitude, location.degreesLongitude) == (52.3676, 4.9041)
+    assert location.name == "Dam Square"
+
+
+async def test_contact_from_baileys(ours: Ours, chat: Chat) -> None:
+    card = mb.vcard("Dora", "+15550009999")
+    key = await chat.peer.send_contact(str(ours.jid), "Dora", card)
+    event = await _receive(ours, chat, key)
+    contact = event.message.contactMessage
+    assert contact.displayName == "Dora" and contact.vcard == card
