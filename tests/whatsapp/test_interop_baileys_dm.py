@@ -474,12 +474,12 @@ async def test_poll_and_vote_from_baileys(ours: Ours, chat: Chat) -> None:
         assert creation.name == "Lunch?" and [o.optionName for o in creation.options] == options
     else:
         sent = await ours.client.send_message(_peer_chat(chat), mb.poll("Lunch?", options))
-        event = await chat.peer.wait_message(lambda m: m["key"]["id"] == sent.id)
-        poll = event["key"]
+        seen = await chat.peer.wait_message(lambda m: m["key"]["id"] == sent.id)
+        poll = seen["key"]
     vote = await chat.peer.vote(poll, ["Sushi"])
-    event = await _receive(ours, chat, vote["key"])
-    assert poll["id"] == event.message.pollUpdateMessage.pollCreationMessageKey.ID
-    decrypted = await ours.client.messages.decrypt_poll_vote(event)
+    update = await _receive(ours, chat, vote["key"])
+    assert poll["id"] == update.message.pollUpdateMessage.pollCreationMessageKey.ID
+    decrypted = await ours.client.messages.decrypt_poll_vote(update)
     assert list(decrypted.selectedOptions) == [mb.poll_option_hash("Sushi")]
 
 
