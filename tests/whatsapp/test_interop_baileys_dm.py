@@ -11,6 +11,7 @@ all stay ``pkmsg``); ``session`` against one with sessions confirmed both ways (
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -24,7 +25,8 @@ from mautrix_whatsapp.whatsapp import message_builders as mb
 from mautrix_whatsapp.whatsapp.binary.jid import JID
 from mautrix_whatsapp.whatsapp.binary.node import Node
 from mautrix_whatsapp.whatsapp.client import Client
-from mautrix_whatsapp.whatsapp.events import Message
+from mautrix_whatsapp.whatsapp.events import ChatPresence, Message, Receipt
+from mautrix_whatsapp.whatsapp.presence import ChatState, ChatStateMedia, send_chat_presence
 from tests.baileys_fixtures import sim
 from tests.baileys_peer import BaileysPeer, Event, text_of, user_of
 from tests.simulator_fixture import SimulatorInfo
@@ -497,3 +499,85 @@ async def test_contact_from_baileys(ours: Ours, chat: Chat) -> None:
     event = await _receive(ours, chat, key)
     contact = event.message.contactMessage
     assert contact.displayName == "Dora" and contact.vcard == card
+
+
+# ---- receipts, typing, our other devices ------------------------------------------------------
+
+
+async def test_read_receipt_to_baileys(ours: Ours, known: BaileysPeer) -> None:
+    key = await known.send_text(str(ours.jid), "did you read this?")
+    event = await ours.events.message(str(key["id"]))
+    await ours.client.mark_read(event.info.chat, event.info.sender, [event.info.id])
+    update = await known.wait_status(key["id"], READ)
+    assert update["key"]["fromMe"] is True
+
+
+async def test_read_receipt_from_baileys(ours: Ours, known: BaileysPeer) -> None:
+    sent = await ours.client.send_message(JID(BAILEYS, PN), mb.text("did you read this?"))
+    event = await known.wait_message(lambda m: m["key"]["id"] == sent.id)
+    await known.read([event["key"]])
+    receipt = await ours.events.wait(
+        Receipt, lambda r: r.type == "read" and sent.id in r.message_ids
+    )
+    assert known.is_me(str(receipt.sender)) and known.is_me(str(receipt.chat))
+    assert not receipt.is_from_me and not receipt.is_group
+
+
+def _presence_is(event: Event, state: str) -> bool:
+    return event["event"] == "presence.update" and any(
+        p.get("lastKnownPresence") == state for p in event["data"]["presences"].values()
+    )
+
+
+def _typing_is(kind: str, event: ChatPresence) -> bool:
+    return event.state == kind
+
+
+async def test_typing_to_baileys(ours: Ours, known: BaileysPeer) -> None:
+    peer = JID(BAILEYS, PN)
+    for state, media, seen in (
+        (ChatState.COMPOSING, ChatStateMedia.TEXT, "composing"),
+        (ChatState.COMPOSING, ChatStateMedia.AUDIO, "recording"),
+        (ChatState.PAUSED, ChatStateMedia.TEXT, "available"),  # Baileys' word for paused
+    ):
+        await send_chat_presence(ours.client, peer, state, media)
+        update = await known.wait_for(functools.partial(_presence_is, state=seen))
+        [who] = update["data"]["presences"]
+        assert user_of(who) in ours.users and user_of(update["data"]["id"]) in ours.users
+
+
+async def test_typing_from_baileys(ours: Ours, known: BaileysPeer) -> None:
+    for state, kind, media in (
+        ("composing", "composing", ""),
+        ("recording", "composing", "audio"),
+        ("paused", "paused", ""),
+    ):
+        await known.presence(state, str(ours.jid))
+        typing = await ours.events.wait(ChatPresence, functools.partial(_typing_is, kind))
+        assert typing.media == media
+        assert known.is_me(str(typing.sender)) and known.is_me(str(typing.chat))
+        assert not typing.is_from_me and not typing.is_group
+
+
+async def test_our_other_devices_see_what_we_send(
+    sim: SimulatorInfo, ours: Ours, ours2: Ours, known: BaileysPeer
+) -> None:
+    """DSM: our second device and account A's phone get what our client sent to Baileys."""
+    peer = JID(BAILEYS, PN)
+    sent = await ours.client.send_message(peer, mb.text("for Baileys, seen by us all"))
+    await known.wait_message(lambda m: m["key"]["id"] == sent.id)
+    copy = await ours2.events.message(sent.id)
+    assert copy.info.is_from_me and copy.info.chat.user == BAILEYS
+    assert copy.info.device_sent_destination is not None
+    assert copy.info.device_sent_destination.user == BAILEYS
+    assert _text(copy) == "for Baileys, seen by us all"
+    status, body = await admin(sim, "GET", f"/accounts/{OURS}/received?id={sent.id}&timeout=10")
+    assert status == 200, body
+    [phone] = [m for m in body["messages"] if m["id"] == sent.id]
+    assert phone["chat"] == str(peer)
+    assert phone["message"]["conversation"] == "for Baileys, seen by us all"
+
+    reaction = ours.client.build_reaction(peer, sent.id, None, "👍")
+    reacted = await ours.client.send_message(peer, reaction)
+    copy = await ours2.events.message(reacted.id)
+    assert copy.info.is_from_me and sent.id == copy.message.reactionMessage.key.ID
