@@ -189,6 +189,7 @@ async def known(
     async with BaileysPeer.start(sim, push_name="Known", auth_dir=auth, phone=BAILEYS) as peer:
         hello = await ours.client.send_message(JID(BAILEYS, PN), mb.text("hello"))
         await peer.wait_message(lambda m: m["key"]["id"] == hello.id)
+        assert ours.wire.sent_to(hello.id, peer) == {"pkmsg"}
         answer = await peer.send_text(str(ours.jid), "hello back")
         await ours.events.message(answer["id"])
         assert ours.wire.received[answer["id"]] == {"msg"}
