@@ -215,6 +215,8 @@ class Chat:
 
     peer: BaileysPeer
     first: bool
+    mirror: Ours
+    """Our second device: every message we send reaches it too (as a device-sent message)."""
 
     @property
     def enc(self) -> set[str]:
@@ -225,16 +227,16 @@ class Chat:
 async def chat(
     request: pytest.FixtureRequest,
     sim: SimulatorInfo,
-    ours: Ours,
+    ours2: Ours,
     known: BaileysPeer,
     tmp_path: Path,
 ) -> AsyncIterator[Chat]:
     """``first``: a new Baileys account (a link per test); ``session``: :func:`known`."""
     if request.param == "session":
-        yield Chat(known, first=False)
+        yield Chat(known, first=False, mirror=ours2)
         return
     async for peer in _fresh(sim, tmp_path):
-        yield Chat(peer, first=True)
+        yield Chat(peer, first=True, mirror=ours2)
 
 
 def _text(event: Message) -> str:
@@ -254,9 +256,13 @@ def _peer_chat(chat: Chat) -> JID:
 
 
 async def _send_only(ours: Ours, chat: Chat, message: mb.Message) -> str:
-    """Send from our client; its id, once the enc type for the peer's device is checked."""
+    """Send from our client; its id, once the enc type for the peer's device is checked and
+    our second device got it."""
     sent = await ours.client.send_message(_peer_chat(chat), message)
     assert ours.wire.sent_to(sent.id, chat.peer) == chat.enc
+    copy = await chat.mirror.events.message(sent.id)
+    assert copy.info.is_from_me and copy.info.chat.user == user_of(chat.peer.jid)
+    assert copy.info.device_sent_destination is not None
     return sent.id
 
 
