@@ -41,6 +41,7 @@ from .proto import wa_e2e_pb2
 from .receipt import NACK_PARSING_ERROR
 from .receipt_send import build_message_receipt
 from .retry_request import RetryRequester
+from .send import migrate_session
 from .signal.address import SignalAddress
 from .signal.cipher import SessionCipher
 from .signal.errors import (
@@ -286,19 +287,7 @@ class MessageHandler:
         """Move a session kept under the sender's phone number to its LID (first use only)."""
         if info.sender_alt is None or not info.sender.is_pn or not info.sender_alt.is_lid:
             return
-        store = self.client.signal_store
-        pn_address = self._address(info.sender)
-        if await store.contains_session(lid_address):
-            return
-        record = await store.load_session(pn_address)
-        if record is None:
-            return
-        async with self.client.locks.session(pn_address):
-            await store.store_session(lid_address, record)
-            await store.delete_session(pn_address)
-        identity = await store.get_identity(pn_address)
-        if identity is not None and await store.get_identity(lid_address) is None:
-            await store.save_identity(lid_address, identity)
+        await migrate_session(self.client, self._address(info.sender), lid_address)
 
     def _sender_key_store(self) -> SenderKeyStore:
         store = self.client.signal_store

@@ -131,6 +131,23 @@ def address_of(jid: JID) -> SignalAddress:
     return SignalAddress(*jid.signal_address)
 
 
+async def migrate_session(client: Client, pn_address: SignalAddress, lid: SignalAddress) -> None:
+    """Move a session kept under a phone-number address to the LID's, unless the LID has one
+    (whatsmeow's ``MigratePNToLID``). The caller holds ``lid``'s session lock."""
+    store = client.signal_store
+    if await store.contains_session(lid):
+        return
+    record = await store.load_session(pn_address)
+    if record is None:
+        return
+    async with client.locks.session(pn_address):
+        await store.store_session(lid, record)
+        await store.delete_session(pn_address)
+    identity = await store.get_identity(pn_address)
+    if identity is not None and await store.get_identity(lid) is None:
+        await store.save_identity(lid, identity)
+
+
 def parse_group_members(response: Node) -> GroupMembers:
     """The members in a ``w:g2`` group info answer (``<group><participant jid>``)."""
     group = response.get_child_by_tag("group")
@@ -316,7 +333,7 @@ class Sender:
             attrs["push_priority"] = "high_force"
         # To our phone (device 0 of our account) unless a device is named.
         bundle: PreKeyBundle | None = None
-        if not await self.client.signal_store.contains_session(address_of(to)):
+        if not await self.client.signal_store.contains_session(await self.session_address(to)):
             fetched = (await fetch_bundles(self.client.send_iq, [to]))[to]
             if isinstance(fetched, BundleError):
                 raise SendError(f"no session with our phone and no pre-keys: {fetched}")
@@ -417,7 +434,9 @@ class Sender:
         """
         targets = [d for d in devices if not self._is_us(d)]
         store = self.client.signal_store
-        without = [d for d in targets if not await store.contains_session(address_of(d))]
+        without = [
+            d for d in targets if not await store.contains_session(await self.session_address(d))
+        ]
         bundles: dict[JID, PreKeyBundle | BundleError] = {}
         if without:
             try:
@@ -443,6 +462,21 @@ class Sender:
             include_identity = include_identity or is_pre_key
         return nodes, include_identity
 
+    async def session_address(self, device: JID) -> SignalAddress:
+        """The Signal address that encrypts for ``device``: its LID's once the LID is known
+        (whatsmeow's ``encryptionIdentity``), a session under the phone number moved there
+        first. The receiving side decrypts under the LID too, so one session serves both ways
+        (else each send after a reply would start a new session with a ``pkmsg``)."""
+        if not device.is_pn:
+            return address_of(device)
+        lid = await self.client.lids.get_lid(device.to_non_ad())
+        if lid is None:
+            return address_of(device)
+        lid_address = address_of(JID(lid.user, lid.server, device.device))
+        async with self.client.locks.session(lid_address):
+            await migrate_session(self.client, address_of(device), lid_address)
+        return lid_address
+
     async def encrypt_for_device(
         self,
         device: JID,
@@ -452,7 +486,7 @@ class Sender:
     ) -> tuple[Node, bool]:
         """The ``<enc>`` of ``plaintext`` (padded here) for one device, building its session
         from ``bundle`` if given; whether it is a ``pkmsg``."""
-        address = address_of(device)
+        address = await self.session_address(device)
         store = self.client.signal_store
         async with self.client.locks.session(address):
             if bundle is not None:

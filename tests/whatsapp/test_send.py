@@ -13,7 +13,9 @@ from mautrix_whatsapp.whatsapp.send import (
     SendError,
     SendTimeoutError,
     ServerAckError,
+    address_of,
     generate_message_id,
+    migrate_session,
     participant_hash,
 )
 from mautrix_whatsapp.whatsapp.signal.errors import NoSessionError
@@ -433,3 +435,25 @@ async def test_malformed_group_info_is_a_send_error(group: Node) -> None:
     with pytest.raises(SendError):
         await world.client.send_message(GROUP, mb.text("nobody hears this"))
     assert world.messages == [] and world.client._requests.pending == 0
+
+
+async def test_a_session_moved_to_the_lid_is_used_for_the_phone_number() -> None:
+    """Receiving from a device named by its LID moves our session there (message.py); the
+    next send to the phone-number device must use it, not fetch pre-keys for a new one."""
+    world = World()
+    (bob,) = world.add_user(BOB.user, [7])
+    world.add_user(ME.user, [5])
+    await world.client.send_message(BOB, mb.text("first"))
+    await bob.decrypt(enc_for(await world.next_message(), bob.jid))
+    lid_device = JID(BOB_LID.user, "lid", 7)
+    await world.client.lids.learn(BOB_LID, BOB)
+    async with world.client.locks.session(address_of(lid_device)):
+        await migrate_session(world.client, address_of(bob.jid), address_of(lid_device))
+
+    await world.client.send_message(BOB, mb.text("second"))
+    node = await world.next_message(2)
+    assert len(world.iqs_of("encrypt")) == 1, "no new pre-key fetch"
+    assert (await bob.decrypt(enc_for(node, bob.jid))).conversation == "second"
+    store = world.client.signal_store
+    assert await store.contains_session(address_of(lid_device))
+    assert not await store.contains_session(address_of(bob.jid))
