@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .binary.jid import DEFAULT_USER_SERVER, HIDDEN_USER_SERVER, JID
-from .store import LIDStore
+from .locks import SignalLocks
+from .signal.address import SignalAddress
+from .store import DeviceSignalStore, LIDStore
 
 
 class LIDMap:
@@ -82,3 +84,24 @@ class LIDMap:
         if jid.server == HIDDEN_USER_SERVER:
             return await self.get_pn(jid)
         return None
+
+
+async def move_session_to_lid(
+    store: DeviceSignalStore, locks: SignalLocks, pn: SignalAddress, lid: SignalAddress
+) -> None:
+    """Move a session kept under a device's phone-number address to its LID address (with the
+    identity), unless the LID already has one (whatsmeow's ``migrateSessionStore``).
+
+    Both directions use the LID's session once the mapping is known, so what one side builds
+    the other continues. The caller holds the LID address's session lock."""
+    if await store.contains_session(lid):
+        return
+    record = await store.load_session(pn)
+    if record is None:
+        return
+    async with locks.session(pn):
+        await store.store_session(lid, record)
+        await store.delete_session(pn)
+    identity = await store.get_identity(pn)
+    if identity is not None and await store.get_identity(lid) is None:
+        await store.save_identity(lid, identity)

@@ -35,6 +35,7 @@ from .binary.jid import JID
 from .binary.node import Node
 from .connection import NotConnectedError
 from .events import IdentityChanged, Message, UndecryptableMessage
+from .lid import move_session_to_lid
 from .message_info import MessageInfo, MessageInfoError, parse_message_info
 from .msgsecret import MessageSecretError
 from .proto import wa_e2e_pb2
@@ -286,19 +287,9 @@ class MessageHandler:
         """Move a session kept under the sender's phone number to its LID (first use only)."""
         if info.sender_alt is None or not info.sender.is_pn or not info.sender_alt.is_lid:
             return
-        store = self.client.signal_store
+        client = self.client
         pn_address = self._address(info.sender)
-        if await store.contains_session(lid_address):
-            return
-        record = await store.load_session(pn_address)
-        if record is None:
-            return
-        async with self.client.locks.session(pn_address):
-            await store.store_session(lid_address, record)
-            await store.delete_session(pn_address)
-        identity = await store.get_identity(pn_address)
-        if identity is not None and await store.get_identity(lid_address) is None:
-            await store.save_identity(lid_address, identity)
+        await move_session_to_lid(client.signal_store, client.locks, pn_address, lid_address)
 
     def _sender_key_store(self) -> SenderKeyStore:
         store = self.client.signal_store

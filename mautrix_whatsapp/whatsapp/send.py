@@ -44,6 +44,7 @@ from .binary.jid import (
 from .binary.node import Node
 from .bundles import BundleError, fetch_bundles
 from .connection import ClientError, NotPairedError
+from .lid import move_session_to_lid
 from .message_builders import Message, edit_attribute, media_type, message_type, poll_type
 from .proto import wa_e2e_pb2
 from .request import IQDisconnectedError
@@ -316,7 +317,7 @@ class Sender:
             attrs["push_priority"] = "high_force"
         # To our phone (device 0 of our account) unless a device is named.
         bundle: PreKeyBundle | None = None
-        if not await self.client.signal_store.contains_session(address_of(to)):
+        if not await self.client.signal_store.contains_session(await self.session_address(to)):
             fetched = (await fetch_bundles(self.client.send_iq, [to]))[to]
             if isinstance(fetched, BundleError):
                 raise SendError(f"no session with our phone and no pre-keys: {fetched}")
@@ -417,7 +418,9 @@ class Sender:
         """
         targets = [d for d in devices if not self._is_us(d)]
         store = self.client.signal_store
-        without = [d for d in targets if not await store.contains_session(address_of(d))]
+        without = [
+            d for d in targets if not await store.contains_session(await self.session_address(d))
+        ]
         bundles: dict[JID, PreKeyBundle | BundleError] = {}
         if without:
             try:
@@ -443,6 +446,22 @@ class Sender:
             include_identity = include_identity or is_pre_key
         return nodes, include_identity
 
+    async def session_address(self, device: JID) -> SignalAddress:
+        """Where ``device``'s Signal session lives: under its LID when we know the account's
+        LID (as whatsmeow encrypts, and as the receiving side decrypts; a session kept under
+        the phone number is moved there first), else under its own JID."""
+        address = address_of(device)
+        if device.server != DEFAULT_USER_SERVER:
+            return address
+        lid = await self.client.lids.get_lid(device)
+        if lid is None:
+            return address
+        lid_address = address_of(JID(lid.user, HIDDEN_USER_SERVER, device.device, ad=True))
+        locks = self.client.locks
+        async with locks.session(lid_address):
+            await move_session_to_lid(self.client.signal_store, locks, address, lid_address)
+        return lid_address
+
     async def encrypt_for_device(
         self,
         device: JID,
@@ -452,9 +471,11 @@ class Sender:
     ) -> tuple[Node, bool]:
         """The ``<enc>`` of ``plaintext`` (padded here) for one device, building its session
         from ``bundle`` if given; whether it is a ``pkmsg``."""
-        address = address_of(device)
+        address = await self.session_address(device)
         store = self.client.signal_store
         async with self.client.locks.session(address):
+            if address != address_of(device):
+                await move_session_to_lid(store, self.client.locks, address_of(device), address)
             if bundle is not None:
                 builder = SessionBuilder(store, address)
                 try:
