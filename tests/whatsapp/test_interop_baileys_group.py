@@ -44,6 +44,7 @@ from mautrix_whatsapp.whatsapp.signal.group_session import (
 )
 from mautrix_whatsapp.whatsapp.signal.padding import unpad_message
 from mautrix_whatsapp.whatsapp.signal.sender_key import SenderKeyRecord
+from mautrix_whatsapp.whatsapp.store import MemorySignalStore
 from tests.baileys_fixtures import _peer, sim
 from tests.baileys_peer import BaileysPeer, Event, text_of, user_of
 from tests.simulator_fixture import SimulatorInfo
@@ -165,33 +166,41 @@ def in_group(chat: JID, text: str) -> Callable[[Event], bool]:
 async def test_group_created_by_us_text_both_ways(
     ours: Ours, bob: BaileysPeer, carol: BaileysPeer
 ) -> None:
+    """The first words between us and each peer: without a session, then with one."""
     info = await group.create_group(ours.client, "Ours, Bob, Carol", [pn(BOB), pn(CAROL)])
     chat = info.jid
+    assert {p.jid.user for p in info.participants} == {OURS, BOB, CAROL}
     for peer in (bob, carol):
         await peer.wait_for(joined(chat))
-    # No session with either yet: the sender key goes out in pkmsgs.
+
+    # Bob speaks first: no session with us, so his sender key comes in a pkmsg built on one
+    # of our one-time pre-keys (which is used up).
+    signal_store = ours.client.signal_store
+    assert isinstance(signal_store, MemorySignalStore)
+    pre_keys = set(signal_store.pre_keys)
+    key = await bob.send_text(str(chat), "hello from Bob")
+    got = await ours.message(key["id"])
+    assert ours_text(got.message) == "hello from Bob"
+    assert got.info.chat == chat and got.info.is_group and not got.info.is_from_me
+    assert BOB in {got.info.sender.user, got.info.sender_alt and got.info.sender_alt.user}
+    assert got.info.push_name == "Bob"
+    assert len(pre_keys - set(signal_store.pre_keys)) == 1
+    event = await carol.wait_message(by_id(key["id"]))
+    assert text_of(event) == "hello from Bob" and bob.is_me(event["key"]["participant"])
+
+    # Our answer: to Bob's device over the session he started (msg), to Carol's without one.
     sent = await ours.client.send_message(chat, mb.text("hello group"))
-    enc_types = {
-        str(enc.attrs["type"])
-        for enc in ours.stanza(sent.id).get_child_by_tag("participants").children
-        for enc in enc.children
-    }
-    assert enc_types == {"pkmsg"}
+    targets = enc_targets(ours.stanza(sent.id))
+    bob_device = JID.parse(bob.me["id"])
+    assert targets[str(JID(BOB, PN, bob_device.device))] == "msg", targets
+    carols = {jid: kind for jid, kind in targets.items() if JID.parse(jid).user == CAROL}
+    assert len(carols) == 2 and set(carols.values()) == {"pkmsg"}, targets
     for peer in (bob, carol):
         event = await peer.wait_message(by_id(sent.id))
         assert text_of(event) == "hello group"
         assert event["key"]["remoteJid"] == str(chat)
         assert user_of(event["key"]["participant"]) == OURS
         assert event["pushName"] == "Ours"
-
-    key = await bob.send_text(str(chat), "hello from Bob")
-    got = await ours.message(key["id"])
-    assert ours_text(got.message) == "hello from Bob"
-    assert got.info.chat == chat and got.info.is_group and not got.info.is_from_me
-    assert got.info.sender.user == BOB or (got.info.sender_alt and got.info.sender_alt.user == BOB)
-    assert got.info.push_name == "Bob"
-    event = await carol.wait_message(by_id(key["id"]))
-    assert text_of(event) == "hello from Bob" and bob.is_me(event["key"]["participant"])
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -560,3 +569,33 @@ async def test_a_group_created_by_baileys(
         event = await peer.wait_message(by_id(sent.id))
         assert text_of(event) == "hello Bob's group"
         assert user_of(event["key"]["participant"]) == OURS
+
+
+async def test_location_and_contact_both_ways(
+    ours: Ours, bob: BaileysPeer, carol: BaileysPeer, trio: JID
+) -> None:
+    sent = await ours.client.send_message(trio, mb.location(52.3676, 4.9041, name="Dam"))
+    for peer in (bob, carol):
+        location = content(await peer.wait_message(by_id(sent.id)), "locationMessage")
+        assert (location["degreesLatitude"], location["degreesLongitude"]) == (52.3676, 4.9041)
+        assert location["name"] == "Dam"
+    card = mb.vcard("Dora", f"+{DORA}")
+    sent = await ours.client.send_message(trio, mb.contact("Dora", card))
+    for peer in (bob, carol):
+        contact = content(await peer.wait_message(by_id(sent.id)), "contactMessage")
+        assert contact["displayName"] == "Dora" and contact["vcard"] == card
+
+    key = await bob.send_location(str(trio), 48.8584, 2.2945, name="Tour Eiffel")
+    got = await ours.message(key["id"])
+    assert (got.message.locationMessage.degreesLatitude, got.message.locationMessage.name) == (
+        48.8584,
+        "Tour Eiffel",
+    )
+    vcard = f"BEGIN:VCARD\nVERSION:3.0\nFN:Erin\nTEL;waid={DORA}:+{DORA}\nEND:VCARD"
+    key = await bob.send_contact(str(trio), "Erin", vcard)
+    got = await ours.message(key["id"])
+    assert got.info.type == "media"
+    assert (got.message.contactMessage.displayName, got.message.contactMessage.vcard) == (
+        "Erin",
+        vcard,
+    )
