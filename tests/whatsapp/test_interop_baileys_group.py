@@ -164,7 +164,7 @@ def in_group(chat: JID, text: str) -> Callable[[Event], bool]:
 
 
 async def test_group_created_by_us_text_both_ways(
-    ours: Ours, bob: BaileysPeer, carol: BaileysPeer
+    sim: SimulatorInfo, ours: Ours, bob: BaileysPeer, carol: BaileysPeer
 ) -> None:
     """The first words between us and each peer: without a session, then with one."""
     info = await group.create_group(ours.client, "Ours, Bob, Carol", [pn(BOB), pn(CAROL)])
@@ -201,6 +201,11 @@ async def test_group_created_by_us_text_both_ways(
         assert event["key"]["remoteJid"] == str(chat)
         assert user_of(event["key"]["participant"]) == OURS
         assert event["pushName"] == "Ours"
+    # Our own phone got it too (a deviceSentMessage, unwrapped by the simulated phone).
+    status, own = await admin(sim, "GET", f"/accounts/{OURS}/received?id={sent.id}&timeout=10")
+    assert status == 200, own
+    [copy] = [m for m in own["messages"] if m["id"] == sent.id]
+    assert copy["chat"] == str(chat) and copy["message"]["conversation"] == "hello group"
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -379,6 +384,10 @@ async def test_read_receipts_both_ways(
     key = await bob.send_text(str(trio), "and me")
     got = await ours.message(key["id"])
     await ours.client.mark_read(trio, got.info.sender, [key["id"]])
+    receipts = [n for n in ours.sent if n.tag == "receipt" and n.attrs["id"] == key["id"]]
+    [sent_receipt] = [n for n in receipts if n.attrs.get("type") == "read"]
+    assert JID.parse(str(sent_receipt.attrs["participant"])).user == BOB
+    assert sent_receipt.attrs["to"] == trio
     # Baileys reports each member's receipt for a group message as a message-receipt.update.
     update = await bob.wait_for(
         lambda e: (
