@@ -566,14 +566,12 @@ async def test_a_group_created_by_baileys(
         assert ours_text(got.message) == f"hello from {phone}"
         assert phone in {got.info.sender.user, got.info.sender_alt and got.info.sender_alt.user}
 
-    # Sessions with both exist by now: our sender key travels in plain ``msg``s.
+    # Their Baileys devices started sessions with us: our sender key goes over them (msg).
     sent = await ours.client.send_message(chat, mb.text("hello Bob's group"))
-    targets = {
-        JID.parse(jid).user: kind
-        for jid, kind in enc_targets(ours.stanza(sent.id)).items()
-        if JID.parse(jid).user != OURS
-    }
-    assert targets == {BOB: "msg", CAROL: "msg"}, enc_targets(ours.stanza(sent.id))
+    targets = enc_targets(ours.stanza(sent.id))
+    for peer, phone in ((bob, BOB), (carol, CAROL)):
+        device = JID(phone, PN, JID.parse(peer.me["id"]).device)
+        assert targets[str(device)] == "msg", targets
     for peer in (bob, carol):
         event = await peer.wait_message(by_id(sent.id))
         assert text_of(event) == "hello Bob's group"
@@ -608,3 +606,36 @@ async def test_location_and_contact_both_ways(
         "Erin",
         vcard,
     )
+
+
+async def test_a_lid_addressed_group(sim: SimulatorInfo, ours: Ours, bob: BaileysPeer) -> None:
+    """A group addressed by LIDs (made by Dora's phone): we send as our LID, Bob as his."""
+    status, body = await admin(sim, "POST", "/accounts", {"phone": DORA, "push_name": "Dora"})
+    assert status == 200, body
+    status, created = await admin(
+        sim,
+        "POST",
+        "/groups",
+        {"phone": DORA, "subject": "LIDs", "members": [OURS, BOB], "addressing_mode": "lid"},
+    )
+    assert status == 200, created
+    chat = JID.parse(created["jid"])
+    await ours.wait(JoinedGroup, lambda e: e.jid == chat)
+    await bob.wait_for(joined(chat))
+
+    sent = await ours.client.send_message(chat, mb.text("by LID"))
+    assert ours.stanza(sent.id).attrs["addressing_mode"] == "lid"
+    assert sent.sender == ours.client.device.lid
+    event = await bob.wait_message(by_id(sent.id))
+    assert text_of(event) == "by LID" and event["key"]["remoteJid"] == str(chat)
+    status, dora = await admin(sim, "GET", f"/accounts/{DORA}/received?id={sent.id}&timeout=10")
+    assert status == 200, dora
+    assert [m["message"]["conversation"] for m in dora["messages"] if m["id"] == sent.id] == [
+        "by LID"
+    ]
+
+    key = await bob.send_text(str(chat), "LID back")
+    got = await ours.message(key["id"])
+    assert ours_text(got.message) == "LID back" and got.info.addressing_mode == "lid"
+    assert got.info.sender.is_lid and got.info.sender_alt is not None
+    assert got.info.sender_alt.user == BOB
