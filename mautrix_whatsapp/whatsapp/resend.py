@@ -146,7 +146,8 @@ class Resender:
         """The receipt's own bundle, or a fetched one when the session needs rebuilding."""
         if node.get_optional_child_by_tag("keys") is not None:
             return parse_bundle(device.device, node)
-        has_session = await self.client.signal_store.contains_session(address_of(device))
+        address = await self.client.sender.session_address(device)
+        has_session = await self.client.signal_store.contains_session(address)
         now = time.monotonic()
         if has_session:
             last = self._recreated.get(device)

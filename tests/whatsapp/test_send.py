@@ -18,6 +18,7 @@ from mautrix_whatsapp.whatsapp.send import (
     migrate_session,
     participant_hash,
 )
+from mautrix_whatsapp.whatsapp.signal.address import SignalAddress
 from mautrix_whatsapp.whatsapp.signal.errors import NoSessionError
 from tests.whatsapp.send_world import ACCOUNT, ME, ME_LID, PN, Peer, World, enc_for, recipients
 
@@ -457,3 +458,25 @@ async def test_a_session_moved_to_the_lid_is_used_for_the_phone_number() -> None
     store = world.client.signal_store
     assert await store.contains_session(address_of(lid_device))
     assert not await store.contains_session(address_of(bob.jid))
+
+
+async def test_a_session_moves_to_the_lid_once_the_lid_is_known() -> None:
+    """The receiving side keeps a contact's sessions under its LID once it knows it; sending
+    must use that session too (whatsmeow), not build a new one under the number each time."""
+    world = World()
+    (bob,) = world.add_user(BOB.user, [7])
+    world.add_user(ME.user, [5])
+    await world.client.send_message(BOB, mb.text("first"))
+    first = await world.next_message()
+    assert enc_for(first, bob.jid).attrs["type"] == "pkmsg"
+    assert (await bob.decrypt(enc_for(first, bob.jid))).conversation == "first"
+
+    await world.client.lids.learn(BOB_LID, BOB)
+    await world.client.send_message(BOB, mb.text("second"))
+    second = await world.next_message(2)
+    assert len(world.iqs_of("encrypt")) == 1, "no new pre-keys: the session was moved"
+    assert (await bob.decrypt(enc_for(second, bob.jid))).conversation == "second"
+    store = world.client.signal_store
+    lid_device = SignalAddress(*JID(BOB_LID.user, "lid", 7, ad=True).signal_address)
+    assert await store.contains_session(lid_device)
+    assert not await store.contains_session(SignalAddress(*bob.jid.signal_address))
