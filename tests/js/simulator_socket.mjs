@@ -16,8 +16,9 @@ export const trustRootKey = hex => {
 export const printLine = value =>
 	new Promise(resolve => process.stdout.write(JSON.stringify(value) + '\n', resolve))
 
-/** A quiet Baileys socket with short timeouts, connecting to `url` with the given auth state. */
-export const makeSimulatorSocket = (url, auth) =>
+/** A quiet Baileys socket with short timeouts, connecting to `url` with the given auth state;
+ * `extra` adds or overrides socket options (e.g. `getMessage` for retries and polls). */
+export const makeSimulatorSocket = (url, auth, extra = {}) =>
 	makeWASocket({
 		auth,
 		waWebSocketUrl: url,
@@ -25,5 +26,6 @@ export const makeSimulatorSocket = (url, auth) =>
 		printQRInTerminal: false,
 		markOnlineOnConnect: false,
 		defaultQueryTimeoutMs: 5000,
-		connectTimeoutMs: 10000
+		connectTimeoutMs: 10000,
+		...extra
 	})
