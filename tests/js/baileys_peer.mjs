@@ -272,6 +272,9 @@ const sent = message => {
 	return { key: message.key, messageTimestamp: message.messageTimestamp, message: messageJson(message.message) }
 }
 
+/** The pending `bench_receive_arm` count (bench/messaging.py). */
+let benchReceiving = null
+
 const commands = {
 	/** {auth_dir, push_name?, reconnect?}: connect (linking by QR on first use); → me. */
 	open: async ({ auth_dir, push_name, reconnect: again }) => {
@@ -351,6 +354,51 @@ const commands = {
 	group_leave: async ({ jid }) => requireSocket().groupLeave(jid),
 	group_invite_code: async ({ jid }) => requireSocket().groupInviteCode(jid),
 	group_accept_invite: async ({ code }) => requireSocket().groupAcceptInvite(code),
+	/** {jid, count, pipelined?}: bench/messaging.py's send loop, timed here (no pipe per message):
+	 * `count` texts, each done when the server acked it (one at a time, or all in flight). */
+	bench_send: async ({ jid, count, pipelined }) => {
+		const socket = requireSocket()
+		const acks = new Map()
+		const onAck = node => acks.get(node.attrs.id)?.()
+		socket.ws.on('CB:ack,class:message', onAck)
+		const sendOne = async index => {
+			const messageId = `3EB0BE${randomBytes(8).toString('hex').toUpperCase()}`
+			const acked = new Promise(resolve => acks.set(messageId, resolve))
+			await socket.sendMessage(jid, { text: `bench ${index}` }, { messageId })
+			await acked
+			acks.delete(messageId)
+		}
+		try {
+			const start = performance.now()
+			if (pipelined) await Promise.all(Array.from({ length: count }, (_, i) => sendOne(i)))
+			else for (let i = 0; i < count; i++) await sendOne(i)
+			return { seconds: (performance.now() - start) / 1000 }
+		} finally {
+			socket.ws.off('CB:ack,class:message', onAck)
+		}
+	},
+	/** {chat, count}: start counting messages from others in `chat` (bench/messaging.py arms
+	 * this, then starts the senders, then sends `bench_receive_wait`). */
+	bench_receive_arm: async ({ chat, count }) => {
+		const socket = requireSocket()
+		let seen = 0
+		benchReceiving = new Promise(resolve => {
+			const onUpsert = ({ messages }) => {
+				seen += messages.filter(m => !m.key.fromMe && m.key.remoteJid === chat).length
+				if (seen >= count) {
+					socket.ev.off('messages.upsert', onUpsert)
+					resolve({ received: seen })
+				}
+			}
+			socket.ev.on('messages.upsert', onUpsert)
+		})
+		return null
+	},
+	/** Answer once the armed count of messages reached the app. */
+	bench_receive_wait: async () => {
+		if (!benchReceiving) throw new Error('send bench_receive_arm first')
+		return benchReceiving
+	},
 	/** End the connection (credentials stay) and exit once this reply is written. */
 	close: async () => {
 		closing = true
