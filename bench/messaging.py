@@ -215,7 +215,11 @@ async def run(args: argparse.Namespace, directory: Path) -> dict[str, dict[str, 
         client, _, log = make_client(info)
         await link_by_qr(info, client, log)
         async with BaileysPeer.start(
-            info, push_name="Baileys", auth_dir=directory / "baileys", phone=BAILEYS
+            info,
+            push_name="Baileys",
+            auth_dir=directory / "baileys",
+            phone=BAILEYS,
+            memory_keys=args.baileys_keys == "memory",
         ) as peer:
             world = World(
                 info,
@@ -248,6 +252,13 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=20, help="messages per case first")
     parser.add_argument("--rounds", type=int, default=3, help="the median round counts")
     parser.add_argument("--profile", metavar="FILE", help="cProfile our side into FILE")
+    parser.add_argument(
+        "--baileys-keys",
+        choices=["memory", "files"],
+        default="memory",
+        help="Baileys' Signal keys: in memory as JSON (like our in-memory store), or one file"
+        " each (useMultiFileAuthState as it comes)",
+    )
     args = parser.parse_args()
     load = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-messaging-") as tmp:
@@ -255,6 +266,7 @@ def main() -> int:
     node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
     print(f"{args.count} texts per measurement, median of {args.rounds} rounds; messages/second")
     print(f"python {platform.python_version()}, node {node}; load average before: {load[0]:.2f}")
+    print(f"our stores in memory; Baileys' Signal keys: {args.baileys_keys}")
     print("the simulator (Python, shared) bounds every figure: its phones encrypt what is")
     print("received; sequential sends also wait one round trip through it per message")
     print(f"{'case':<22} {'ours':>9} {'Baileys':>9} {'ratio':>7}")

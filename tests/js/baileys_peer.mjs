@@ -13,6 +13,7 @@ import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import {
 	aesEncryptGCM,
+	BufferJSON,
 	decryptPollVote,
 	DisconnectReason,
 	generateWAMessageFromContent,
@@ -259,6 +260,33 @@ const connect = () => {
 	})
 }
 
+/** Signal keys in memory, each value kept as the JSON useMultiFileAuthState would write (so
+ * serializing stays in the cost, the disk does not): bench/messaging.py compares Baileys with
+ * our in-memory store. Credentials still go to `auth_dir`; the keys die with the process. */
+const memoryKeys = () => {
+	const values = new Map()
+	return {
+		get: async (type, ids) => {
+			const found = {}
+			for (const id of ids) {
+				const text = values.get(`${type}-${id}`)
+				let value = text === undefined ? undefined : JSON.parse(text, BufferJSON.reviver)
+				if (type === 'app-state-sync-key' && value) value = proto.Message.AppStateSyncKeyData.fromObject(value)
+				found[id] = value
+			}
+			return found
+		},
+		set: async data => {
+			for (const [type, items] of Object.entries(data)) {
+				for (const [id, value] of Object.entries(items)) {
+					if (value) values.set(`${type}-${id}`, JSON.stringify(value, BufferJSON.replacer))
+					else values.delete(`${type}-${id}`)
+				}
+			}
+		}
+	}
+}
+
 // ---- commands ------------------------------------------------------------------------------
 
 /** Baileys content from JSON: message keys given for `forward` become the stored messages. */
@@ -276,11 +304,13 @@ const sent = message => {
 let benchReceiving = null
 
 const commands = {
-	/** {auth_dir, push_name?, reconnect?}: connect (linking by QR on first use); → me. */
-	open: async ({ auth_dir, push_name, reconnect: again }) => {
+	/** {auth_dir, push_name?, reconnect?, memory_keys?}: connect (linking by QR on first use); → me.
+	 * With memory_keys, Signal keys stay in memory (see memoryKeys; only for a fresh auth_dir). */
+	open: async ({ auth_dir, push_name, reconnect: again, memory_keys }) => {
 		if (sock) throw new Error('already open')
 		if (!auth_dir) throw new Error('open needs auth_dir')
 		auth = await useMultiFileAuthState(auth_dir)
+		if (memory_keys) auth.state.keys = memoryKeys()
 		pushName = push_name ?? null
 		reconnect = Boolean(again)
 		closing = false
