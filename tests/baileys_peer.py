@@ -111,11 +111,14 @@ class BaileysPeer:
         phone: str | None = None,
         harness_dir: Path = JS_DIR,
         reconnect: bool = False,
+        memory_keys: bool = False,
     ) -> AsyncIterator[BaileysPeer]:
         """Run a peer, link it (by QR, first use of ``auth_dir``) or log in, and close it at exit.
 
         With ``phone``, the simulator's account of that number is created (with ``push_name``)
-        and made the one that scans, so each peer can be its own account."""
+        and made the one that scans, so each peer can be its own account. ``memory_keys`` keeps
+        the Signal keys in memory (as JSON, for the benchmark), credentials still in
+        ``auth_dir``; for a fresh ``auth_dir`` only, as the keys end with the process."""
         require_node(harness_dir)
         if phone is not None:
             body = json.dumps({"phone": phone, "push_name": push_name, "default": True})
@@ -140,13 +143,18 @@ class BaileysPeer:
         )
         peer = cls(process, push_name)
         try:
-            await peer._open(info, auth_dir, push_name, reconnect)
+            await peer._open(info, auth_dir, push_name, reconnect, memory_keys)
             yield peer
         finally:
             await peer.stop()
 
     async def _open(
-        self, info: SimulatorInfo, auth_dir: Path, push_name: str, again: bool
+        self,
+        info: SimulatorInfo,
+        auth_dir: Path,
+        push_name: str,
+        again: bool,
+        memory_keys: bool = False,
     ) -> None:
         """Send ``open`` and scan every QR the peer shows until it answers."""
         auth_dir.mkdir(parents=True, exist_ok=True)
@@ -157,6 +165,7 @@ class BaileysPeer:
                 auth_dir=str(auth_dir),
                 push_name=push_name,
                 reconnect=again,
+                memory_keys=memory_keys,
             )
         )
         try:

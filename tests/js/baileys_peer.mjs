@@ -14,6 +14,7 @@ import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import {
 	aesEncryptGCM,
+	BufferJSON,
 	decryptPollVote,
 	DisconnectReason,
 	generateWAMessageFromContent,
@@ -269,6 +270,33 @@ const connect = () => {
 	})
 }
 
+/** Signal keys in memory, each value kept as the JSON useMultiFileAuthState would write (so
+ * serializing stays in the cost, the disk does not): bench/messaging.py compares Baileys with
+ * our in-memory store. Credentials still go to `auth_dir`; the keys die with the process. */
+const memoryKeys = () => {
+	const values = new Map()
+	return {
+		get: async (type, ids) => {
+			const found = {}
+			for (const id of ids) {
+				const text = values.get(`${type}-${id}`)
+				let value = text === undefined ? undefined : JSON.parse(text, BufferJSON.reviver)
+				if (type === 'app-state-sync-key' && value) value = proto.Message.AppStateSyncKeyData.fromObject(value)
+				found[id] = value
+			}
+			return found
+		},
+		set: async data => {
+			for (const [type, items] of Object.entries(data)) {
+				for (const [id, value] of Object.entries(items)) {
+					if (value) values.set(`${type}-${id}`, JSON.stringify(value, BufferJSON.replacer))
+					else values.delete(`${type}-${id}`)
+				}
+			}
+		}
+	}
+}
+
 // ---- commands ------------------------------------------------------------------------------
 
 /** Baileys content from JSON: message keys given for `forward` become the stored messages. */
@@ -282,13 +310,18 @@ const sent = message => {
 	return { key: message.key, messageTimestamp: message.messageTimestamp, message: messageJson(message.message) }
 }
 
+/** The pending `bench_receive_arm` count (bench/messaging.py). */
+let benchReceiving = null
+
 const commands = {
-	/** {auth_dir, push_name?, reconnect?}: connect (linking by QR on first use); → me. */
-	open: async ({ auth_dir, push_name, reconnect: again }) => {
+	/** {auth_dir, push_name?, reconnect?, memory_keys?}: connect (linking by QR on first use); → me.
+	 * With memory_keys, Signal keys stay in memory (see memoryKeys; only for a fresh auth_dir). */
+	open: async ({ auth_dir, push_name, reconnect: again, memory_keys }) => {
 		if (sock) throw new Error('already open')
 		if (!auth_dir) throw new Error('open needs auth_dir')
 		auth = await useMultiFileAuthState(auth_dir)
 		authDir = auth_dir
+		if (memory_keys) auth.state.keys = memoryKeys()
 		pushName = push_name ?? null
 		reconnect = Boolean(again)
 		closing = false
@@ -391,6 +424,51 @@ const commands = {
 			.filter(id => wanted.has(id.split('::')[1].split('_')[0]))
 		await auth.state.keys.set({ 'sender-key': Object.fromEntries(dropped.map(id => [id, null])) })
 		return dropped
+	},
+	/** {jid, count, pipelined?}: bench/messaging.py's send loop, timed here (no pipe per message):
+	 * `count` texts, each done when the server acked it (one at a time, or all in flight). */
+	bench_send: async ({ jid, count, pipelined }) => {
+		const socket = requireSocket()
+		const acks = new Map()
+		const onAck = node => acks.get(node.attrs.id)?.()
+		socket.ws.on('CB:ack,class:message', onAck)
+		const sendOne = async index => {
+			const messageId = `3EB0BE${randomBytes(8).toString('hex').toUpperCase()}`
+			const acked = new Promise(resolve => acks.set(messageId, resolve))
+			await socket.sendMessage(jid, { text: `bench ${index}` }, { messageId })
+			await acked
+			acks.delete(messageId)
+		}
+		try {
+			const start = performance.now()
+			if (pipelined) await Promise.all(Array.from({ length: count }, (_, i) => sendOne(i)))
+			else for (let i = 0; i < count; i++) await sendOne(i)
+			return { seconds: (performance.now() - start) / 1000 }
+		} finally {
+			socket.ws.off('CB:ack,class:message', onAck)
+		}
+	},
+	/** {chat, count}: start counting messages from others in `chat` (bench/messaging.py arms
+	 * this, then starts the senders, then sends `bench_receive_wait`). */
+	bench_receive_arm: async ({ chat, count }) => {
+		const socket = requireSocket()
+		let seen = 0
+		benchReceiving = new Promise(resolve => {
+			const onUpsert = ({ messages }) => {
+				seen += messages.filter(m => !m.key.fromMe && m.key.remoteJid === chat).length
+				if (seen >= count) {
+					socket.ev.off('messages.upsert', onUpsert)
+					resolve({ received: seen })
+				}
+			}
+			socket.ev.on('messages.upsert', onUpsert)
+		})
+		return null
+	},
+	/** Answer once the armed count of messages reached the app. */
+	bench_receive_wait: async () => {
+		if (!benchReceiving) throw new Error('send bench_receive_arm first')
+		return benchReceiving
 	},
 	/** End the connection (credentials stay) and exit once this reply is written. */
 	close: async () => {

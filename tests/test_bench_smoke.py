@@ -1,0 +1,33 @@
+"""The benchmarks still run: each with a tiny count, its table checked for shape, never timed."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.baileys_peer import require_node
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.node
+@pytest.mark.timeout(240)
+def test_messaging_bench_prints_every_case() -> None:
+    require_node()
+    result = subprocess.run(
+        [sys.executable, "bench/messaging.py", "--count", "3", "--warmup", "2", "--rounds", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=200,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    for case in ("1:1 send", "1:1 send, pipelined", "group send", "1:1 receive", "group receive"):
+        row = re.search(
+            rf"^{re.escape(case)}\s+([\d,]+)\s+([\d,]+)\s+[\d.]+x$", result.stdout, re.M
+        )
+        assert row is not None, f"no row for {case!r} in:\n{result.stdout}"
