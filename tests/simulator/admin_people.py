@@ -278,10 +278,16 @@ def install(state: ServerState) -> None:
         )
 
     async def reset_identity(request: web.Request, params: dict[str, str]) -> web.StreamResponse:
+        data = await _body(request)
+        notify = data.get("notify", True)
+        if not isinstance(notify, bool):
+            raise AdminError(400, "'notify' is true or false")
         account = account_of(params)
         account.identity = KeyPair.generate()
         people.reset(account)
-        notified = notify_identity_change(state, account)
+        # Without the notification (lost, or not yet sent) companions keep their old sessions,
+        # so only the phone's retry receipts can tell them: what retry tests need.
+        notified = notify_identity_change(state, account) if notify else 0
         identity = account.identity.public.hex()
         return json_response({"identity_public": identity, "notified": notified})
 
