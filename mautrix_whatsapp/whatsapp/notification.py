@@ -160,10 +160,13 @@ async def _on_encrypt(client: Client, node: Node) -> None:
     if not sender.is_user:
         raise BinaryError(f"identity change from {sender}")
     timestamp: datetime | None = node.attr_unix_time_opt("t")
-    name = sender.signal_address_user
     log.debug("Identity of %s changed; deleting its sessions and identities", sender)
-    await client.signal_store.delete_all_sessions(name)
-    await client.signal_store.delete_all_identities(name)
+    # Sessions move to the LID once it is known (send.migrate_session), so a notification from
+    # the phone number must clear the LID's too, and the other way round.
+    alternate = await client.lids.alternate(sender.to_non_ad())
+    for user in (sender, *([alternate] if alternate is not None else [])):
+        await client.signal_store.delete_all_sessions(user.signal_address_user)
+        await client.signal_store.delete_all_identities(user.signal_address_user)
     await client.dispatch(IdentityChanged(jid=sender.to_non_ad(), timestamp=timestamp))
 
 

@@ -127,6 +127,22 @@ async def test_identity_change_drops_sessions_and_identities(server: CannedServe
     assert await store.load_session(alice_lid) is None
 
 
+async def test_identity_change_drops_the_sessions_kept_under_the_other_address(
+    server: CannedServer,
+) -> None:
+    """Once a contact's LID is known its sessions live there; a notification naming the phone
+    number must still clear them (and one naming the LID those under the number)."""
+    store = server.client.signal_store
+    await server.client.lids.learn(ALICE_LID, ALICE)
+    alice_lid = SignalAddress(ALICE_LID.signal_address_user, 0)
+    alice_pn = SignalAddress(ALICE.signal_address_user, 0)
+    for address in (alice_lid, alice_pn):
+        await store.store_session(address, b"session")
+    await feed(server, notification("encrypt", Node("identity"), sender=ALICE))
+    assert await store.load_session(alice_lid) is None
+    assert await store.load_session(alice_pn) is None
+
+
 async def test_other_encrypt_notifications_are_ignored(server: CannedServer) -> None:
     await feed(server, notification("encrypt", Node("digest"), sender=SERVER))
     assert server.log.of(IdentityChanged) == []
