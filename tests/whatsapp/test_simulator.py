@@ -16,6 +16,7 @@ from mautrix_whatsapp.whatsapp.crypto import KeyPair
 from mautrix_whatsapp.whatsapp.proto.wa_wa6_pb2 import ClientPayload
 from mautrix_whatsapp.whatsapp.socket.errors import DialError, SocketClosedError
 from tests.simulator_fixture import (
+    AdminStatusError,
     RegistrationKeys,
     SimulatorClient,
     SimulatorInfo,
@@ -174,6 +175,11 @@ async def test_scan_qr_validation(simulator: SimulatorInfo) -> None:
         assert status == 405
         status, _ = await admin(simulator, "GET", "/no/such/endpoint", expect={404})
         assert status == 404
+        # Unless the caller expects an error status, one fails the call.
+        with pytest.raises(AdminStatusError, match="status 404"):
+            await admin(simulator, "GET", "/no/such/endpoint")
+        with pytest.raises(AdminStatusError, match="status 200"):
+            await admin(simulator, "GET", "/status", expect={404})
     finally:
         await client.close()
 
