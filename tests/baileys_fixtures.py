@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -81,15 +81,22 @@ async def carol(
 
 
 async def linked_client(
-    sim: SimulatorInfo, phone: str, push_name: str
+    sim: SimulatorInfo,
+    phone: str,
+    push_name: str,
+    *,
+    before_link: Callable[[Client], None] | None = None,
 ) -> AsyncIterator[tuple[Client, EventLog]]:
     """Our client, linked by QR to a new account ``phone`` (made the default, so link it after
-    the Baileys peers it talks to); disconnected at the end."""
+    the Baileys peers it talks to); disconnected at the end. ``before_link`` sees the client
+    first (to tap events or stanzas from the very first one)."""
     status, body = await admin(
         sim, "POST", "/accounts", {"phone": phone, "push_name": push_name, "default": True}
     )
     assert status == 200, body
     client, _store, log = make_client(sim)
+    if before_link is not None:
+        before_link(client)
     await link_by_qr(sim, client, log)
     try:
         yield client, log

@@ -27,10 +27,10 @@ from mautrix_whatsapp.whatsapp.binary.node import Node
 from mautrix_whatsapp.whatsapp.client import Client
 from mautrix_whatsapp.whatsapp.events import ChatPresence, Message, Receipt
 from mautrix_whatsapp.whatsapp.presence import ChatState, ChatStateMedia, send_chat_presence
-from tests.baileys_fixtures import sim
+from tests.baileys_fixtures import linked_client, sim
 from tests.baileys_peer import BaileysPeer, Event, text_of, user_of
 from tests.simulator_fixture import SimulatorInfo
-from tests.whatsapp.test_client_helpers import admin, link_by_qr, make_client
+from tests.whatsapp.test_client_helpers import admin
 
 __all__ = ["sim"]  # fixture used by name
 
@@ -146,37 +146,30 @@ class Ours:
         return {jid.user for jid in self.client.own_jids()}
 
 
-async def _link_ours(sim: SimulatorInfo) -> Ours:
-    status, body = await admin(
-        sim, "POST", "/accounts", {"phone": OURS, "push_name": "Ours", "default": True}
-    )
-    assert status == 200, body
-    client, _store, log = make_client(sim)
+async def _linked_ours(sim: SimulatorInfo) -> AsyncIterator[Ours]:
+    """A device of ours on account A, its events and wire tapped from the start."""
     events, wire = Events(), Wire()
-    client.add_event_handler(events)
-    wire.tap(client)
-    await link_by_qr(sim, client, log)
-    return Ours(client, events, wire)
+
+    def tap(client: Client) -> None:
+        client.add_event_handler(events)
+        wire.tap(client)
+
+    async for client, _log in linked_client(sim, OURS, "Ours", before_link=tap):
+        yield Ours(client, events, wire)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def ours(sim: SimulatorInfo) -> AsyncIterator[Ours]:
     """Our client on account A."""
-    linked = await _link_ours(sim)
-    try:
+    async for linked in _linked_ours(sim):
         yield linked
-    finally:
-        await linked.client.disconnect()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def ours2(sim: SimulatorInfo, ours: Ours) -> AsyncIterator[Ours]:
     """A second device of ours on account A (linked before any Baileys peer)."""
-    linked = await _link_ours(sim)
-    try:
+    async for linked in _linked_ours(sim):
         yield linked
-    finally:
-        await linked.client.disconnect()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

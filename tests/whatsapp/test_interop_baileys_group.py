@@ -45,10 +45,10 @@ from mautrix_whatsapp.whatsapp.signal.group_session import (
 from mautrix_whatsapp.whatsapp.signal.padding import unpad_message
 from mautrix_whatsapp.whatsapp.signal.sender_key import SenderKeyRecord
 from mautrix_whatsapp.whatsapp.store import MemorySignalStore
-from tests.baileys_fixtures import _peer, sim
+from tests.baileys_fixtures import _peer, linked_client, sim
 from tests.baileys_peer import BaileysPeer, Event, text_of, user_of
 from tests.simulator_fixture import SimulatorInfo
-from tests.whatsapp.test_client_helpers import EventLog, admin, link_by_qr, make_client
+from tests.whatsapp.test_client_helpers import EventLog, admin
 
 __all__ = ["sim"]  # fixtures used by name
 
@@ -108,14 +108,8 @@ class Ours:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def ours(sim: SimulatorInfo) -> AsyncIterator[Ours]:
     """Our client, linked to account A (+15550002001) by a QR scan."""
-    status, body = await admin(
-        sim, "POST", "/accounts", {"phone": OURS, "push_name": "Ours", "default": True}
-    )
-    assert status == 200, body
-    client, _, log = make_client(sim)
-    await link_by_qr(sim, client, log)
-    yield Ours(client, log)
-    await client.disconnect()
+    async for client, log in linked_client(sim, OURS, "Ours"):
+        yield Ours(client, log)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
