@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -67,6 +68,10 @@ RECENT_MESSAGES = 2048
 """Message keys remembered to drop duplicates (whatsmeow keeps 256 sent; we keep more)."""
 
 
+ProtocolHandler = Callable[[MessageInfo, wa_e2e_pb2.ProtocolMessage], Awaitable[None]]
+"""Called with a ``protocolMessage`` from one of our own devices (see ``add_protocol_handler``)."""
+
+
 class DecryptError(Exception):
     """One ``<enc>`` could not be turned into a message (wraps the cause)."""
 
@@ -78,6 +83,18 @@ class MessageHandler:
         self.client = client
         self.retries = RetryRequester(client)
         self._recent: OrderedDict[tuple[JID, JID, str], None] = OrderedDict()
+        self._protocol_handlers: dict[int, list[ProtocolHandler]] = {}
+
+    def add_protocol_handler(self, kind: int, handler: ProtocolHandler) -> None:
+        """Run ``handler`` for each ``protocolMessage`` of type ``kind`` that our own account
+        sent (history sync notifications, app-state key shares, peer data answers).
+
+        Only our own devices may steer our state, so a peer's protocol message of these kinds
+        never reaches a handler (whatsmeow checks ``IsFromMe`` the same way). Handlers run
+        before the :class:`~.events.Message` event, in arrival order; one that raises is
+        logged and the message is still acknowledged.
+        """
+        self._protocol_handlers.setdefault(kind, []).append(handler)
 
     def install(self) -> None:
         self.client.add_node_handler("message", self.handle)
@@ -316,6 +333,8 @@ class MessageHandler:
             await self._store_secret(info, message)
         if message.HasField("senderKeyDistributionMessage"):
             await self._process_skdm(info, message.senderKeyDistributionMessage)
+        if message.HasField("protocolMessage") and info.is_from_me:
+            await self._run_protocol_handlers(info, message.protocolMessage)
         if not _has_content(message):
             return info
         if info.key in self._recent:
@@ -331,6 +350,17 @@ class MessageHandler:
             )
         )
         return info
+
+    async def _run_protocol_handlers(
+        self, info: MessageInfo, protocol: wa_e2e_pb2.ProtocolMessage
+    ) -> None:
+        for handler in self._protocol_handlers.get(protocol.type, ()):
+            try:
+                await handler(info, protocol)
+            except Exception:
+                self.client.log.exception(
+                    "Failed to handle protocol message %s (type %d)", info.id, protocol.type
+                )
 
     def _device_sent_info(
         self, info: MessageInfo, dsm: wa_e2e_pb2.DeviceSentMessage

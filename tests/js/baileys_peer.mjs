@@ -225,10 +225,14 @@ const onUpsert = ({ messages, type }) => {
 
 const forward = name => payload => void emit({ event: name, data: payload })
 
+/** Called with each new socket: feature files (below) subscribe to its events here. */
+const socketHooks = []
+
 const connect = () => {
 	const current = makeSimulatorSocket(args.url, auth.state, { getMessage })
 	sock = current
 	current.ev.on('creds.update', saveCreds)
+	for (const hook of socketHooks) hook(current)
 	current.ev.on('messages.upsert', onUpsert)
 	current.ev.on('messages.update', updates => {
 		for (const { key, update } of updates) void emit({ event: 'messages.update', key, update })
@@ -478,6 +482,13 @@ const commands = {
 		await saving
 		return null
 	}
+}
+
+// Feature files: every `peer_*.mjs` beside this one exports `register(context)` and adds its
+// commands (and socket hooks) there, so features grow without editing this file.
+const featureContext = { commands, socketHooks, emit, plain, messageJson, requireSocket, lookup, remember, sent, me, content }
+for (const file of (await readdir(new URL('.', import.meta.url))).sort()) {
+	if (/^peer_[a-z0-9_]+\.mjs$/.test(file)) (await import(new URL(file, import.meta.url))).register(featureContext)
 }
 
 const handle = async line => {
