@@ -16,6 +16,7 @@ from mautrix.util.config import ConfigValueError
 from .config import Config, ConfigError, parse_duration
 from .db import BridgeDB, PuppetRow, UserRow, upgrade_table
 from .matrix import MatrixHandler
+from .metrics import MetricsServer, install_matrix_request_timing
 from .portal import Portal
 from .puppet import InvalidJID, Puppet, ghost_id_for_jid, jid_for_ghost_id
 from .session import SessionFactory
@@ -92,6 +93,7 @@ class WhatsAppBridge(Bridge):
         self._puppets: dict[str, Puppet] = {}
         self._users_lock = asyncio.Lock()
         self._ghost_re: re.Pattern[str] | None = None
+        self.metrics_server: MetricsServer | None = None
 
     # ---- config ------------------------------------------------------------------------
 
@@ -111,6 +113,10 @@ class WhatsAppBridge(Bridge):
         except (ConfigValueError, ConfigError) as e:
             print(f"Can't start: {e} (edit {self.args.config})", file=sys.stderr)
             sys.exit(11)
+
+    def start_prometheus(self) -> None:
+        """mautrix's own metrics server reads ``metrics.listen_port``; ours is ``listen``
+        (``host:port``, as mautrix-whatsapp has it) and runs in :meth:`start` instead."""
 
     @property
     def disconnect_notice_delay(self) -> float:
@@ -145,6 +151,11 @@ class WhatsAppBridge(Bridge):
         action is a coroutine made up front, and a stop during startup (SIGTERM while waiting
         for the homeserver) would leave it never awaited.
         """
+        listen = self.config.metrics_listen
+        if listen is not None:
+            install_matrix_request_timing()
+            self.metrics_server = MetricsServer(*listen)
+            await self.metrics_server.start()
         await super().start()
         for signum in (signal.SIGINT, signal.SIGTERM):
             self.loop.add_signal_handler(signum, self._stop_on_signal)
@@ -175,6 +186,8 @@ class WhatsAppBridge(Bridge):
 
     def prepare_stop(self) -> None:
         self.add_shutdown_actions(*(user.disconnect() for user in self._users.values()))
+        if self.metrics_server is not None:
+            self.add_shutdown_actions(self.metrics_server.stop())
 
     # ---- lookups -----------------------------------------------------------------------
 

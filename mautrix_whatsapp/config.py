@@ -33,6 +33,20 @@ def parse_duration(key: str, value: Any) -> float:
     return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
 
 
+def parse_listen(value: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:8001`` for IPv6) → (host, port); ValueError if malformed."""
+    text = str(value).strip()
+    host, sep, port_text = text.rpartition(":")
+    if not sep or not host or not port_text.isdigit():
+        raise ValueError(f"expected host:port, such as 127.0.0.1:8001, not {value!r}")
+    port = int(port_text)
+    if not 0 < port < 65536:
+        raise ValueError(f"port out of range in {value!r}")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host, port
+
+
 class Permissions(NamedTuple):
     """What one Matrix user may do; each level includes the ones below it."""
 
@@ -103,6 +117,9 @@ _COPIED_KEYS = (
     "whatsapp.tls_ca_file",
     "whatsapp.qr_timeout_first",
     "whatsapp.qr_timeout_next",
+    # metrics
+    "metrics.enabled",
+    "metrics.listen",
 )
 
 
@@ -184,10 +201,21 @@ class Config(BaseBridgeConfig):
             ),
         )
 
+    @property
+    def metrics_listen(self) -> tuple[str, int] | None:
+        """``metrics.listen`` as (host, port) when ``metrics.enabled``, else None."""
+        if not self["metrics.enabled"]:
+            return None
+        try:
+            return parse_listen(str(self["metrics.listen"] or ""))
+        except ValueError as e:
+            raise ConfigError(f"metrics.listen: {e}") from None
+
     def validate(self) -> None:
         """Check the bridge's own sections; raises :class:`ConfigError` naming the key."""
         _ = self.history_sync
         _ = self.whatsapp
+        _ = self.metrics_listen
         parse_duration("bridge.disconnect_notice_delay", self["bridge.disconnect_notice_delay"])
         template = str(self["bridge.username_template"])
         if "{userid}" not in template:

@@ -11,6 +11,7 @@ from mautrix.types import EventID, RoomID
 from mautrix.util import markdown
 from mautrix.util.bridge_state import BridgeState, BridgeStateEvent
 
+from . import metrics
 from .db import UserRow
 from .session import (
     ClientOutdated,
@@ -90,6 +91,7 @@ class User(BaseUser):
         self._drop_noticed = False
         self._logging_out = False
         self._state: BridgeState | None = None
+        self._connected_metric = metrics.ConnectionTracker()
 
     # ---- persistence -------------------------------------------------------------------
 
@@ -144,7 +146,13 @@ class User(BaseUser):
     async def _set_state(
         self, event: BridgeStateEvent, error: str | None = None, message: str | None = None
     ) -> None:
+        """Remember the state (for the bridge-state endpoint), push it to the status endpoint,
+        and count a change into an error state as a failure (by its code)."""
+        previous = self._state
         self._state = BridgeState(state_event=event, error=error, message=message)
+        changed = previous is None or (previous.state_event, previous.error) != (event, error)
+        if error is not None and changed:
+            metrics.failure(error)
         await self.push_bridge_state(event, error=error, message=message, remote_id=self.row.phone)
 
     # ---- session lifecycle -------------------------------------------------------------
@@ -170,6 +178,7 @@ class User(BaseUser):
         self._cancel_offline_check()
         if self.login_task and not self.login_task.done():
             self.login_task.cancel()
+        self._connected_metric.set(False)
         session = self.session
         if session is not None:
             await session.disconnect()
@@ -181,6 +190,7 @@ class User(BaseUser):
         session = await self.get_session()
         # WhatsApp may end the stream (401) while we unlink; that is this logout, not news.
         self._logging_out = True
+        self._connected_metric.set(False)
         try:
             await session.logout()
         finally:
@@ -197,6 +207,7 @@ class User(BaseUser):
         self.row.phone_last_seen = None
         self.row.offline_notice_ts = None
         await self.save()
+        self._connected_metric.set(True)
         await self._set_state(BridgeStateEvent.CONNECTED)
         # The client's Connected came before the link was recorded, so start the check here.
         self._start_offline_check()
@@ -302,6 +313,10 @@ class User(BaseUser):
     async def handle_event(self, evt: SessionEvent) -> None:
         """Turn one session event into notices, bridge states and DB updates; never raises."""
         try:
+            if isinstance(evt, Connected):
+                self._connected_metric.set(await self.is_logged_in())
+            elif not isinstance(evt, PhoneSeen):
+                self._connected_metric.set(False)  # every other event is a lost connection
             await self._handle_event(evt)
         except Exception:
             self.log.exception("Error handling session event %s", type(evt).__name__)
@@ -320,6 +335,14 @@ class User(BaseUser):
             case Disconnected(reason=reason):
                 if not await self.is_logged_in():
                     return
+                # As mautrix-whatsapp: right away, unless the phone-offline warning (also a
+                # TRANSIENT_DISCONNECT) is what the user should keep seeing.
+                if self._state is None or self._state.error != "wa-phone-offline":
+                    await self._set_state(
+                        BridgeStateEvent.TRANSIENT_DISCONNECT,
+                        error="wa-transient-disconnect",
+                        message=reason or None,
+                    )
                 if self._disconnect_notice_task is None and not self._drop_noticed:
                     delay = self.bridge.disconnect_notice_delay
                     self._disconnect_notice_task = asyncio.create_task(

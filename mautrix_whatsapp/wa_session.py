@@ -10,13 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mautrix.types import UserID
 
+from . import metrics
 from . import session as s
 from .db.whatsapp_store import (
     SQLDeviceStore,
@@ -25,12 +27,14 @@ from .db.whatsapp_store import (
     delete_signal_state,
 )
 from .whatsapp import events as ev
+from .whatsapp.binary.node import Node
 from .whatsapp.client import Client, ClientError, ConnectionTiming
 from .whatsapp.client_payload import ClientConfig
 from .whatsapp.device import DeviceIdentity
 from .whatsapp.pair_code import InvalidPhoneNumberError
 from .whatsapp.proto import wa_companion_reg_pb2 as companion_reg
 from .whatsapp.qrchan import LoginChannel, QRTiming
+from .whatsapp.request import IQDisconnectedError, IQError, IQTimeoutError
 from .whatsapp.socket.errors import SocketError
 
 if TYPE_CHECKING:
@@ -76,6 +80,30 @@ def translate_event(event: object) -> s.SessionEvent | None:
         case ev.PhoneSeen(at=at):
             return s.PhoneSeen(timestamp=at.timestamp())
     return None
+
+
+class TimedClient(Client):
+    """The client, with every IQ round trip timed into ``whatsapp_request_seconds``."""
+
+    async def send_iq(self, xmlns: str, iq_type: str, *args: Any, **kwargs: Any) -> Node:
+        start = time.monotonic()
+        outcome: metrics.RequestOutcome = "ok"
+        try:
+            return await super().send_iq(xmlns, iq_type, *args, **kwargs)
+        except IQTimeoutError:
+            outcome = "timeout"
+            raise
+        except IQDisconnectedError:
+            outcome = "disconnected"
+            raise
+        except IQError:
+            outcome = "error"
+            raise
+        except BaseException:
+            outcome = "disconnected"
+            raise
+        finally:
+            metrics.whatsapp_request(xmlns, outcome, time.monotonic() - start)
 
 
 class ClientSession:
@@ -124,7 +152,7 @@ class ClientSession:
         signal_store = SQLSignalStore(
             self.bridge.db, self.owner, device.identity_key, device.registration_id
         )
-        client = Client(
+        client = TimedClient(
             device,
             self.device_store,
             signal_store=signal_store,
@@ -150,6 +178,7 @@ class ClientSession:
             client.note_phone_activity(datetime.fromtimestamp(row.phone_last_seen, UTC))
 
     async def _on_event(self, event: object) -> None:
+        metrics.client_event(type(event).__name__)
         translated = translate_event(event)
         if translated is not None:
             await self.sink(translated)
@@ -218,12 +247,38 @@ class ClientSession:
         return self.client
 
     def login_qr(self) -> AsyncIterator[s.LoginUpdate]:
-        return self._login(None)
+        return self._counted_login(self._login(None), "qr")
 
     def login_phone(self, phone: str) -> AsyncIterator[s.LoginUpdate]:
-        return self._login(phone)
+        return self._counted_login(self._login(phone), "phone")
 
-    async def _login(self, phone: str | None) -> AsyncIterator[s.LoginUpdate]:
+    @staticmethod
+    async def _counted_login(
+        updates: AsyncGenerator[s.LoginUpdate, None], method: metrics.LoginMethod
+    ) -> AsyncIterator[s.LoginUpdate]:
+        """The login's updates, passed through; its end counted in ``whatsapp_logins``
+        (``cancelled`` when the caller stops listening first)."""
+        result: metrics.LoginResult = "cancelled"
+        try:
+            async for update in updates:
+                match update:
+                    case s.LoginSuccess():
+                        result = "success"
+                    case s.LoginTimeout():
+                        result = "timeout"
+                    case s.LoginFailed():
+                        result = "failed"
+                yield update
+        except s.InvalidPhoneNumber:
+            result = "failed"
+            raise
+        finally:
+            # The login's own cleanup (closing an unpaired connection) runs now, not whenever
+            # the garbage collector gets to the inner generator.
+            await updates.aclose()
+            metrics.login_finished(method, result)
+
+    async def _login(self, phone: str | None) -> AsyncGenerator[s.LoginUpdate, None]:
         client = await self._fresh_client()
         connected = asyncio.Event()
 
