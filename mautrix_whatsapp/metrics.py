@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -169,8 +170,12 @@ def install_matrix_request_timing() -> None:
     if getattr(original, "timed_by_bridge", False):
         return
 
+    signature = inspect.signature(original)
+
     async def timed_request(self: HTTPAPI, method: Any, path: Any, *args: Any, **kw: Any) -> Any:
-        label = str(kw.get("metrics_method") or getattr(method, "value", method))
+        # The appservice API passes metrics_method on positionally.
+        given = signature.bind_partial(self, method, path, *args, **kw).arguments
+        label = str(given.get("metrics_method") or getattr(method, "value", method))
         start = time.monotonic()
         try:
             result = await original(self, method, path, *args, **kw)
