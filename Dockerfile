@@ -20,7 +20,9 @@ ENV UID=1337 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /opt/mautrix-whatsapp
-COPY pyproject.toml README.md ./
+# example-config.yaml lives at the repository root; the package's copy is a symlink to it, which
+# the build resolves, so the installed package carries the file itself.
+COPY pyproject.toml README.md example-config.yaml ./
 COPY mautrix_whatsapp ./mautrix_whatsapp
 # Every dependency is a wheel (no compiler needed); the example config ships as package data.
 RUN pip install --no-cache-dir .
@@ -30,5 +32,11 @@ COPY docker/run.sh /docker-run.sh
 VOLUME /data
 WORKDIR /data
 # The appservice port (appservice.port in config.yaml; set appservice.hostname to 0.0.0.0).
+# Metrics, when enabled, listen on metrics.listen (127.0.0.1:8001 by default: set 0.0.0.0:8001
+# to scrape from outside the container).
 EXPOSE 29318
+# Healthy while the bridge answers /_matrix/mau/ready (fails, harmlessly, during the first-run
+# steps that only write files and exit).
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
+    CMD ["python3", "-m", "mautrix_whatsapp.healthcheck", "-c", "/data/config.yaml"]
 CMD ["/docker-run.sh"]

@@ -7,6 +7,9 @@ the real Synapse and the simulator, whose admin API drops connections and remove
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -14,7 +17,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from tests.e2e.bridge import BridgeProcess
+from tests.e2e.bridge import REPO_ROOT, BridgeProcess
 from tests.e2e.conftest import MakeUser
 from tests.e2e.helpers import bot_notice, command, linked_user, sim_admin
 from tests.e2e.synapse import SynapseInfo
@@ -102,6 +105,17 @@ def state_of(user_id: str, event: str, error: str | None = None) -> Callable[[St
     return match
 
 
+def healthcheck(bridge: BridgeProcess, name: str) -> subprocess.CompletedProcess[str]:
+    config = str(bridge.config_path)
+    return subprocess.run(
+        [sys.executable, "-m", "mautrix_whatsapp.healthcheck", "-c", config, name],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
+
+
 async def probe(bridge: BridgeProcess, name: str) -> int:
     url = f"{bridge.synapse.bridge_url}/_matrix/mau/{name}"
     async with aiohttp.ClientSession() as http, http.get(url) as resp:
@@ -117,6 +131,10 @@ async def test_states_through_login_drop_and_removal(
 ) -> None:
     assert await probe(bridge, "live") == 200
     assert await probe(bridge, "ready") == 200
+    # The container health check (docker-compose.yml) reads the port from the config.
+    for name in ("ready", "live"):
+        check = healthcheck(bridge, name)
+        assert check.returncode == 0, check.stderr
     # Nobody is logged in yet: the bridge says it is unconfigured (a global state, no user).
     await status_receiver.wait_for(lambda s: s["state_event"] == "UNCONFIGURED")
 
