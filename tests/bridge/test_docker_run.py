@@ -272,3 +272,14 @@ def test_compose_file_wires_bridge_synapse_and_postgres() -> None:
     networks = set(compose["networks"])
     for name in ("whatsapp", "synapse", "postgres"):
         assert set(services[name]["networks"]) <= networks
+
+
+def test_compose_and_image_check_health_with_the_probes() -> None:
+    compose = _load(REPO_ROOT / "docker" / "docker-compose.yml")
+    check = compose["services"]["whatsapp"]["healthcheck"]
+    assert check["test"][:4] == ["CMD", "python3", "-m", "mautrix_whatsapp.healthcheck"]
+    assert "/data/config.yaml" in check["test"]
+    assert check["start_period"] and check["retries"] >= 1
+    dockerfile = (REPO_ROOT / "Dockerfile").read_text()
+    healthcheck = r"^HEALTHCHECK .*\\\n\s+CMD .*mautrix_whatsapp\.healthcheck"
+    assert re.search(healthcheck, dockerfile, re.MULTILINE)
