@@ -6,11 +6,13 @@ import asyncio
 import time
 from collections.abc import AsyncGenerator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
 from mautrix.api import HTTPAPI, Method
+from mautrix.util.async_db import Database
 from mautrix.util.bridge_state import BridgeStateEvent
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
@@ -20,8 +22,13 @@ from mautrix_whatsapp import healthcheck, metrics
 from mautrix_whatsapp import session as s
 from mautrix_whatsapp.config import Config, ConfigError, parse_listen
 from mautrix_whatsapp.user import User
-from mautrix_whatsapp.wa_session import ClientSession
+from mautrix_whatsapp.wa_session import ClientSession, TimedClient
+from mautrix_whatsapp.whatsapp.binary.node import Node
+from mautrix_whatsapp.whatsapp.client import Client
+from mautrix_whatsapp.whatsapp.device import DeviceIdentity
+from mautrix_whatsapp.whatsapp.request import IQDisconnectedError, IQError, IQTimeoutError
 from tests.bridge.test_user import logged_in
+from tests.bridge.test_wa_session import make_session
 from tests.processes import free_port
 
 
@@ -269,3 +276,41 @@ def test_healthcheck_url_for_any_address() -> None:
     assert url == "http://[::1]:1/_matrix/mau/live"
     url = healthcheck.probe_url({"appservice": {"hostname": "10.0.0.2", "port": 2}}, "ready")
     assert url == "http://10.0.0.2:2/_matrix/mau/ready"
+
+
+@pytest.mark.parametrize(
+    ("raised", "outcome"),
+    [
+        (None, "ok"),
+        (IQError(404, "item-not-found"), "error"),
+        (IQTimeoutError(1.0), "timeout"),
+        (IQDisconnectedError(), "disconnected"),
+        (ConnectionResetError(), "disconnected"),
+    ],
+)
+async def test_whatsapp_iq_round_trips_are_timed(
+    config: Config,
+    database: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    raised: Exception | None,
+    outcome: str,
+) -> None:
+    async def send_iq(self: Client, xmlns: str, iq_type: str, *args: Any, **kw: Any) -> Node:
+        await asyncio.sleep(0.01)
+        if raised is not None:
+            raise raised
+        return Node("iq", {"type": "result"})
+
+    monkeypatch.setattr(Client, "send_iq", send_iq)
+    client = make_session(config, database)._make_client(DeviceIdentity.generate())
+    assert isinstance(client, TimedClient)
+    labels = {"xmlns": "w:test", "outcome": outcome}
+    count = sample("whatsapp_request_seconds_count", **labels)
+    total = sample("whatsapp_request_seconds_sum", **labels)
+    if raised is None:
+        assert (await client.send_iq("w:test", "get")).tag == "iq"
+    else:
+        with pytest.raises(type(raised)):
+            await client.send_iq("w:test", "get")
+    assert sample("whatsapp_request_seconds_count", **labels) == count + 1
+    assert sample("whatsapp_request_seconds_sum", **labels) >= total + 0.01
