@@ -170,7 +170,7 @@ async def test_states_through_login_drop_and_removal(
     assert states.get("remoteState") in ({}, None)
 
 
-async def test_logout_command_pushes_logged_out(
+async def test_restart_reconnects_and_logout_pushes_logged_out(
     bridge: BridgeProcess,
     synapse: SynapseInfo,
     simulator: SimulatorInfo,
@@ -179,6 +179,10 @@ async def test_logout_command_pushes_logged_out(
 ) -> None:
     alice, room, _scan = await linked_user(matrix_user, synapse, simulator)
     connected = await status_receiver.wait_for(state_of(alice.user_id, "CONNECTED"))
+    # A restart reconnects the stored login: CONNECTING, then CONNECTED again.
+    bridge.restart()
+    connecting = await status_receiver.wait_for(state_of(alice.user_id, "CONNECTING"), connected)
+    connected = await status_receiver.wait_for(state_of(alice.user_id, "CONNECTED"), connecting)
     await command(alice, room, synapse.bot_mxid, "logout", "Logged out successfully.")
     await status_receiver.wait_for(state_of(alice.user_id, "LOGGED_OUT"), connected)
     # Our own logout is not reported as bad credentials.
