@@ -87,6 +87,7 @@ from .connection_events import Action, Verdict, classify_failure, classify_strea
 from .device import DeviceIdentity
 from .events import PermanentDisconnect, PhoneSeen
 from .lid import LIDMap
+from .media import MediaManager
 from .locks import SignalLocks
 from .login import handle_ib, handle_success
 from .message import MessageHandler
@@ -211,6 +212,8 @@ class Client(ConnectionLife):
         own devices (``read-self``)."""
         self.messages = MessageHandler(self)
         self.messages.install()
+        self.media = MediaManager(self)
+        """Upload, download, media retry and the cached ``media_conn`` (:mod:`.media`)."""
 
     # --- events -----------------------------------------------------------------------------
 
