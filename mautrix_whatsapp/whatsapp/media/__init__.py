@@ -18,6 +18,7 @@ from .errors import (
 )
 from .manager import MediaManager
 from .types import MediaType
+from .upload import UploadResult, upload
 
 __all__ = [
     "EncHashMismatchError",
@@ -35,7 +36,9 @@ __all__ = [
     "MediaRef",
     "MediaType",
     "MediaUploadError",
+    "UploadResult",
     "download",
     "download_media",
     "download_to_file",
+    "upload",
 ]

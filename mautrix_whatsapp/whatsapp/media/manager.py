@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 from .conn import MediaConnCache
 from .download import MediaRef, download, download_to_file
+from .types import MediaType
+from .upload import Source, UploadResult, upload
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -27,3 +29,8 @@ class MediaManager:
 
     async def download_to_file(self, ref: MediaRef, destination: str | Path) -> int:
         return await download_to_file(self._client, ref, destination)
+
+    async def upload(
+        self, source: Source, media_type: MediaType, *, media_key: bytes | None = None
+    ) -> UploadResult:
+        return await upload(self._client, source, media_type, media_key=media_key)
