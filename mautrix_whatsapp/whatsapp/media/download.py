@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 
 from .cipher import MediaDecryptor
-from .conn import AUTH_ERROR_STATUSES, MediaConn, http_session, log
+from .conn import AUTH_ERROR_STATUSES, AuthRefusedError, MediaConn, http_session, log, try_hosts
 from .errors import MediaDownloadError, MediaExpiredError, MediaHTTPError
 from .types import MediaType
 
@@ -51,10 +51,6 @@ class MediaRef:
         return f"MediaRef({self.media_type.value}, {self.direct_path!r})"
 
 
-class _AuthRefused(Exception):
-    """A host answered 401/403: refresh ``media_conn`` and try again once."""
-
-
 def direct_path_url(
     host: str, direct_path: str, file_enc_sha256: bytes | None, media_type: MediaType
 ) -> str:
@@ -76,7 +72,7 @@ async def _fetch_once(
             if response.status in EXPIRED_STATUSES:
                 raise MediaExpiredError(f"media expired ({response.status})", response.status)
             if response.status in AUTH_ERROR_STATUSES:
-                raise _AuthRefused(response.status)
+                raise AuthRefusedError(response.status)
             if response.status != 200:
                 raise MediaHTTPError(f"media host answered {response.status}", response.status)
             async for chunk in response.content.iter_chunked(CHUNK_SIZE):
@@ -100,43 +96,31 @@ async def _download(client: Client, ref: MediaRef, new_sink: Callable[[], Sink])
         await _fetch_once(session, target, decryptor, new_sink())
 
     async with http_session(client) as session:
-        last_error: MediaHTTPError | None = None
         if url:
             try:
                 return await attempt(session, url)
-            except (MediaHTTPError, _AuthRefused) as e:
+            except (MediaHTTPError, AuthRefusedError) as e:
                 if isinstance(e, MediaExpiredError) or not direct_path:
                     raise _as_http_error(e) from None
                 log.warning("Media download by URL failed (%s), trying the direct path", e)
         if not direct_path:
             raise MediaDownloadError("neither a direct path nor a URL to download")
-        stale: MediaConn | None = None
-        for _ in range(2):
-            conn = await client.media.conn.get(force=stale is not None, stale=stale)
-            for host in conn.hosts:
-                target = direct_path_url(host, direct_path, ref.file_enc_sha256, ref.media_type)
-                try:
-                    return await attempt(session, target)
-                except MediaExpiredError:
-                    raise
-                except _AuthRefused as e:
-                    last_error = _as_http_error(e)
-                    stale = conn
-                    break
-                except MediaHTTPError as e:
-                    last_error = e
-                    log.warning("Media download from %s failed: %s", host, e)
-            else:
-                break
-        assert last_error is not None
-        raise last_error
+
+        async def on_host(host: str, conn: MediaConn) -> None:
+            await attempt(
+                session, direct_path_url(host, direct_path, ref.file_enc_sha256, ref.media_type)
+            )
+
+        await try_hosts(
+            client.media.conn, on_host, MediaHTTPError, _as_http_error, (MediaExpiredError,)
+        )
 
 
 def _as_http_error(error: Exception) -> MediaHTTPError:
-    if isinstance(error, MediaHTTPError):
-        return error
-    status = int(error.args[0]) if error.args else None
-    return MediaHTTPError(f"media host refused our auth ({status})", status)
+    if isinstance(error, AuthRefusedError):
+        return MediaHTTPError(str(error), error.status)
+    assert isinstance(error, MediaHTTPError)
+    return error
 
 
 async def download(client: Client, ref: MediaRef) -> bytes:

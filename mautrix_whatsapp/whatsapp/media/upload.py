@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 import aiohttp
 
 from .cipher import MediaEncryptor
-from .conn import AUTH_ERROR_STATUSES, MediaConn, http_session, log
+from .conn import AUTH_ERROR_STATUSES, AuthRefusedError, MediaConn, http_session, try_hosts
 from .errors import MediaUploadError
 from .types import MediaType
 
@@ -103,10 +103,6 @@ def upload_url(host: str, conn: MediaConn, media_type: MediaType, file_enc_sha25
     return f"https://{host}/mms/{media_type.mms_type}/{token}?{query}"
 
 
-class _AuthRefused(Exception):
-    pass
-
-
 async def _read_chunks(file: IO[bytes]) -> AsyncIterator[bytes]:
     # Not the file object itself: aiohttp would close it after one attempt.
     file.seek(0)
@@ -126,7 +122,7 @@ async def _post(session: aiohttp.ClientSession, url: str, encrypted: _Encrypted)
     try:
         async with session.post(url, data=body, headers=headers) as response:
             if response.status in AUTH_ERROR_STATUSES:
-                raise _AuthRefused(response.status)
+                raise AuthRefusedError(response.status)
             if response.status != 200:
                 raise MediaUploadError(f"media host answered {response.status}", response.status)
             answer = await response.json(content_type=None)
@@ -173,24 +169,13 @@ async def _upload_encrypted(
     client: Client, encrypted: _Encrypted, media_type: MediaType
 ) -> dict[str, Any]:
     enc_sha256 = encrypted.encryptor.file_enc_sha256
-    last_error: MediaUploadError | None = None
-    stale: MediaConn | None = None
     async with http_session(client) as session:
-        for _ in range(2):
-            conn = await client.media.conn.get(force=stale is not None, stale=stale)
-            for host in conn.hosts:
-                try:
-                    return await _post(
-                        session, upload_url(host, conn, media_type, enc_sha256), encrypted
-                    )
-                except _AuthRefused as e:
-                    last_error = MediaUploadError(f"media host refused our auth ({e})", e.args[0])
-                    stale = conn
-                    break
-                except MediaUploadError as e:
-                    last_error = e
-                    log.warning("Upload to %s failed: %s", host, e)
-            else:
-                break
-    assert last_error is not None
-    raise last_error
+
+        async def on_host(host: str, conn: MediaConn) -> dict[str, Any]:
+            return await _post(session, upload_url(host, conn, media_type, enc_sha256), encrypted)
+
+        return await try_hosts(client.media.conn, on_host, MediaUploadError, _auth_error)
+
+
+def _auth_error(error: AuthRefusedError) -> MediaUploadError:
+    return MediaUploadError(str(error), error.status)
