@@ -17,6 +17,7 @@ from .errors import (
     MediaUploadError,
 )
 from .manager import MediaManager
+from .retry import MediaRetry, MediaRetryError, decrypt_media_retry
 from .types import MediaType
 from .upload import UploadResult, upload
 
@@ -34,9 +35,12 @@ __all__ = [
     "MediaHTTPError",
     "MediaManager",
     "MediaRef",
+    "MediaRetry",
+    "MediaRetryError",
     "MediaType",
     "MediaUploadError",
     "UploadResult",
+    "decrypt_media_retry",
     "download",
     "download_media",
     "download_to_file",

@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..message_info import MessageInfo
+from . import retry
 from .conn import MediaConnCache
 from .download import MediaRef, download, download_to_file
 from .types import MediaType
@@ -23,6 +25,7 @@ class MediaManager:
     def __init__(self, client: Client) -> None:
         self._client = client
         self.conn = MediaConnCache(client)
+        retry.install(client)
 
     async def download(self, ref: MediaRef) -> bytes:
         return await download(self._client, ref)
@@ -34,3 +37,7 @@ class MediaManager:
         self, source: Source, media_type: MediaType, *, media_key: bytes | None = None
     ) -> UploadResult:
         return await upload(self._client, source, media_type, media_key=media_key)
+
+    async def send_retry_receipt(self, info: MessageInfo, media_key: bytes) -> None:
+        """Ask the phone to re-upload expired media (answer: a :class:`~.retry.MediaRetry`)."""
+        await retry.send_media_retry_receipt(self._client, info, media_key)
