@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..message_info import MessageInfo
-from . import retry
 from .conn import MediaConnCache
 from .download import MediaRef, download, download_to_file
+from .retry import install as install_retry
+from .retry import send_media_retry_receipt
 from .types import MediaType
 from .upload import Source, UploadResult, upload
 
@@ -25,7 +26,7 @@ class MediaManager:
     def __init__(self, client: Client) -> None:
         self._client = client
         self.conn = MediaConnCache(client)
-        retry.install(client)
+        install_retry(client)
 
     async def download(self, ref: MediaRef) -> bytes:
         return await download(self._client, ref)
@@ -40,4 +41,4 @@ class MediaManager:
 
     async def send_retry_receipt(self, info: MessageInfo, media_key: bytes) -> None:
         """Ask the phone to re-upload expired media (answer: a :class:`~.retry.MediaRetry`)."""
-        await retry.send_media_retry_receipt(self._client, info, media_key)
+        await send_media_retry_receipt(self._client, info, media_key)
