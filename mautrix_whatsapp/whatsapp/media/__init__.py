@@ -2,6 +2,7 @@
 the media message builders (whatsmeow ``mediaconn.go``, ``upload.go``, ``download.go``,
 ``mediaretry.go``). ``client.media`` (:class:`MediaManager`) is the entry point."""
 
+from .builders import MediaFields, build_media_message, prepare_media_message, probe_fields
 from .conn import MediaConn, MediaConnCache
 from .download import MediaRef, download, download_media, download_to_file
 from .errors import (
@@ -32,6 +33,7 @@ __all__ = [
     "MediaDownloadError",
     "MediaError",
     "MediaExpiredError",
+    "MediaFields",
     "MediaHTTPError",
     "MediaManager",
     "MediaRef",
@@ -40,9 +42,12 @@ __all__ = [
     "MediaType",
     "MediaUploadError",
     "UploadResult",
+    "build_media_message",
     "decrypt_media_retry",
     "download",
     "download_media",
     "download_to_file",
+    "prepare_media_message",
+    "probe_fields",
     "upload",
 ]

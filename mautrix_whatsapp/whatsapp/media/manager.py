@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..message_info import MessageInfo
+from .builders import MediaFields, Message, prepare_media_message
 from .conn import MediaConnCache
 from .download import MediaRef, download, download_to_file
 from .retry import install as install_retry
@@ -42,3 +43,9 @@ class MediaManager:
     async def send_retry_receipt(self, info: MessageInfo, media_key: bytes) -> None:
         """Ask the phone to re-upload expired media (answer: a :class:`~.retry.MediaRetry`)."""
         await send_media_retry_receipt(self._client, info, media_key)
+
+    async def prepare_message(
+        self, source: bytes | str | Path, kind: MediaType, fields: MediaFields | None = None
+    ) -> tuple[Message, UploadResult]:
+        """Probe, upload and build a media message (:func:`.builders.prepare_media_message`)."""
+        return await prepare_media_message(self._client, source, kind, fields)
