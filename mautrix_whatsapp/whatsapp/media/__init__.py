@@ -4,7 +4,7 @@ the media message builders (whatsmeow ``mediaconn.go``, ``upload.go``, ``downloa
 
 from .builders import MediaFields, build_media_message, prepare_media_message, probe_fields
 from .conn import MediaConn, MediaConnCache
-from .download import MediaRef, download, download_media, download_to_file
+from .download import MediaRef, download, download_media, download_to_file, media_ref
 from .errors import (
     EncHashMismatchError,
     FileHashMismatchError,
@@ -47,6 +47,7 @@ __all__ = [
     "download",
     "download_media",
     "download_to_file",
+    "media_ref",
     "prepare_media_message",
     "probe_fields",
     "upload",

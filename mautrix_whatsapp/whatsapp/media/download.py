@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
+from ..proto import wa_e2e_pb2
 from .cipher import MediaDecryptor
 from .conn import AUTH_ERROR_STATUSES, AuthRefusedError, MediaConn, http_session, log, try_hosts
 from .errors import MediaDownloadError, MediaExpiredError, MediaHTTPError
@@ -49,6 +50,38 @@ class MediaRef:
 
     def __repr__(self) -> str:
         return f"MediaRef({self.media_type.value}, {self.direct_path!r})"
+
+
+_MESSAGE_PARTS: dict[str, MediaType] = {
+    "imageMessage": MediaType.IMAGE,
+    "videoMessage": MediaType.VIDEO,
+    "audioMessage": MediaType.AUDIO,
+    "documentMessage": MediaType.DOCUMENT,
+    "stickerMessage": MediaType.STICKER,
+}
+
+
+def media_ref(message: wa_e2e_pb2.Message) -> MediaRef | None:
+    """The downloadable file of a media message (None if it carries none), whatsmeow
+    ``Download``'s field selection: ``directPath``, ``URL``, ``mediaKey`` and the two hashes."""
+    for name, kind in _MESSAGE_PARTS.items():
+        if message.HasField(name):
+            part = getattr(message, name)
+            if kind is MediaType.VIDEO and part.gifPlayback:
+                kind = MediaType.GIF
+            elif kind is MediaType.AUDIO and part.PTT:
+                kind = MediaType.PTT
+            if not part.mediaKey or not (part.directPath or part.URL):
+                return None
+            return MediaRef(
+                kind,
+                part.mediaKey,
+                part.fileEncSHA256 or None,
+                part.fileSHA256 or None,
+                part.directPath or None,
+                part.URL or None,
+            )
+    return None
 
 
 def direct_path_url(

@@ -1,0 +1,198 @@
+"""Media between our client and Baileys 7.0.0-rc14 through the TLS simulator: every kind
+Baileys uploads, our client downloads; every kind we upload, Baileys' ``downloadMediaMessage``
+downloads; byte-identical both ways. Messages whose hashes or key do not match the served blob
+fail with the right typed error; expired media answers 410 as :class:`MediaExpiredError`.
+
+The simulator runs with TLS (``https`` media hosts, as both clients insist on); our client and
+the Baileys peer trust its CA.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import os
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from mautrix_whatsapp.whatsapp.binary.jid import JID
+from mautrix_whatsapp.whatsapp.client import Client
+from mautrix_whatsapp.whatsapp.events import Message
+from mautrix_whatsapp.whatsapp.media import (
+    EncHashMismatchError,
+    FileHashMismatchError,
+    MACMismatchError,
+    MediaExpiredError,
+    MediaFields,
+    MediaRef,
+    MediaType,
+    media_ref,
+)
+from tests.baileys_fixtures import ALICE, alice, simulator_status
+from tests.baileys_peer import BaileysPeer
+from tests.simulator_fixture import SimulatorInfo, run_simulator
+from tests.whatsapp import media_samples
+from tests.whatsapp.test_client_helpers import EventLog, admin, link_by_qr, make_client
+
+__all__ = ["alice"]
+
+pytestmark = [pytest.mark.node, pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(120)]
+
+OURS = "15550009001"
+WAIT = 30.0
+
+
+def samples() -> dict[MediaType, tuple[bytes, dict[str, Any]]]:
+    """A real file per kind, and the extra fields Baileys is given for it."""
+    return {
+        MediaType.IMAGE: (media_samples.jpeg(160, 120), {"caption": "a picture"}),
+        MediaType.VIDEO: (media_samples.mp4(640, 360, 4), {"seconds": 4, "caption": "a clip"}),
+        MediaType.GIF: (media_samples.mp4(200, 200, 2), {"seconds": 2}),
+        MediaType.AUDIO: (media_samples.wav(1.0), {"seconds": 1, "mimetype": "audio/wav"}),
+        MediaType.PTT: (media_samples.wav(1.5), {"seconds": 2}),
+        MediaType.DOCUMENT: (os.urandom(300_001), {"file_name": "blob.bin"}),
+        MediaType.STICKER: (media_samples.animated_webp(), {}),
+    }
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorInfo]:
+    """One TLS simulator for the module; no client may have broken the protocol."""
+    with run_simulator(tmp_path_factory.mktemp("simulator-tls"), tls=True) as info:
+        yield info
+        status = simulator_status(info)
+        assert status["protocol_errors"] == [], status["protocol_errors"]
+
+
+@dataclass
+class Ours:
+    client: Client
+    log: EventLog
+
+    @property
+    def jid(self) -> JID:
+        assert self.client.device.jid is not None
+        return self.client.device.jid.to_non_ad()
+
+    async def message(self, message_id: str) -> Message:
+        async with asyncio.timeout(WAIT):
+            while True:
+                for event in self.log.of(Message):
+                    if event.info.id == message_id:
+                        return event
+                await self.log.wait_for(Message, count=len(self.log.of(Message)) + 1)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def ours(sim: SimulatorInfo, alice: BaileysPeer) -> AsyncIterator[Ours]:
+    """Our client on its own account, trusting the simulator's CA (linked after Alice)."""
+    status, body = await admin(
+        sim, "POST", "/accounts", {"phone": OURS, "push_name": "Ours", "default": True}
+    )
+    assert status == 200, body
+    client, _store, log = make_client(sim, ca_file=sim.ca_file)
+    await link_by_qr(sim, client, log)
+    try:
+        yield Ours(client, log)
+    finally:
+        await client.disconnect()
+
+
+async def _from_baileys(ours: Ours, alice: BaileysPeer, kind: MediaType) -> tuple[bytes, Message]:
+    data, extra = samples()[kind]
+    sent = await alice.request(
+        "send_media",
+        jid=str(ours.jid),
+        kind=kind.value,
+        data=base64.b64encode(data).decode(),
+        **extra,
+    )
+    return data, await ours.message(sent["key"]["id"])
+
+
+@pytest.mark.parametrize("kind", list(samples()), ids=lambda kind: kind.value)
+async def test_we_download_what_baileys_uploads(
+    ours: Ours, alice: BaileysPeer, kind: MediaType, tmp_path: Path
+) -> None:
+    data, event = await _from_baileys(ours, alice, kind)
+    ref = media_ref(event.message)
+    assert ref is not None and ref.media_type is kind
+    assert ref.file_sha256 == hashlib.sha256(data).digest()
+    assert await ours.client.media.download(ref) == data
+    # Streamed to a file, and by URL alone (Baileys puts the simulator's own URL in it).
+    out = tmp_path / "out"
+    assert await ours.client.media.download_to_file(ref, out) == len(data)
+    assert out.read_bytes() == data
+    by_url = MediaRef(kind, ref.media_key, ref.file_enc_sha256, ref.file_sha256, None, ref.url)
+    assert await ours.client.media.download(by_url) == data
+
+
+@pytest.mark.parametrize("kind", list(samples()), ids=lambda kind: kind.value)
+async def test_baileys_downloads_what_we_upload(
+    ours: Ours, alice: BaileysPeer, kind: MediaType
+) -> None:
+    data, extra = samples()[kind]
+    fields = MediaFields(caption=extra.get("caption"), file_name=extra.get("file_name"))
+    message, up = await ours.client.media.prepare_message(data, kind, fields)
+    response = await ours.client.send_message(JID(ALICE, "s.whatsapp.net"), message)
+    event = await alice.wait_message(lambda m: m["key"]["id"] == response.id, timeout=WAIT)
+    got = await alice.request("download_media", key=event["key"], reupload=False)
+    assert base64.b64decode(got["data"]) == data
+    assert up.file_length == len(data)
+    content = event["message"]
+    name = {
+        MediaType.IMAGE: "imageMessage",
+        MediaType.VIDEO: "videoMessage",
+        MediaType.GIF: "videoMessage",
+        MediaType.AUDIO: "audioMessage",
+        MediaType.PTT: "audioMessage",
+        MediaType.DOCUMENT: "documentMessage",
+        MediaType.STICKER: "stickerMessage",
+    }[kind]
+    part = content[name]
+    assert int(part["fileLength"]) == len(data)
+    if "caption" in extra:
+        assert part["caption"] == extra["caption"]
+    if kind is MediaType.DOCUMENT:
+        assert part["fileName"] == "blob.bin"
+    if kind is MediaType.PTT:
+        assert part["ptt"] is True and part["seconds"] == 2
+        assert len(base64.b64decode(part["waveform"])) == 64
+    if kind is MediaType.VIDEO:
+        assert (part["width"], part["height"], part["seconds"]) == (640, 360, 4)
+    if kind is MediaType.GIF:
+        assert part["gifPlayback"] is True
+
+
+async def test_mismatched_messages_fail_typed(ours: Ours, alice: BaileysPeer) -> None:
+    _data, event = await _from_baileys(ours, alice, MediaType.DOCUMENT)
+    ref = media_ref(event.message)
+    assert ref is not None
+    cases: list[tuple[type[Exception], dict[str, Any]]] = [
+        (EncHashMismatchError, {"file_enc_sha256": bytes(32)}),
+        (MACMismatchError, {"media_key": os.urandom(32), "file_enc_sha256": None}),
+        (FileHashMismatchError, {"file_sha256": bytes(32)}),
+    ]
+    for error, changes in cases:
+        fields = {**vars(ref), **changes}
+        with pytest.raises(error):
+            await ours.client.media.download(MediaRef(**fields))
+
+
+async def test_expired_media_is_a_typed_error(
+    sim: SimulatorInfo, ours: Ours, alice: BaileysPeer
+) -> None:
+    _data, event = await _from_baileys(ours, alice, MediaType.IMAGE)
+    ref = media_ref(event.message)
+    assert ref is not None and ref.direct_path is not None
+    status, body = await admin(sim, "POST", "/media/expire", {"direct_path": ref.direct_path})
+    assert status == 200, body
+    with pytest.raises(MediaExpiredError) as caught:
+        await ours.client.media.download(ref)
+    assert caught.value.status == 410
