@@ -1,8 +1,8 @@
-// Media for the Baileys peer (tests/js/baileys_peer.mjs): send each media kind, download what
-// others sent (downloadMediaMessage, with updateMediaMessage as the re-upload request), ask for
-// a media retry by hand, and time an upload + download for bench/media.py.
+// Media for the Baileys peer (tests/js/baileys_peer.mjs): send each media kind with the fields
+// our client's builders fill, and time an upload + download for bench/media.py. Downloads (with
+// media retry) are peer_media_sim.mjs's `media_download`.
 import { readFile } from 'node:fs/promises'
-import { downloadContentFromMessage, downloadMediaMessage, prepareWAMessageMedia } from '@whiskeysockets/baileys'
+import { downloadContentFromMessage, prepareWAMessageMedia } from '@whiskeysockets/baileys'
 import pino from 'pino'
 
 const logger = pino({ level: 'silent' })
@@ -33,33 +33,12 @@ const mediaContent = ({ kind, data, path, caption, mimetype, file_name, seconds,
 
 const drop = value => Object.fromEntries(Object.entries(value).filter(([, item]) => item !== undefined))
 
-export const register = ({ commands, requireSocket, lookup, remember, sent }) => {
+export const register = ({ commands, requireSocket, lookup, sent }) => {
 	/** {jid, kind, data (base64) | path, caption?, mimetype?, file_name?, seconds?, waveform?,
 	 * thumbnail?, quoted?}: sendMessage with the media; → {key, messageTimestamp, message}. */
 	commands.send_media = async ({ jid, quoted, ...fields }) => {
 		const options = quoted ? { quoted: lookup(quoted) } : {}
 		return sent(await requireSocket().sendMessage(jid, drop(mediaContent(fields)), options))
-	}
-	/** {key, reupload?}: downloadMediaMessage of a stored message; with reupload (default), an
-	 * expired file is asked again through updateMediaMessage. → {data (base64), reuploaded}. */
-	commands.download_media = async ({ key, reupload = true }) => {
-		const sock = requireSocket()
-		let reuploaded = false
-		const ctx = {
-			logger,
-			reuploadRequest: async message => {
-				reuploaded = true
-				const updated = await sock.updateMediaMessage(message)
-				remember(updated)
-				return updated
-			}
-		}
-		const data = await downloadMediaMessage(lookup(key), 'buffer', {}, reupload ? ctx : undefined)
-		return { data: data.toString('base64'), reuploaded }
-	}
-	/** {key}: sock.updateMediaMessage (media retry) alone; → the message with its new path. */
-	commands.update_media = async ({ key }) => {
-		return sent(await requireSocket().updateMediaMessage(lookup(key)))
 	}
 	/** {path}: time Baileys' encrypt + upload, then download + decrypt, of a file as a document;
 	 * → {upload_seconds, download_seconds, size}. */

@@ -1,7 +1,8 @@
 """Media between our client and Baileys 7.0.0-rc14 through the TLS simulator: every kind
 Baileys uploads, our client downloads; every kind we upload, Baileys' ``downloadMediaMessage``
 downloads; byte-identical both ways. Messages whose hashes or key do not match the served blob
-fail with the right typed error; expired media answers 410 as :class:`MediaExpiredError`.
+fail with the right typed error; expired media answers 410 as :class:`MediaExpiredError` and
+comes back through media retry (the simulated phone re-uploads), for us and for Baileys.
 
 The simulator runs with TLS (``https`` media hosts, as both clients insist on); our client and
 the Baileys peer trust its CA.
@@ -11,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import hashlib
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,16 +33,18 @@ from mautrix_whatsapp.whatsapp.media import (
     MediaExpiredError,
     MediaFields,
     MediaRef,
+    MediaRetry,
+    MediaRetryError,
     MediaType,
     media_ref,
 )
-from tests.baileys_fixtures import ALICE, alice, simulator_status
+from tests.baileys_fixtures import ALICE, alice, linked_client, sim_tls
 from tests.baileys_peer import BaileysPeer
-from tests.simulator_fixture import SimulatorInfo, run_simulator
+from tests.simulator_fixture import SimulatorInfo
 from tests.whatsapp import media_samples
-from tests.whatsapp.test_client_helpers import EventLog, admin, link_by_qr, make_client
+from tests.whatsapp.test_client_helpers import EventLog, admin
 
-__all__ = ["alice"]
+__all__ = ["alice", "sim_tls"]
 
 pytestmark = [pytest.mark.node, pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(120)]
 
@@ -62,12 +66,9 @@ def samples() -> dict[MediaType, tuple[bytes, dict[str, Any]]]:
 
 
 @pytest.fixture(scope="module")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorInfo]:
-    """One TLS simulator for the module; no client may have broken the protocol."""
-    with run_simulator(tmp_path_factory.mktemp("simulator-tls"), tls=True) as info:
-        yield info
-        status = simulator_status(info)
-        assert status["protocol_errors"] == [], status["protocol_errors"]
+def sim(sim_tls: SimulatorInfo) -> SimulatorInfo:
+    """The peers' simulator is the TLS one."""
+    return sim_tls
 
 
 @dataclass
@@ -91,17 +92,9 @@ class Ours:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def ours(sim: SimulatorInfo, alice: BaileysPeer) -> AsyncIterator[Ours]:
-    """Our client on its own account, trusting the simulator's CA (linked after Alice)."""
-    status, body = await admin(
-        sim, "POST", "/accounts", {"phone": OURS, "push_name": "Ours", "default": True}
-    )
-    assert status == 200, body
-    client, _store, log = make_client(sim, ca_file=sim.ca_file)
-    await link_by_qr(sim, client, log)
-    try:
+    """Our client on its own account (linked after Alice)."""
+    async for client, log in linked_client(sim, OURS, "Ours"):
         yield Ours(client, log)
-    finally:
-        await client.disconnect()
 
 
 async def _from_baileys(ours: Ours, alice: BaileysPeer, kind: MediaType) -> tuple[bytes, Message]:
@@ -142,7 +135,7 @@ async def test_baileys_downloads_what_we_upload(
     message, up = await ours.client.media.prepare_message(data, kind, fields)
     response = await ours.client.send_message(JID(ALICE, "s.whatsapp.net"), message)
     event = await alice.wait_message(lambda m: m["key"]["id"] == response.id, timeout=WAIT)
-    got = await alice.request("download_media", key=event["key"], reupload=False)
+    got = await alice.request("media_download", key=event["key"])
     assert base64.b64decode(got["data"]) == data
     assert up.file_length == len(data)
     content = event["message"]
@@ -196,3 +189,40 @@ async def test_expired_media_is_a_typed_error(
     with pytest.raises(MediaExpiredError) as caught:
         await ours.client.media.download(ref)
     assert caught.value.status == 410
+
+
+async def test_expired_media_recovered_by_media_retry(
+    sim: SimulatorInfo, ours: Ours, alice: BaileysPeer
+) -> None:
+    data, event = await _from_baileys(ours, alice, MediaType.VIDEO)
+    ref = media_ref(event.message)
+    assert ref is not None
+    status, body = await admin(sim, "POST", "/media/expire", {"direct_path": ref.direct_path})
+    assert status == 200, body
+    assert await ours.client.media.download_or_retry(ref, event.info) == data
+    (answer,) = [e for e in ours.log.of(MediaRetry) if e.message_id == event.info.id]
+    assert answer.error_code is None and answer.chat.user == ALICE
+
+
+async def test_media_retry_for_an_unknown_message(ours: Ours, alice: BaileysPeer) -> None:
+    _data, event = await _from_baileys(ours, alice, MediaType.STICKER)
+    ref = media_ref(event.message)
+    assert ref is not None
+    unknown = dataclasses.replace(event.info, id="3EB0" + os.urandom(8).hex().upper())
+    with pytest.raises(MediaRetryError) as caught:
+        await ours.client.media._retries.request(ours.client, unknown, ref.media_key, WAIT)
+    assert caught.value.code == 2
+
+
+async def test_baileys_recovers_our_expired_media(
+    sim: SimulatorInfo, ours: Ours, alice: BaileysPeer
+) -> None:
+    data = os.urandom(70_000)
+    message, up = await ours.client.media.prepare_message(data, MediaType.DOCUMENT)
+    response = await ours.client.send_message(JID(ALICE, "s.whatsapp.net"), message)
+    event = await alice.wait_message(lambda m: m["key"]["id"] == response.id, timeout=WAIT)
+    status, body = await admin(sim, "POST", "/media/expire", {"direct_path": up.direct_path})
+    assert status == 200, body
+    got = await alice.request("media_download", key=event["key"], reupload=True)
+    assert got["reuploaded"] is True
+    assert base64.b64decode(got["data"]) == data

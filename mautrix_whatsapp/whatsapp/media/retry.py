@@ -12,6 +12,7 @@ the new direct path with the media key the caller kept.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from dataclasses import dataclass
 from datetime import datetime
@@ -144,13 +145,47 @@ def decrypt_media_retry(event: MediaRetry, media_key: bytes) -> MediaRetryNotifi
     return answer
 
 
-def install(client: Client) -> None:
+class RetryWaiters:
+    """Callers waiting for the phone's answer to their request, by message id."""
+
+    def __init__(self) -> None:
+        self._waiters: dict[str, list[asyncio.Future[MediaRetry]]] = {}
+
+    def resolve(self, event: MediaRetry) -> None:
+        for future in self._waiters.pop(event.message_id, []):
+            if not future.done():
+                future.set_result(event)
+
+    async def request(
+        self, client: Client, info: MessageInfo, media_key: bytes, timeout: float
+    ) -> MediaRetryNotification:
+        """Send the request, wait for its answer and decrypt it (:class:`MediaRetryError`
+        also when no answer comes within ``timeout`` seconds)."""
+        future: asyncio.Future[MediaRetry] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(info.id, []).append(future)
+        try:
+            await send_media_retry_receipt(client, info, media_key)
+            async with asyncio.timeout(timeout):
+                event = await future
+        except TimeoutError:
+            raise MediaRetryError(f"no media retry answer within {timeout} s") from None
+        finally:
+            waiting = self._waiters.get(info.id, [])
+            if future in waiting:
+                waiting.remove(future)
+            if not waiting:
+                self._waiters.pop(info.id, None)
+        return decrypt_media_retry(event, media_key)
+
+
+def install(client: Client, waiters: RetryWaiters) -> None:
     async def handle(node: Node) -> None:
         try:
             event = parse_media_retry(node)
         except BinaryError as e:
             log.warning("Malformed media retry notification: %s", e)
             return
+        waiters.resolve(event)
         await client.dispatch(event)
 
     client.add_notification_handler("mediaretry", handle)
