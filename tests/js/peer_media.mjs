@@ -1,7 +1,7 @@
 // Media for the Baileys peer (tests/js/baileys_peer.mjs): send each media kind with the fields
 // our client's builders fill, and time an upload + download for bench/media.py. Downloads (with
 // media retry) are peer_media_sim.mjs's `media_download`.
-import { readFile } from 'node:fs/promises'
+import { stat } from 'node:fs/promises'
 import { downloadContentFromMessage, prepareWAMessageMedia } from '@whiskeysockets/baileys'
 import pino from 'pino'
 
@@ -44,7 +44,7 @@ export const register = ({ commands, requireSocket, lookup, sent }) => {
 	 * → {upload_seconds, download_seconds, size}. */
 	commands.bench_media = async ({ path }) => {
 		const sock = requireSocket()
-		const data = await readFile(path)
+		const expected = (await stat(path)).size
 		let start = performance.now()
 		const prepared = await prepareWAMessageMedia(
 			{ document: { url: path }, mimetype: 'application/octet-stream' },
@@ -56,7 +56,7 @@ export const register = ({ commands, requireSocket, lookup, sent }) => {
 		let size = 0
 		for await (const chunk of stream) size += chunk.length
 		const downloadSeconds = (performance.now() - start) / 1000
-		if (size !== data.length) throw new Error(`downloaded ${size} bytes of ${data.length}`)
+		if (size !== expected) throw new Error(`downloaded ${size} bytes of ${expected}`)
 		return { upload_seconds: uploadSeconds, download_seconds: downloadSeconds, size }
 	}
 }

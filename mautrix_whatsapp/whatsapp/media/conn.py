@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -83,6 +84,7 @@ class MediaConnCache:
         self._client = client
         self._conn: MediaConn | None = None
         self._lock = asyncio.Lock()
+        self._ssl: ssl.SSLContext | None = None
         self.queries = 0
         """How many ``media_conn`` IQs were sent (tests check the caching)."""
 
@@ -107,6 +109,12 @@ class MediaConnCache:
 
     def clear(self) -> None:
         self._conn = None
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """The websocket's TLS trust, built once (loading the system CAs takes ~0.1 s)."""
+        if self._ssl is None:
+            self._ssl = _ssl_for(self._client.ssl_context, self._client.ca_file)
+        return self._ssl
 
 
 class AuthRefusedError(Exception):
@@ -150,9 +158,9 @@ async def try_hosts(
 
 
 @contextlib.asynccontextmanager
-async def http_session(client: ConnectionLife) -> AsyncIterator[aiohttp.ClientSession]:
+async def http_session(cache: MediaConnCache) -> AsyncIterator[aiohttp.ClientSession]:
     """An aiohttp session trusting what the client's websocket trusts."""
-    connector = aiohttp.TCPConnector(ssl=_ssl_for(client.ssl_context, client.ca_file))
+    connector = aiohttp.TCPConnector(ssl=cache.ssl_context())
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=60)
     async with aiohttp.ClientSession(
         connector=connector, timeout=timeout, headers=HEADERS

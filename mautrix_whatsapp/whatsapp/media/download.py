@@ -128,7 +128,7 @@ async def _download(client: Client, ref: MediaRef, new_sink: Callable[[], Sink])
         )
         await _fetch_once(session, target, decryptor, new_sink())
 
-    async with http_session(client) as session:
+    async with http_session(client.media.conn) as session:
         if url:
             try:
                 return await attempt(session, url)

@@ -169,7 +169,7 @@ async def _upload_encrypted(
     client: Client, encrypted: _Encrypted, media_type: MediaType
 ) -> dict[str, Any]:
     enc_sha256 = encrypted.encryptor.file_enc_sha256
-    async with http_session(client) as session:
+    async with http_session(client.media.conn) as session:
 
         async def on_host(host: str, conn: MediaConn) -> dict[str, Any]:
             return await _post(session, upload_url(host, conn, media_type, enc_sha256), encrypted)
