@@ -28,6 +28,8 @@ class FakeCDN:
     expired: set[str] = field(default_factory=set)
     refuse_auth: bool = False
     fail_status: int | None = None
+    upload_answer: bytes | None = None
+    """Answer uploads with this body (200) instead of the JSON, to test malformed answers."""
     requests: list[str] = field(default_factory=list)
 
     def media_conn(self, *hosts: str, auth: str | None = None, ttl: int = 300) -> Node:
@@ -49,6 +51,8 @@ class FakeCDN:
         if request.query.get("auth") != self.auth:
             return web.Response(status=401)
         blob = await request.read()
+        if self.upload_answer is not None:
+            return web.Response(body=self.upload_answer, content_type="application/json")
         token = base64.urlsafe_b64encode(hashlib.sha256(blob).digest()).decode()
         if request.match_info["token"] != token or request.query.get("token") != token:
             return web.Response(status=400, text="token is not the blob's hash")

@@ -160,6 +160,11 @@ async def test_upload_errors_are_typed(cdn: FakeCDN) -> None:
     with pytest.raises(MediaUploadError) as caught:
         await canned.client.media.upload(b"x", MediaType.DOCUMENT)
     assert caught.value.status == 500
+    cdn.fail_status = None
+    for answer in (b"<html>not json", b"[1, 2]", b'{"url": "https://x/y"}'):
+        cdn.upload_answer = answer
+        with pytest.raises(MediaUploadError):
+            await canned.client.media.upload(b"x", MediaType.DOCUMENT)
 
 
 async def test_media_conn_errors_are_typed() -> None:
