@@ -127,7 +127,9 @@ async def _post(session: aiohttp.ClientSession, url: str, encrypted: _Encrypted)
                 raise MediaUploadError(f"media host answered {response.status}", response.status)
             answer = await response.json(content_type=None)
     except aiohttp.ClientError as e:
-        raise MediaUploadError(f"upload failed: {e}") from e
+        # The URL's query carries the upload auth: keep it out of messages and logs.
+        reason = str(e).replace(url, url.split("?", 1)[0])
+        raise MediaUploadError(f"upload failed: {reason}") from None
     except ValueError as e:
         raise MediaUploadError(f"upload answer is not JSON: {e}") from e
     if not isinstance(answer, dict) or not isinstance(answer.get("direct_path"), str):
