@@ -2,11 +2,12 @@
 ``download.go``, ``download-to-file.go``).
 
 A direct path (``/v/t62…enc?ccb=…``) is tried on each ``media_conn`` host in order as
-``https://{host}{direct_path}&hash=…&mms-type=…&__wa-mms=``; a full ``url`` (what Baileys puts in
-messages) is tried first when given. The body is decrypted as it arrives; the four checks (enc
-hash, MAC, padding, plain hash) run when it ends, and a failing file is deleted. 404/410 mean
-expired (:class:`MediaExpiredError`, worth a media retry); 401/403 refresh ``media_conn`` once;
-other statuses and network errors move on to the next host.
+``https://{host}{direct_path}&hash=…&mms-type=…&__wa-mms=`` (whatsmeow's choice: the hosts come
+from the server, not from a message); a full ``url`` is used only when there is no direct
+path. The body is decrypted as it arrives; the four checks (enc hash, MAC, padding, plain hash)
+run when it ends, and a failing file is deleted. 404/410 mean expired
+(:class:`MediaExpiredError`, worth a media retry); 401/403 refresh ``media_conn`` once; other
+statuses and network errors move on to the next host.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import aiohttp
 
 from ..proto import wa_e2e_pb2
 from .cipher import MediaDecryptor
-from .conn import AUTH_ERROR_STATUSES, AuthRefusedError, MediaConn, http_session, log, try_hosts
+from .conn import AUTH_ERROR_STATUSES, AuthRefusedError, MediaConn, http_session, try_hosts
 from .errors import MediaDownloadError, MediaExpiredError, MediaHTTPError
 from .types import MediaType
 
@@ -116,7 +117,8 @@ async def _fetch_once(
 
 
 async def _download(client: Client, ref: MediaRef, new_sink: Callable[[], Sink]) -> None:
-    """Try ``url`` then each host; ``new_sink`` starts a fresh output for every attempt."""
+    """Each host with the direct path, else the URL; ``new_sink`` starts a fresh output for
+    every attempt."""
     direct_path, url = ref.direct_path, ref.url
 
     async def attempt(session: aiohttp.ClientSession, target: str) -> None:
@@ -129,17 +131,16 @@ async def _download(client: Client, ref: MediaRef, new_sink: Callable[[], Sink])
         await _fetch_once(session, target, decryptor, new_sink())
 
     async with http_session(client.media.conn) as session:
-        if url:
+        if not direct_path:
+            if not url:
+                raise MediaDownloadError("neither a direct path nor a URL to download")
             try:
                 return await attempt(session, url)
-            except (MediaHTTPError, AuthRefusedError) as e:
-                if isinstance(e, MediaExpiredError) or not direct_path:
-                    raise _as_http_error(e) from None
-                log.warning("Media download by URL failed (%s), trying the direct path", e)
-        if not direct_path:
-            raise MediaDownloadError("neither a direct path nor a URL to download")
+            except AuthRefusedError as e:
+                raise _as_http_error(e) from None
 
         async def on_host(host: str, conn: MediaConn) -> None:
+            assert direct_path is not None
             await attempt(
                 session, direct_path_url(host, direct_path, ref.file_enc_sha256, ref.media_type)
             )
