@@ -48,7 +48,8 @@ Messaging parts the client holds: ``locks`` (per-device session and per-group se
 :mod:`.locks`), ``devices`` (usync and the device-list cache, :mod:`.usync`), ``lids`` (the LID ↔
 phone-number map, :mod:`.lid`), ``secrets`` (poll secrets and votes, :mod:`.msgsecret`),
 ``sender`` (:mod:`.send`) and ``resender`` (answers retry receipts, :mod:`.resend`), over
-``messaging_store`` (:class:`~.store.MessagingStore`; in memory by default). Messages arrive
+``messaging_store`` (:class:`~.store.MessagingStore`; in memory by default). Media (upload,
+download, media retry, message builders) is ``client.media`` (:mod:`.media`). Messages arrive
 as :class:`~.events.Message` events (:mod:`.message`); :meth:`Client.mark_read` sends read and
 played receipts; LID ↔ phone-number pairs seen in stanzas go to ``client.lids``.
 
@@ -89,6 +90,7 @@ from .events import PermanentDisconnect, PhoneSeen
 from .lid import LIDMap
 from .locks import SignalLocks
 from .login import handle_ib, handle_success
+from .media import MediaManager
 from .message import MessageHandler
 from .message_builders import Message
 from .message_source import parse_message_source
@@ -211,6 +213,8 @@ class Client(ConnectionLife):
         own devices (``read-self``)."""
         self.messages = MessageHandler(self)
         self.messages.install()
+        self.media = MediaManager(self)
+        """Upload, download, media retry and the cached ``media_conn`` (:mod:`.media`)."""
 
     # --- events -----------------------------------------------------------------------------
 
