@@ -161,3 +161,10 @@ def test_jid_is_immutable_and_hashable() -> None:
         jid.device = 3  # type: ignore[misc]
     assert {jid: 1}[JID("1", "s.whatsapp.net", 2)] == 1
     assert repr(jid) == "<JID 1:2@s.whatsapp.net>"
+
+
+def test_user_less_jid_needs_a_known_server() -> None:
+    """Found by hypothesis: "@0" parsed into a JID whose text form "0" did not read back."""
+    assert str(JID.parse("@s.whatsapp.net")) == "s.whatsapp.net"
+    with pytest.raises(JIDParseError):
+        JID.parse("@0")

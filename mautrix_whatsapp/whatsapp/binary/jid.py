@@ -119,6 +119,9 @@ class JID:
         user, agent, device = match["user"], match["agent"], match["device"]
         if not user and (agent is not None or device is not None):
             raise JIDParseError(f"device JID without a user: {text!r}")
+        if not user and server not in KNOWN_SERVERS:
+            # A bare server prints without "@", and only known servers read back that way.
+            raise JIDParseError(f"JID without a user on an unknown server: {text!r}")
         jid = cls(
             user,
             server,
