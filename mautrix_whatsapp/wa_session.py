@@ -208,6 +208,15 @@ class ClientSession:
                     await client.disconnect()
             await self.device_store.delete_device()
 
+    async def is_on_whatsapp(self, phone: str) -> str | None:
+        client = self.client
+        if client is None or not client.is_logged_in:
+            raise ClientError("not connected to WhatsApp")
+        for info in await client.is_on_whatsapp([f"+{phone}"]):
+            if info.is_on_whatsapp:
+                return str(info.jid)
+        return None
+
     # ---- login -------------------------------------------------------------------------
 
     async def _fresh_client(self) -> Client:
