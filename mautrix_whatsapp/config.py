@@ -231,7 +231,9 @@ class Config(BaseBridgeConfig):
         """Check the bridge's own sections; raises :class:`ConfigError` naming the key."""
         _ = self.history_sync
         provisioning = self.provisioning
-        if provisioning.enabled and len(provisioning.shared_secret) < 16:
+        secret = provisioning.shared_secret
+        # "generate" is replaced by the update that precedes every start.
+        if provisioning.enabled and secret != "generate" and len(secret) < 16:
             raise ConfigError("provisioning.shared_secret must be at least 16 characters")
         if provisioning.prefix == "/":
             raise ConfigError("provisioning.prefix must not be empty")

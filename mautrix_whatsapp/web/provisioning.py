@@ -353,7 +353,7 @@ class ProvisioningAPI:
     def _process(self, user: User, login_id: str) -> LoginProcess:
         """The user's own login process with this ID (only theirs is ever looked at)."""
         process = user.login
-        if process is None or not hmac.compare_digest(process.id, login_id):
+        if process is None or not hmac.compare_digest(process.id.encode(), login_id.encode()):
             raise APIError(404, "M_NOT_FOUND", "Login not found")
         return process
 

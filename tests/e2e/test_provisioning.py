@@ -96,6 +96,7 @@ async def test_refusals_and_bad_input(
                 "M_NOT_FOUND",
             ),
             ("POST", "/login/cancel/nope", 404, "M_NOT_FOUND"),
+            ("POST", "/login/cancel/%C3%BC", 404, "M_NOT_FOUND"),
             ("POST", "/logout/15550001111", 404, "M_NOT_FOUND"),
             ("GET", "/resolve_identifier/+15550001111", 400, "FI.MAU.NOT_LOGGED_IN"),
             ("POST", "/create_dm/+15550001111", 501, "M_UNRECOGNIZED"),
