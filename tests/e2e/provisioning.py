@@ -63,6 +63,14 @@ async def call(
         return Answer(resp.status, body)
 
 
+async def wait_step(
+    bridge: BridgeProcess, step: dict[str, Any], *, token: str, user_id: str | None = None
+) -> Answer:
+    """Post ``display_and_wait`` for ``step``: the answer comes when the login moves on."""
+    path = f"/login/step/{step['login_id']}/{step['step_id']}/display_and_wait"
+    return await call(bridge, "POST", path, token=token, user_id=user_id)
+
+
 def step_png(step: dict[str, Any]) -> bytes:
     """The PNG of a QR step's ``image_url`` (a data URL)."""
     url = step["display_and_wait"]["image_url"]

@@ -12,8 +12,18 @@ from ruamel.yaml import YAML
 
 from tests.e2e.bridge import EXAMPLE_CONFIG, BridgeProcess
 from tests.e2e.conftest import MakeUser
-from tests.e2e.helpers import assert_no_secrets_above_debug, devices_of, read_qr_png, sim_admin
-from tests.e2e.provisioning import Answer, call, shared_secret, step_png
+from tests.e2e.helpers import (
+    assert_no_secrets_above_debug,
+    bot_notice,
+    command,
+    devices_of,
+    is_redaction_of,
+    read_qr_png,
+    sim_admin,
+    start_qr_login,
+    user_with_management_room,
+)
+from tests.e2e.provisioning import Answer, call, shared_secret, step_png, wait_step
 from tests.e2e.synapse import SynapseInfo
 from tests.simulator_fixture import SimulatorInfo
 
@@ -29,8 +39,7 @@ async def follow_until_complete(
     for _ in range(10):
         if step["type"] != "display_and_wait":
             break
-        path = f"/login/step/{step['login_id']}/{step['step_id']}/display_and_wait"
-        answer = await call(bridge, "POST", path, token=secret, user_id=user_id)
+        answer = await wait_step(bridge, step, token=secret, user_id=user_id)
         assert answer.status == 200, answer
         step = answer.body
     assert step["type"] == "complete", step
@@ -270,14 +279,7 @@ async def test_pairing_code_login(
     again = await call(bridge, "POST", path, token=token, json={"phone_number": f"+{phone}"})
     again.error(400, "M_BAD_STATE")
 
-    waiting = asyncio.create_task(
-        call(
-            bridge,
-            "POST",
-            f"/login/step/{step['login_id']}/{step['step_id']}/display_and_wait",
-            token=token,
-        )
-    )
+    waiting = asyncio.create_task(wait_step(bridge, step, token=token))
     result = await sim_admin(
         simulator, "POST", "/mock-phone/enter-code", json={"phone": phone, "code": code}
     )
@@ -289,3 +291,31 @@ async def test_pairing_code_login(
     logins = await call(bridge, "GET", "/logins", token=token)
     assert logins == Answer(200, {"login_ids": [phone]})
     assert_no_secrets_above_debug(bridge.log_path.read_text(errors="replace"), code, token)
+
+
+async def test_the_bot_and_the_api_share_one_login(
+    bridge: BridgeProcess, synapse: SynapseInfo, simulator: SimulatorInfo, matrix_user: MakeUser
+) -> None:
+    alice, room = await user_with_management_room(matrix_user, synapse)
+    bot = synapse.bot_mxid
+    token = alice.access_token
+    qr = await start_qr_login(alice, room, bot)
+    # Starting through the API replaces the bot's login: its QR goes away, quietly.
+    start = await call(bridge, "POST", "/login/start/qr", token=token)
+    assert start.status == 200, start
+    await alice.wait_for_event(room, is_redaction_of(qr["event_id"]), timeout=20)
+    # The bot sees the API's login as the ongoing one, and its `cancel` ends it.
+    await command(alice, room, bot, "login", "You already have an ongoing login")
+    step = start.body
+    waiting = asyncio.create_task(wait_step(bridge, step, token=token))
+    await command(alice, room, bot, "cancel", "Login cancelled.")
+    (await waiting).error(410, "FI.MAU.BRIDGE.LOGIN_CANCELLED")
+    # The cancelled login's connection closes (the simulator sees it go).
+    for _ in range(100):
+        status = await sim_admin(simulator, "GET", "/status")
+        if not status["connections"]:
+            break
+        await asyncio.sleep(0.1)
+    assert status["connections"] == [], status
+    await alice.sync_once()
+    assert not [e for e in alice.events(room) if bot_notice(bot, "Login failed")(e)]
