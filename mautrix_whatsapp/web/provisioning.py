@@ -416,6 +416,9 @@ class ProvisioningAPI:
         user = await self.authenticate(request)
         if not await user.is_logged_in() or user.session is None:
             raise APIError(400, "FI.MAU.NOT_LOGGED_IN", "Not logged in")
+        explicit = request.query.get("login_id")
+        if explicit is not None and explicit != user.phone:
+            raise APIError(404, "M_NOT_FOUND", "Login not found")
         identifier = request.match_info["identifier"].strip()
         if identifier.startswith("tel:"):
             identifier = identifier[len("tel:") :]

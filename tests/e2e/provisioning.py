@@ -41,11 +41,13 @@ async def call(
     user_id: str | None = None,
     json: Any = None,
     data: str | None = None,
+    query: dict[str, str] | None = None,
     timeout: float = 90,
 ) -> Answer:
     """``method`` ``PREFIX + path``; the answer must be JSON whatever its status."""
     headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
     params = {"user_id": user_id} if user_id is not None else {}
+    params.update(query or {})
     async with (
         aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as http,
         http.request(

@@ -235,6 +235,16 @@ async def test_qr_login_logins_resolve_and_logout(
             bridge, "GET", "/resolve_identifier/+1555abc", token=secret, user_id=alice.user_id
         )
     ).error(400, "M_INVALID_PARAM")
+    # A login id other than the user's own (bridgev2's ?login_id=) is not found.
+    other = await call(
+        bridge,
+        "GET",
+        f"/resolve_identifier/+{phone}",
+        token=secret,
+        user_id=alice.user_id,
+        query={"login_id": "15550009999"},
+    )
+    other.error(404, "M_NOT_FOUND")
     # Bob's logout of alice's login id: not his.
     (await call(bridge, "POST", f"/logout/{phone}", token=secret, user_id=bob.user_id)).error(
         404, "M_NOT_FOUND"
