@@ -329,3 +329,39 @@ async def test_the_bot_and_the_api_share_one_login(
     assert status["connections"] == [], status
     await alice.sync_once()
     assert not [e for e in alice.events(room) if bot_notice(bot, "Login failed")(e)]
+
+
+@pytest.mark.parametrize(
+    "bridge_overrides", [{"whatsapp.qr_timeout_first": 2, "whatsapp.qr_timeout_next": 1}]
+)
+async def test_qr_rotates_then_times_out(
+    bridge: BridgeProcess, synapse: SynapseInfo, simulator: SimulatorInfo, matrix_user: MakeUser
+) -> None:
+    await sim_admin(simulator, "POST", "/mock-phone/ref-lifetime", json={"first": 2, "next": 1})
+    alice = await matrix_user("alice")
+    token = alice.access_token
+    start = await call(bridge, "POST", "/login/start/qr", token=token)
+    assert start.status == 200, start
+    step = start.body
+    codes = [step["display_and_wait"]["data"]]
+    # Each answer of the long poll is the next code, until the codes run out.
+    for _ in range(20):
+        answer = await wait_step(bridge, step, token=token)
+        if answer.status != 200:
+            break
+        step = answer.body
+        assert step["step_id"] == "fi.mau.whatsapp.login.qr", step
+        assert step["login_id"] == start.body["login_id"]
+        codes.append(step["display_and_wait"]["data"])
+        assert read_qr_png(step_png(step)) == codes[-1]
+    answer.error(400, "FI.MAU.WHATSAPP.LOGIN_TIMEOUT")
+    assert len(codes) >= 3 and len(set(codes)) == len(codes), codes
+    # The outcome stays: asking again says the same, and nothing is left connected.
+    (await wait_step(bridge, step, token=token)).error(400, "FI.MAU.WHATSAPP.LOGIN_TIMEOUT")
+    for _ in range(100):
+        status = await sim_admin(simulator, "GET", "/status")
+        if not status["connections"]:
+            break
+        await asyncio.sleep(0.1)
+    assert status["connections"] == [], status
+    assert (await call(bridge, "GET", "/logins", token=token)) == Answer(200, {"login_ids": []})
