@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +11,8 @@ import aiohttp
 from ruamel.yaml import YAML
 
 from tests.e2e.bridge import BridgeProcess
+from tests.e2e.helpers import sim_admin
+from tests.simulator_fixture import SimulatorInfo
 
 PREFIX = "/_matrix/provision/v3"
 
@@ -71,6 +74,18 @@ async def wait_step(
     """Post ``display_and_wait`` for ``step``: the answer comes when the login moves on."""
     path = f"/login/step/{step['login_id']}/{step['step_id']}/display_and_wait"
     return await call(bridge, "POST", path, token=token, user_id=user_id)
+
+
+async def wait_no_connections(simulator: SimulatorInfo, timeout: float = 20) -> None:
+    """Until the simulator has no WhatsApp connection open (a closed socket takes a moment)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        status = await sim_admin(simulator, "GET", "/status")
+        if not status["connections"]:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"connections still open: {status['connections']}")
+        await asyncio.sleep(0.1)
 
 
 def step_png(step: dict[str, Any]) -> bytes:

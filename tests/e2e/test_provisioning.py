@@ -23,7 +23,14 @@ from tests.e2e.helpers import (
     start_qr_login,
     user_with_management_room,
 )
-from tests.e2e.provisioning import Answer, call, shared_secret, step_png, wait_step
+from tests.e2e.provisioning import (
+    Answer,
+    call,
+    shared_secret,
+    step_png,
+    wait_no_connections,
+    wait_step,
+)
 from tests.e2e.synapse import SynapseInfo
 from tests.simulator_fixture import SimulatorInfo
 
@@ -321,12 +328,7 @@ async def test_the_bot_and_the_api_share_one_login(
     await command(alice, room, bot, "cancel", "Login cancelled.")
     (await waiting).error(410, "FI.MAU.BRIDGE.LOGIN_CANCELLED")
     # The cancelled login's connection closes (the simulator sees it go).
-    for _ in range(100):
-        status = await sim_admin(simulator, "GET", "/status")
-        if not status["connections"]:
-            break
-        await asyncio.sleep(0.1)
-    assert status["connections"] == [], status
+    await wait_no_connections(simulator)
     await alice.sync_once()
     assert not [e for e in alice.events(room) if bot_notice(bot, "Login failed")(e)]
 
@@ -358,10 +360,5 @@ async def test_qr_rotates_then_times_out(
     assert len(codes) >= 3 and len(set(codes)) == len(codes), codes
     # The outcome stays: asking again says the same, and nothing is left connected.
     (await wait_step(bridge, step, token=token)).error(400, "FI.MAU.WHATSAPP.LOGIN_TIMEOUT")
-    for _ in range(100):
-        status = await sim_admin(simulator, "GET", "/status")
-        if not status["connections"]:
-            break
-        await asyncio.sleep(0.1)
-    assert status["connections"] == [], status
+    await wait_no_connections(simulator)
     assert (await call(bridge, "GET", "/logins", token=token)) == Answer(200, {"login_ids": []})
