@@ -22,6 +22,8 @@ from .puppet import InvalidJID, Puppet, ghost_id_for_jid, jid_for_ghost_id
 from .session import SessionFactory
 from .user import User
 from .version import linkified_version, version
+from .web.login_page import LoginPage
+from .web.provisioning import ProvisioningAPI
 
 FIRST_RUN_TEXT = """\
 Didn't find a config file, so I wrote the default one to {path}.
@@ -85,6 +87,8 @@ class WhatsAppBridge(Bridge):
     matrix: MatrixHandler
     tables: BridgeDB
     session_factory: SessionFactory
+    provisioning: ProvisioningAPI | None = None
+    login_page: LoginPage | None = None
 
     def __init__(self, session_factory: SessionFactory | None = None) -> None:
         super().__init__()
@@ -143,6 +147,12 @@ class WhatsAppBridge(Bridge):
             f"^@{re.escape(prefix)}(.+){re.escape(suffix)}:{re.escape(domain)}$"
         )
         super().prepare_bridge()
+        settings = self.config.provisioning
+        if settings.enabled:
+            self.provisioning = ProvisioningAPI(self, settings)
+            self.provisioning.register(self.az.app)
+            self.login_page = LoginPage(self.provisioning)
+            self.login_page.register(self.az.app)
 
     async def start(self) -> None:
         """Start mautrix's parts, then reconnect every logged-in user.

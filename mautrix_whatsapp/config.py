@@ -94,6 +94,19 @@ class WhatsAppSettings:
     qr_timeout_next: float
 
 
+@dataclass(frozen=True)
+class ProvisioningSettings:
+    """The ``provisioning`` section: the API and the web login page."""
+
+    enabled: bool
+    prefix: str
+    shared_secret: str
+    allow_matrix_auth: bool
+    public_url: str
+    login_token_lifetime: float
+    login_session_lifetime: float
+
+
 # Keys the bridge copies from the user's config on every update, on top of the framework's.
 _COPIED_KEYS = (
     "bridge.username_template",
@@ -120,6 +133,12 @@ _COPIED_KEYS = (
     # metrics
     "metrics.enabled",
     "metrics.listen",
+    "provisioning.enabled",
+    "provisioning.prefix",
+    "provisioning.allow_matrix_auth",
+    "provisioning.public_url",
+    "provisioning.login_token_lifetime",
+    "provisioning.login_session_lifetime",
 )
 
 
@@ -138,6 +157,10 @@ class Config(BaseBridgeConfig):
         for key in _COPIED_KEYS:
             helper.copy(key)
         helper.copy_dict("bridge.permissions")
+        secret = helper.source.get("provisioning.shared_secret", "generate")
+        if secret is None or secret == "generate":
+            secret = self._new_token()
+        helper.base["provisioning.shared_secret"] = secret
 
     def get_permissions(self, mxid: UserID) -> Permissions:
         """The most specific permission entry wins: user ID, then domain, then ``*``."""
@@ -211,9 +234,36 @@ class Config(BaseBridgeConfig):
         except ValueError as e:
             raise ConfigError(f"metrics.listen: {e}") from None
 
+    @property
+    def provisioning(self) -> ProvisioningSettings:
+        secret = str(self["provisioning.shared_secret"] or "")
+        prefix = "/" + str(self["provisioning.prefix"] or "").strip("/")
+        return ProvisioningSettings(
+            enabled=bool(self["provisioning.enabled"]) and secret not in ("", "disable"),
+            prefix=prefix,
+            shared_secret=secret,
+            allow_matrix_auth=bool(self["provisioning.allow_matrix_auth"]),
+            public_url=str(self["provisioning.public_url"] or self["appservice.address"]).rstrip(
+                "/"
+            ),
+            login_token_lifetime=parse_duration(
+                "provisioning.login_token_lifetime", self["provisioning.login_token_lifetime"]
+            ),
+            login_session_lifetime=parse_duration(
+                "provisioning.login_session_lifetime", self["provisioning.login_session_lifetime"]
+            ),
+        )
+
     def validate(self) -> None:
         """Check the bridge's own sections; raises :class:`ConfigError` naming the key."""
         _ = self.history_sync
+        provisioning = self.provisioning
+        secret = provisioning.shared_secret
+        # "generate" is replaced by the update that precedes every start.
+        if provisioning.enabled and secret != "generate" and len(secret) < 16:
+            raise ConfigError("provisioning.shared_secret must be at least 16 characters")
+        if provisioning.prefix == "/":
+            raise ConfigError("provisioning.prefix must not be empty")
         _ = self.whatsapp
         _ = self.metrics_listen
         parse_duration("bridge.disconnect_notice_delay", self["bridge.disconnect_notice_delay"])

@@ -168,6 +168,10 @@ class WhatsAppSession(Protocol):
     def login_phone(self, phone: str) -> AsyncIterator[LoginUpdate]:
         """One PairingCode, then the final update; raises InvalidPhoneNumber first if bad."""
 
+    async def is_on_whatsapp(self, phone: str) -> str | None:
+        """The account JID of ``phone`` (digits) if it has WhatsApp, else None (connected
+        sessions only)."""
+
 
 SessionFactory = Callable[[str, EventSink], Awaitable[WhatsAppSession]]
 """Builds the session of the Matrix user ``mxid``; events go to the sink."""

@@ -13,6 +13,7 @@ from mautrix.util.bridge_state import BridgeState, BridgeStateEvent
 
 from . import metrics
 from .db import UserRow
+from .login import LoginProcess
 from .session import (
     ClientOutdated,
     Connected,
@@ -84,7 +85,8 @@ class User(BaseUser):
         self.is_whitelisted = perms.user
         self.is_admin = perms.admin
         self.session: WhatsAppSession | None = None
-        self.login_task: asyncio.Task[Any] | None = None
+        self.login: LoginProcess | None = None
+        self._login_lock = asyncio.Lock()
         self.session_lock = asyncio.Lock()
         self._disconnect_notice_task: asyncio.Task[None] | None = None
         self._offline_check_task: asyncio.Task[None] | None = None
@@ -154,6 +156,25 @@ class User(BaseUser):
         if error is not None and changed:
             metrics.failure(error)
         await self.push_bridge_state(event, error=error, message=message, remote_id=self.row.phone)
+
+    # ---- login -------------------------------------------------------------------------
+
+    @property
+    def login_task(self) -> asyncio.Task[None] | None:
+        """The ongoing login's task (None before a pairing-code login has its number)."""
+        return self.login.task if self.login is not None else None
+
+    def has_ongoing_login(self) -> bool:
+        return self.login is not None and not self.login.done
+
+    async def replace_login(self, phone: str | None) -> LoginProcess:
+        """Cancel any ongoing login and start a new one (the provisioning API's start)."""
+        async with self._login_lock:
+            old = self.login
+            if old is not None:
+                await old.cancel()
+            self.login = LoginProcess(self, phone)
+            return self.login
 
     # ---- session lifecycle -------------------------------------------------------------
 

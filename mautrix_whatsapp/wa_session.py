@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 CONNECTED_AFTER_PAIR_WAIT = 30.0
 """After pair-success the client restarts (515) and logs in; this long we wait for that."""
 
+CLIENT_STOP_WAIT = 15.0
+"""How long a failed login waits for the client to close its own connection."""
+
 _LOGOUT_KINDS = {
     ev.ConnectFailureReason.LOGGED_OUT: s.LogoutKind.LOGGED_OUT,
     ev.ConnectFailureReason.MAIN_DEVICE_GONE: s.LogoutKind.MAIN_DEVICE_GONE,
@@ -237,6 +240,15 @@ class ClientSession:
                     await client.disconnect()
             await self.device_store.delete_device()
 
+    async def is_on_whatsapp(self, phone: str) -> str | None:
+        client = self.client
+        if client is None or not client.is_logged_in:
+            raise ClientError("not connected to WhatsApp")
+        for info in await client.is_on_whatsapp([f"+{phone}"]):
+            if info.is_on_whatsapp:
+                return str(info.jid)
+        return None
+
     # ---- login -------------------------------------------------------------------------
 
     async def _fresh_client(self) -> Client:
@@ -281,10 +293,17 @@ class ClientSession:
     async def _login(self, phone: str | None) -> AsyncGenerator[s.LoginUpdate, None]:
         client = await self._fresh_client()
         connected = asyncio.Event()
+        # The client ends the connection itself after a QR timeout or a pairing error, in the
+        # task that dispatches the event; our disconnect waits for that task, or it would cancel
+        # it halfway through closing the socket (and leave the socket open).
+        stopping: asyncio.Task[object] | None = None
 
         def note_connected(event: object) -> None:
+            nonlocal stopping
             if isinstance(event, ev.Connected):
                 connected.set()
+            elif isinstance(event, ev.QRTimeout | ev.PairError):
+                stopping = asyncio.current_task()
 
         client.add_event_handler(note_connected)
         channel = LoginChannel(client)
@@ -335,6 +354,8 @@ class ClientSession:
             channel.close()
             client.remove_event_handler(note_connected)
             if not paired:
+                if stopping is not None and stopping is not asyncio.current_task():
+                    await asyncio.wait({stopping}, timeout=CLIENT_STOP_WAIT)
                 with contextlib.suppress(Exception):
                     await client.disconnect()
 

@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 
 from mautrix.bridge.commands import SECTION_AUTH, SECTION_GENERAL, command_handler
 from mautrix.types import EventID, ImageInfo, MediaMessageEventContent, MessageType
 
-from ..qr import QR_SIZE, qr_png
-from ..session import (
-    InvalidPhoneNumber,
+from ..login import (
+    InvalidPhone,
+    LoginCancelled,
     LoginFailed,
+    LoginProcess,
     LoginSuccess,
     LoginTimeout,
-    LoginUpdate,
     PairingCode,
     QRCode,
-    normalize_phone,
 )
+from ..qr import QR_SIZE, qr_png
+from ..session import normalize_phone
 from ..user import User, format_phone
 from .typehint import CommandEvent
 
@@ -66,7 +66,7 @@ async def login(evt: CommandEvent) -> None:
             "Perhaps you wanted to `$cmdprefix+sp reconnect`?"
         )
         return
-    if user.login_task is not None and not user.login_task.done():
+    if user.has_ongoing_login():
         await evt.reply(
             "You already have an ongoing login. You can use `$cmdprefix+sp cancel` to cancel it."
         )
@@ -77,21 +77,27 @@ async def login(evt: CommandEvent) -> None:
         await evt.reply(str(e))
         return
 
-    # The task is registered before any await, so a second `login` sees it.
-    user.login_task = asyncio.create_task(_run_login(evt, user, digits))
+    # The login is registered before any await, so a second `login` sees it.
+    process = user.login = LoginProcess(user, digits)
     user.command_status = {"action": "Login"}
+    task = asyncio.create_task(_show_login(evt, user, process))
+    _watchers.add(task)
+    task.add_done_callback(_watchers.discard)
 
 
-async def _run_login(evt: CommandEvent, user: User, digits: str | None) -> None:
+_watchers: set[asyncio.Task[None]] = set()
+
+
+async def _show_login(evt: CommandEvent, user: User, process: LoginProcess) -> None:
     """Show codes as they come and report the outcome; redacts the QR either way."""
     intent = evt.az.intent
     qr_event_id: EventID | None = None
-    updates: AsyncIterator[LoginUpdate] | None = None
+    seen = 0
     try:
-        session = await user.get_session()
-        updates = session.login_qr() if digits is None else session.login_phone(digits)
-        async for update in updates:
-            match update:
+        while True:
+            state = await process.wait_change(seen)
+            seen = process.version
+            match state:
                 case QRCode(code=code):
                     content = await _qr_content(evt, code)
                     if qr_event_id is None:
@@ -103,8 +109,7 @@ async def _run_login(evt: CommandEvent, user: User, digits: str | None) -> None:
                 case PairingCode(code=code):
                     await evt.reply(PAIRING_INSTRUCTIONS)
                     await intent.send_notice(evt.room_id, code, html=f"<code>{code}</code>")
-                case LoginSuccess(jid=jid, phone=phone):
-                    await user.on_login_success(jid, phone)
+                case LoginSuccess(phone=phone):
                     await evt.reply(f"Successfully logged in as {format_phone(phone)}")
                     return
                 case LoginTimeout():
@@ -113,25 +118,39 @@ async def _run_login(evt: CommandEvent, user: User, digits: str | None) -> None:
                 case LoginFailed(message=message):
                     await evt.reply(f"Login failed: {message}")
                     return
-        await evt.reply("Login failed: the connection to WhatsApp ended. Please try again.")
-    except InvalidPhoneNumber as e:
-        await evt.reply(str(e))
-    except asyncio.CancelledError:
-        raise
+                case InvalidPhone(message=message):
+                    await evt.reply(message)
+                    return
+                case LoginCancelled():
+                    return
     except Exception:
-        user.log.exception("Login failed")
-        await evt.reply("Login failed: unexpected error, see the bridge logs.")
+        user.log.exception("Showing the login failed")
     finally:
-        aclose = getattr(updates, "aclose", None) if updates is not None else None
-        if aclose is not None:
-            with contextlib.suppress(Exception):
-                await aclose()
         if qr_event_id is not None:
             with contextlib.suppress(Exception):
                 await intent.redact(evt.room_id, qr_event_id)
-        user.command_status = None
-        with contextlib.suppress(Exception):
-            await user.drop_unpaired_session()
+        if user.login is process:
+            user.command_status = None
+
+
+@command_handler(  # type: ignore[arg-type]  # handlers take our CommandEvent subclass
+    needs_auth=False,
+    help_section=SECTION_AUTH,
+    help_text="Get a link to log in on the bridge's web page (valid once, for a short while).",
+)
+async def login_web(evt: CommandEvent) -> None:
+    page = evt.bridge.login_page
+    if page is None:
+        await evt.reply("The web login page is disabled in the bridge's config.")
+        return
+    if await evt.sender.is_logged_in():
+        await evt.reply(f"You're already logged in as {format_phone(evt.sender.phone)}.")
+        return
+    token = page.api.login_tokens.issue(evt.sender.mxid)
+    minutes = max(1, round(page.api.login_tokens.lifetime / 60))
+    await evt.reply(
+        f"Open this link to log in (it works once, for {minutes} minutes): {page.link(token)}"
+    )
 
 
 async def _qr_content(evt: CommandEvent, code: str) -> MediaMessageEventContent:
@@ -163,12 +182,11 @@ async def logout(evt: CommandEvent) -> None:
 )
 async def cancel(evt: CommandEvent) -> None:
     user = evt.sender
-    task = user.login_task
-    if task is not None and not task.done():
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
-        user.login_task = None
+    process = user.login
+    if process is not None and not process.done:
+        await process.cancel()
+        user.login = None
+        user.command_status = None
         await evt.reply("Login cancelled.")
         return
     if user.command_status:

@@ -201,6 +201,29 @@ def test_validate_names_bad_keys(tmp_path: Path) -> None:
         config.validate()
 
 
+def test_provisioning_secret_is_generated_once_and_kept(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_bytes(EXAMPLE.read_bytes())
+    config = _load_config(path)
+    assert config["provisioning.shared_secret"] == "generate"
+    config.update(save=True)
+    secret = _yaml().load(path.read_text())["provisioning"]["shared_secret"]
+    assert secret != "generate" and len(secret) >= 32
+    settings = _load_config(path).provisioning
+    assert settings.enabled and settings.shared_secret == secret
+    assert settings.prefix == "/_matrix/provision"
+    assert settings.login_token_lifetime == 600
+    again = _load_config(path)
+    again.update(save=True)
+    assert _yaml().load(path.read_text())["provisioning"]["shared_secret"] == secret
+    again["provisioning.shared_secret"] = "disable"
+    assert not again.provisioning.enabled
+    again.validate()
+    again["provisioning.shared_secret"] = "short"
+    with pytest.raises(ConfigError, match=re.escape("provisioning.shared_secret")):
+        again.validate()
+
+
 def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run(

@@ -91,6 +91,9 @@ class FakeSession:
         return
         yield
 
+    async def is_on_whatsapp(self, phone: str) -> str | None:
+        return None
+
 
 class FakeBridge:
     def __init__(self, config: Config, delay: float = 0.05) -> None:
