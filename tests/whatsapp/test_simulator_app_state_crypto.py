@@ -147,3 +147,14 @@ async def test_baileys_catches_corrupted_macs() -> None:
     )
     assert any("LTHash verification failed on snapshot" in w for w in result["warnings"])
     assert service.of(account).corrupt_next == ""
+    # A bad value MAC: the record is dropped and the patch MAC (over the value MACs) fails.
+    service.of(account).corrupt_next = "value_mac"
+    bad_value = service.served(account, collection.patches[0])
+    assert (
+        service.served(account, collection.patches[0]) == collection.patches[0].SerializeToString()
+    )
+    job["collections"] = {"regular_low": {"patches": [B64(bad_value).decode()]}}
+    del job["snapshots"]
+    result = await baileys_decode(job)
+    assert result["patches"]["regular_low"]["mutations"] == []
+    assert any("Invalid patch mac" in w for w in result["warnings"])
