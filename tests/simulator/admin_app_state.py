@@ -87,6 +87,7 @@ def _collections_json(state: ServerState, account: Account, with_keys: bool) -> 
         "shared_with": sorted(phone_keys.shared_with),
         "key_requests": phone_keys.requests,
         "failures": app_state.failures,
+        "snapshots_served": app_state.snapshots_served,
         "config": vars(service.config),
     }
 

@@ -124,6 +124,7 @@ class AppStateService:
             mac=mac,
             keyID=wa_server_sync_pb2.KeyId(ID=key.key_id),
         )
+        app_state.snapshots_served += 1
         encrypted = encrypt_media(snapshot.SerializeToString(), "md-app-state")
         stored = get_media_store(self.state).put(encrypted.blob, "md-app-state")
         reference = wa_server_sync_pb2.ExternalBlobReference(
