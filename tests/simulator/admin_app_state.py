@@ -5,6 +5,7 @@ keys, and corrupt what is served next (for resync tests). Documented in the READ
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aiohttp import web
@@ -141,7 +142,9 @@ def install(state: ServerState) -> None:
         if "pinned" in body:
             pinned = body["pinned"]
             chat.pinned = (
-                int(pinned) if not isinstance(pinned, bool) else (int(_now()) if pinned else 0)
+                int(pinned)
+                if not isinstance(pinned, bool)
+                else (int(time.time()) if pinned else 0)
             )
         if "archived" in body:
             chat.archived = bool(body["archived"])
@@ -216,9 +219,3 @@ def install(state: ServerState) -> None:
     routes.add("POST", "/accounts/{phone}/app-state/corrupt-next", corrupt_next)
     routes.add("POST", "/accounts/{phone}/app-state/keys", keys)
     routes.add("POST", "/app-state/config", config)
-
-
-def _now() -> float:
-    import time
-
-    return time.time()

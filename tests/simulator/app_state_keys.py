@@ -163,8 +163,8 @@ def install(state: ServerState) -> None:
         if phone_keys.withhold:
             log.info("%r: withholding app-state keys", conn)
             return
-        phone_keys.shared_with.add(device.device_id)
-        await share_keys(state, account, device.device_id)
+        if await share_keys(state, account, device.device_id) is not None:
+            phone_keys.shared_with.add(device.device_id)
 
     state.login_handler = login_then_share
     own_device_hooks(state).append(answer_key_request)
