@@ -209,7 +209,10 @@ def install(state: ServerState) -> None:
             if body["snapshots"] not in ("auto", "always", "never"):
                 raise AdminError(400, '"snapshots" must be auto, always or never')
             current.snapshots = str(body["snapshots"])
-        return json_response(vars(current))
+        ring = get_key_ring(state)
+        if "share_keys_at_login" in body:
+            ring.share_at_login = bool(body["share_keys_at_login"])
+        return json_response({**vars(current), "share_keys_at_login": ring.share_at_login})
 
     routes = state.admin_routes
     routes.add("POST", "/accounts/{phone}/contacts", set_contacts)
