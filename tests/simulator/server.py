@@ -35,7 +35,8 @@ PLUGINS: tuple[str, ...] = (
     "tests.simulator.usync",
     "tests.simulator.notify",
     "tests.simulator.admin_people",
-    "tests.simulator.history_bootstrap",
+    "tests.simulator.history_sync",
+    "tests.simulator.admin_history",
     "tests.simulator.app_state",
     "tests.simulator.privacy",
 )
