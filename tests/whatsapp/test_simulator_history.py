@@ -23,6 +23,9 @@ from mautrix_whatsapp.whatsapp.proto import wa_e2e_pb2, wa_history_sync_pb2
 from mautrix_whatsapp.whatsapp.signal.address import SignalAddress
 from mautrix_whatsapp.whatsapp.signal.cipher import SessionCipher
 from mautrix_whatsapp.whatsapp.signal.padding import pad_message, unpad_message
+from tests.simulator import history_encode as encode
+from tests.simulator.history_sync import older_messages
+from tests.simulator.phone_memory import Chat, PhoneMemory, StoredMessage
 from tests.simulator_fixture import SimulatorInfo, simulator  # noqa: F401
 from tests.whatsapp.test_client_helpers import admin
 from tests.whatsapp.test_simulator_people import RawDevice, _raw_device
@@ -30,6 +33,7 @@ from tests.whatsapp.test_simulator_people import RawDevice, _raw_device
 pytestmark = pytest.mark.timeout(180)
 
 HistorySync = wa_history_sync_pb2.HistorySync
+HistorySyncConfig = encode.HistorySyncConfig
 DAY = 86400
 ANN = "15550008801"
 BEN = "15550008802"
@@ -323,3 +327,90 @@ async def test_first_syncs_and_on_demand_history(simulator: SimulatorInfo) -> No
     assert group_jid == conv.ID
     assert [m.message.key.ID for m in conv.messages] == ["G11", "G10", "G9", "G8", "G7"]
     await raw.client.close()
+
+
+# --- what each sync holds, in-process ---
+
+
+def _memory(now: int) -> PhoneMemory:
+    """One DM with a message a day for 400 days (oldest first), ids ``m0``…``m399``."""
+    memory = PhoneMemory()
+    for day in range(400):
+        memory.add_message(
+            StoredMessage(
+                id=f"m{day}",
+                chat="15550009999@s.whatsapp.net",
+                sender="15550009999@s.whatsapp.net",
+                from_me=False,
+                timestamp=now - (399 - day) * DAY - 60,
+                message=wa_e2e_pb2.Message(conversation="x" * 200),
+            )
+        )
+    return memory
+
+
+def _ids(part: list[tuple[Chat, list[StoredMessage]]]) -> list[str]:
+    return [m.id for _, messages in part for m in messages]
+
+
+def test_plan_follows_the_companions_history_sync_config() -> None:
+    now = int(time.time())
+    memory = _memory(now)
+    default = encode.plan(memory, HistorySyncConfig(), full=False, now=now)
+    assert _ids(default.bootstrap) == [f"m{d}" for d in range(380, 400)]
+    assert _ids(default.recent) == [f"m{d}" for d in range(310, 380)]  # 90 days in all
+    assert default.full == []
+    full = encode.plan(memory, HistorySyncConfig(), full=True, now=now)
+    assert _ids(full.full) == [f"m{d}" for d in range(35, 310)]  # a year back
+    limited = encode.plan(
+        memory,
+        HistorySyncConfig(
+            recentSyncDaysLimit=30, fullSyncDaysLimit=100, initialSyncMaxMessagesPerChat=5
+        ),
+        full=True,
+        now=now,
+    )
+    assert _ids(limited.bootstrap) == [f"m{d}" for d in range(395, 400)]
+    assert _ids(limited.recent) == [f"m{d}" for d in range(370, 395)]
+    assert _ids(limited.full) == [f"m{d}" for d in range(300, 370)]
+    # The size limits keep the newest older messages that fit in the smallest of them.
+    for stored in memory.chats["15550009999@s.whatsapp.net"].messages:
+        stored.message = wa_e2e_pb2.Message(conversation="y" * 10_000)
+    size = encode.web_message(memory.chats["15550009999@s.whatsapp.net"].messages[0]).ByteSize()
+    fits = 1024 * 1024 // size
+    for config in (
+        HistorySyncConfig(fullSyncSizeMbLimit=1, storageQuotaMb=10),
+        HistorySyncConfig(fullSyncSizeMbLimit=10, storageQuotaMb=1),
+    ):
+        sized = encode.plan(memory, config, full=True, now=now)
+        assert _ids(sized.full) == [f"m{d}" for d in range(310 - fits, 310)]
+    assert fits < 275  # the limit did cut: a year back would be 275 messages
+
+
+def test_chunks_split_big_syncs_in_order() -> None:
+    now = int(time.time())
+    memory = _memory(now)
+    [(chat, messages)] = [(c, c.messages) for c in memory.chats.values()]
+    conv = encode.conversation(chat, messages, "15550000000@s.whatsapp.net")
+    syncs = encode.chunks(HistorySync.RECENT, [conv], limit=20_000)
+    assert len(syncs) > 3
+    assert [s.chunkOrder for s in syncs] == list(range(len(syncs)))
+    assert syncs[-1].progress == 100 and syncs[0].progress < syncs[1].progress
+    assert all(s.ByteSize() <= 20_000 + 400 for s in syncs)
+    ids = [m.message.key.ID for s in syncs for c in s.conversations for m in c.messages]
+    assert ids == [f"m{d}" for d in range(399, -1, -1)]
+
+
+def test_on_demand_anchor_by_id_or_by_timestamp_in_seconds_or_milliseconds() -> None:
+    now = int(time.time())
+    memory = _memory(now)
+    chat = "15550009999@s.whatsapp.net"
+    anchor = memory.find(chat, "m100")
+    assert anchor is not None
+    by_id = older_messages(memory, chat, "m100", 0, 3)
+    assert [m.id for m in by_id] == ["m97", "m98", "m99"]
+    # whatsmeow puts seconds in oldestMsgTimestampMS, Baileys milliseconds: both find m100.
+    assert older_messages(memory, chat, "unknown", anchor.timestamp, 2) == by_id[1:]
+    assert older_messages(memory, chat, "unknown", anchor.timestamp * 1000, 2) == by_id[1:]
+    assert [m.id for m in older_messages(memory, chat, "m1", 0, 50)] == ["m0"]
+    assert older_messages(memory, "nobody@s.whatsapp.net", "m1", 0, 5) == []
