@@ -10,22 +10,32 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import time
 import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from mautrix_whatsapp.whatsapp.binary import Node
 from mautrix_whatsapp.whatsapp.binary.jid import JID
 from mautrix_whatsapp.whatsapp.proto import wa_e2e_pb2, wa_history_sync_pb2
+from mautrix_whatsapp.whatsapp.proto.wa_companion_reg_pb2 import DeviceProps
 from mautrix_whatsapp.whatsapp.signal.address import SignalAddress
 from mautrix_whatsapp.whatsapp.signal.cipher import SessionCipher
 from mautrix_whatsapp.whatsapp.signal.padding import pad_message, unpad_message
 from tests.simulator import history_encode as encode
-from tests.simulator.history_sync import older_messages
+from tests.simulator.accounts import Account, LinkedDevice
+from tests.simulator.admin_history import Importer
+from tests.simulator.history_sync import first_syncs, notification_message, older_messages
+from tests.simulator.media_crypto import decrypt_media
+from tests.simulator.media_store import get_media_store
+from tests.simulator.phone import get_world
 from tests.simulator.phone_memory import Chat, PhoneMemory, StoredMessage
+from tests.simulator.server import Simulator
+from tests.simulator.state import ServerState
 from tests.simulator_fixture import SimulatorInfo, simulator  # noqa: F401
 from tests.whatsapp.test_client_helpers import admin
 from tests.whatsapp.test_simulator_people import RawDevice, _raw_device
@@ -414,3 +424,72 @@ def test_on_demand_anchor_by_id_or_by_timestamp_in_seconds_or_milliseconds() -> 
     assert older_messages(memory, chat, "unknown", anchor.timestamp * 1000, 2) == by_id[1:]
     assert [m.id for m in older_messages(memory, chat, "m1", 0, 50)] == ["m0"]
     assert older_messages(memory, "nobody@s.whatsapp.net", "m1", 0, 5) == []
+
+
+def _account_with_past(state: ServerState, props: DeviceProps) -> tuple[Account, LinkedDevice]:
+    world = get_world(state)
+    account = world.accounts.create("15550009000", push_name="Ivy")
+    device_id, key_index = account.allocate_device()
+    device = LinkedDevice(device_id, b"", b"", 1, key_index, "test", confirmed=True)
+    device.device_props = props.SerializeToString()
+    account.devices[device_id] = device
+    now = int(time.time())
+    importer = Importer(state, account)
+    importer.add_chat(
+        {
+            "with": "15550009001",
+            "messages": [
+                {"id": f"n{d}", "from": "15550009001", "t": now - d * DAY - 60, "text": f"{d}"}
+                for d in range(200, -1, -1)
+            ],
+        }
+    )
+    return account, device
+
+
+def test_full_sync_only_for_companions_that_require_it() -> None:
+    for required in (False, True):
+        state = Simulator().state
+        props = DeviceProps(requireFullSync=required)
+        props.historySyncConfig.fullSyncDaysLimit = 150
+        account, device = _account_with_past(state, props)
+        syncs = first_syncs(state, account, device)
+        types = [s.syncType for s in syncs]
+        expected = [HistorySync.INITIAL_BOOTSTRAP, HistorySync.PUSH_NAME]
+        expected += [HistorySync.NON_BLOCKING_DATA, HistorySync.RECENT]
+        assert types == expected + ([HistorySync.FULL] if required else [])
+        ids = {m.message.key.ID for s in syncs for c in s.conversations for m in c.messages}
+        kept = 150 if required else 90  # a message a day (a minute older than whole days)
+        assert ids == {f"n{d}" for d in range(kept)}
+        own = syncs[0].phoneNumberToLidMappings[0]
+        assert (own.pnJID, own.lidJID) == (account.jid, account.lid_jid)
+
+
+def test_chunks_go_through_the_media_store_once_a_media_server_exists() -> None:
+    state = Simulator().state
+    props = DeviceProps()
+    props.historySyncConfig.inlineInitialPayloadInE2EeMsg = True
+    account, device = _account_with_past(state, props)
+    [bootstrap, push_names, *_] = first_syncs(state, account, device)
+
+    async def no_media(request: web.Request) -> web.StreamResponse:
+        raise AssertionError("not called")
+
+    inline = notification_message(push_names, encode.compress(push_names), state, False)
+    assert inline.protocolMessage.historySyncNotification.initialHistBootstrapInlinePayload
+    state.media_handler = no_media
+    first = notification_message(bootstrap, encode.compress(bootstrap), state, True)
+    assert first.protocolMessage.historySyncNotification.initialHistBootstrapInlinePayload
+    note = notification_message(
+        push_names, encode.compress(push_names), state, False
+    ).protocolMessage.historySyncNotification
+    assert not note.HasField("initialHistBootstrapInlinePayload")
+    stored = get_media_store(state).get(note.directPath)
+    assert stored is not None and stored.media_type == "md-msg-hist"
+    assert hashlib.sha256(stored.blob).digest() == note.fileEncSHA256
+    plaintext = decrypt_media(stored.blob, "md-msg-hist", note.mediaKey)
+    assert hashlib.sha256(plaintext).digest() == note.fileSHA256
+    assert len(plaintext) == note.fileLength
+    decoded = HistorySync()
+    decoded.ParseFromString(zlib.decompress(plaintext))
+    assert decoded == push_names
