@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -20,12 +21,12 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from tests.baileys_fixtures import sim
+from tests.baileys_fixtures import sim_tls
 from tests.baileys_peer import BaileysPeer, Event
 from tests.simulator_fixture import SimulatorInfo
 from tests.whatsapp.test_client_helpers import admin
 
-__all__ = ["sim"]  # fixture used by name
+__all__ = ["sim_tls"]  # fixture used by name
 
 pytestmark = [pytest.mark.node, pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(120)]
 
@@ -34,6 +35,7 @@ DAY = 86400
 INITIAL_BOOTSTRAP, RECENT, PUSH_NAME, NON_BLOCKING_DATA, ON_DEMAND = 0, 3, 4, 5, 6
 NOW = int(time.time())
 WAIT = 30.0
+IMAGE = b"\xff\xd8\xff fake jpeg" * 20
 
 
 def _contact(n: int) -> str:
@@ -42,7 +44,7 @@ def _contact(n: int) -> str:
 
 def _past() -> dict[str, Any]:
     """35 DMs and 15 groups; every 7th DM also has a message 200 days old (outside the window)."""
-    image = base64.b64encode(b"\xff\xd8\xff fake jpeg" * 20).decode()
+    image = base64.b64encode(IMAGE).decode()
     chats: list[dict[str, Any]] = []
     for n in range(35):
         other = _contact(n)
@@ -116,17 +118,17 @@ def _past() -> dict[str, Any]:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def linked(
-    sim: SimulatorInfo, tmp_path_factory: pytest.TempPathFactory
+    sim_tls: SimulatorInfo, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[tuple[BaileysPeer, dict[str, Any]]]:
     """The account with its past, then Baileys linked to it; and the phone's memory."""
-    status, body = await admin(sim, "POST", "/accounts", {"phone": PHONE, "push_name": "Hana"})
+    status, body = await admin(sim_tls, "POST", "/accounts", {"phone": PHONE, "push_name": "Hana"})
     assert status == 200, body
-    status, imported = await admin(sim, "POST", f"/accounts/{PHONE}/history", _past())
+    status, imported = await admin(sim_tls, "POST", f"/accounts/{PHONE}/history", _past())
     assert status == 200, imported
-    status, memory = await admin(sim, "GET", f"/accounts/{PHONE}/chats")
+    status, memory = await admin(sim_tls, "GET", f"/accounts/{PHONE}/chats")
     assert status == 200
     auth = tmp_path_factory.mktemp("hana")
-    async with BaileysPeer.start(sim, push_name="Hana", auth_dir=auth, phone=PHONE) as peer:
+    async with BaileysPeer.start(sim_tls, push_name="Hana", auth_dir=auth, phone=PHONE) as peer:
         yield peer, memory
 
 
@@ -149,7 +151,7 @@ def _status_of(sync_type: int, event: Event) -> bool:
 
 
 async def test_baileys_receives_the_history_the_config_allows(
-    linked: tuple[BaileysPeer, dict[str, Any]],
+    sim_tls: SimulatorInfo, linked: tuple[BaileysPeer, dict[str, Any]]
 ) -> None:
     peer, memory = linked
     window = NOW - 90 * DAY
@@ -191,6 +193,9 @@ async def test_baileys_receives_the_history_the_config_allows(
     image = got[(dm, "D0-img")]["message"]["imageMessage"]
     assert image["caption"] == "photo 0" and image["mimetype"] == "image/jpeg"
     assert image["directPath"] and image["mediaKey"]
+    # The imported photo, as an upload would have left it: Baileys downloads it byte-identical.
+    downloaded = await peer.request("media_download", key={"id": "D0-img"})
+    assert base64.b64decode(downloaded["sha256"]) == hashlib.sha256(IMAGE).digest()
 
     chats = {c["id"]: c for s in sets for c in s["chats"]}
     assert set(chats) == {chat["jid"] for chat in memory["chats"]}
@@ -211,6 +216,10 @@ async def test_baileys_receives_the_history_the_config_allows(
     stored = await peer.request("stored_lids", users=[PHONE, *pn_users])
     assert stored[PHONE] == peer.me["lid"].split("@")[0].split(":")[0]
     assert all(stored[user] for user in pn_users), stored
+    # Only the first bootstrap chunk was inline: Baileys downloaded the rest from the media
+    # server (its media host leads to the simulator, see peer_history.mjs).
+    _, media = await admin(sim_tls, "GET", "/media")
+    assert sum(blob["type"] == "md-msg-hist" for blob in media["blobs"]) >= 3
 
 
 async def test_fetch_message_history_gets_exactly_the_next_older_messages(
