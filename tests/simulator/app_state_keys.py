@@ -26,6 +26,7 @@ from mautrix_whatsapp.whatsapp.proto.wa_wa6_pb2 import ClientPayload
 from .accounts import Account, LinkedDevice
 from .connection import Connection
 from .phone_hooks import own_device_hooks
+from .phone_memory import get_memories
 from .phone_send import send_peer
 from .state import ServerState
 
@@ -165,7 +166,11 @@ def install(state: ServerState) -> None:
         phone_keys = ring.of(account)
         if conn.closed.is_set() or device.device_id in phone_keys.shared_with:
             return
-        if phone_keys.withhold or not ring.share_at_login:
+        if (
+            phone_keys.withhold
+            or not ring.share_at_login
+            or get_memories(state).of(account).silent
+        ):
             log.info("%r: withholding app-state keys", conn)
             return
         if await share_keys(state, account, device.device_id) is not None:
