@@ -50,7 +50,9 @@ phone-number map, :mod:`.lid`), ``secrets`` (poll secrets and votes, :mod:`.msgs
 ``sender`` (:mod:`.send`) and ``resender`` (answers retry receipts, :mod:`.resend`), over
 ``messaging_store`` (:class:`~.store.MessagingStore`; in memory by default). Messages arrive
 as :class:`~.events.Message` events (:mod:`.message`); :meth:`Client.mark_read` sends read and
-played receipts; LID ↔ phone-number pairs seen in stanzas go to ``client.lids``.
+played receipts; LID ↔ phone-number pairs seen in stanzas go to ``client.lids``. History sync
+from our phone arrives as :class:`~.events.HistorySyncChunk` events; ``client.history``
+(:mod:`.history_sync`) holds its progress and ``await client.history.request_older(...)``.
 
 Layout (as whatsmeow splits ``client.go``): this module is the public API and the stanza
 dispatch; :mod:`.connection` the connection's life (dial, read, reconnect, verdicts, sending);
@@ -86,6 +88,7 @@ from .connection import (
 from .connection_events import Action, Verdict, classify_failure, classify_stream_error
 from .device import DeviceIdentity
 from .events import PermanentDisconnect, PhoneSeen
+from .history_sync import HistorySync
 from .lid import LIDMap
 from .locks import SignalLocks
 from .login import handle_ib, handle_success
@@ -211,6 +214,9 @@ class Client(ConnectionLife):
         own devices (``read-self``)."""
         self.messages = MessageHandler(self)
         self.messages.install()
+        self.history = HistorySync(self)
+        """History sync from our phone (:mod:`.history_sync`), on-demand requests included."""
+        self.history.install()
 
     # --- events -----------------------------------------------------------------------------
 

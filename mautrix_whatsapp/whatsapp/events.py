@@ -10,6 +10,7 @@ they care about with ``isinstance`` or ``match``. Events about the connection's 
   :class:`OfflineSyncCompleted`, :class:`PhoneSeen`;
 - traffic: :class:`Receipt` (delivered, read, played… by a contact or by our own devices),
   :class:`Message` (a decrypted message), :class:`UndecryptableMessage`;
+- history (:mod:`.history_sync`): :class:`HistorySyncChunk`, one per chunk the phone sends;
 - permanent: :class:`LoggedOut`, :class:`StreamReplaced`, :class:`TemporaryBan`,
   :class:`ClientOutdated`, :class:`ConnectFailure`. After these the client does not reconnect by
   itself (they implement :class:`PermanentDisconnect`); after :class:`StreamError` it does.
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from .binary.jid import JID
     from .group_info import GroupInfo
     from .message_info import MessageInfo
-    from .proto import wa_e2e_pb2
+    from .proto import wa_e2e_pb2, wa_history_sync_pb2, wa_web_pb2
 
 
 class ConnectFailureReason(IntEnum):
@@ -515,3 +516,66 @@ class AccountSyncChanged:
     what: tuple[str, ...]
     timestamp: datetime | None
     devices: tuple[JID, ...] = ()
+
+
+# --- history sync (:mod:`.history_sync`) ------------------------------------------------------
+
+
+class HistorySyncType(IntEnum):
+    """``HistorySync.syncType``: which of the phone's syncs a chunk belongs to."""
+
+    INITIAL_BOOTSTRAP = 0
+    INITIAL_STATUS_V3 = 1
+    FULL = 2
+    RECENT = 3
+    PUSH_NAME = 4
+    NON_BLOCKING_DATA = 5
+    ON_DEMAND = 6
+    NO_HISTORY = 7
+    MESSAGE_ACCESS_STATUS = 8
+
+
+@dataclass(frozen=True)
+class HistoryConversation:
+    """One chat of a history chunk: its settings as the phone knows them, and its messages
+    (``WebMessageInfo``, oldest first as the phone sends them; ``raw`` keeps every field)."""
+
+    chat: JID
+    name: str
+    unread_count: int
+    archived: bool
+    pinned_at: datetime | None
+    """When the chat was pinned (None: not pinned)."""
+    mute_end: datetime | None
+    """Muted until then (None: not muted)."""
+    marked_as_unread: bool
+    ephemeral_expiration: int
+    """Disappearing-messages timer in seconds (0: off)."""
+    ephemeral_setting_timestamp: datetime | None
+    alt_jid: JID | None
+    """The chat's other identity (its LID for a phone-number chat, or the reverse)."""
+    messages: tuple[wa_web_pb2.WebMessageInfo, ...] = field(repr=False)
+    raw: wa_history_sync_pb2.Conversation = field(repr=False)
+
+
+@dataclass(frozen=True)
+class HistorySyncChunk:
+    """One chunk of history sync from our phone, downloaded, inflated and parsed
+    (whatsmeow's ``events.HistorySync``).
+
+    ``message_id`` is the id of the peer message that announced it; ``request_id`` the id of
+    the on-demand request it answers (``peerDataRequestSessionID``), if any. ``progress`` is the
+    phone's percentage for this sync type (None when it gave none); ``lid_mappings`` are
+    ``(lid, pn)`` pairs, already stored in ``client.lids``.
+    """
+
+    sync_type: HistorySyncType
+    chunk_order: int
+    progress: int | None
+    conversations: tuple[HistoryConversation, ...]
+    push_names: tuple[tuple[JID, str], ...]
+    lid_mappings: tuple[tuple[JID, JID], ...]
+    global_settings: wa_history_sync_pb2.GlobalSettings | None = field(repr=False)
+    message_id: str
+    request_id: str | None
+    raw: wa_history_sync_pb2.HistorySync = field(repr=False)
