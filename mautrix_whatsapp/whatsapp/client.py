@@ -90,6 +90,7 @@ from .device import DeviceIdentity
 from .events import PermanentDisconnect, PhoneSeen
 from .history_sync import HistorySync
 from .lid import LIDMap
+from .media import MediaManager
 from .locks import SignalLocks
 from .login import handle_ib, handle_success
 from .message import MessageHandler
@@ -214,6 +215,8 @@ class Client(ConnectionLife):
         own devices (``read-self``)."""
         self.messages = MessageHandler(self)
         self.messages.install()
+        self.media = MediaManager(self)
+        """Upload, download, media retry and the cached ``media_conn`` (:mod:`.media`)."""
         self.history = HistorySync(self)
         """History sync from our phone (:mod:`.history_sync`), on-demand requests included."""
         self.history.install()
