@@ -90,9 +90,9 @@ from .device import DeviceIdentity
 from .events import PermanentDisconnect, PhoneSeen
 from .history_sync import HistorySync
 from .lid import LIDMap
-from .media import MediaManager
 from .locks import SignalLocks
 from .login import handle_ib, handle_success
+from .media import MediaManager
 from .message import MessageHandler
 from .message_builders import Message
 from .message_source import parse_message_source

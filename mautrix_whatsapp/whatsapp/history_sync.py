@@ -36,6 +36,8 @@ from .binary.jid import DEFAULT_USER_SERVER, HIDDEN_USER_SERVER, JID
 from .binary.node import Node
 from .events import HistoryConversation, HistorySyncChunk, HistorySyncType
 from .history_request import HistoryRequests
+from .media.download import download_media
+from .media.types import MediaType
 from .proto import wa_e2e_pb2, wa_history_sync_pb2, wa_web_pb2
 
 if TYPE_CHECKING:
@@ -290,9 +292,6 @@ class HistorySync:
             raise HistoryDownloadError(f"download failed: {e!r}") from e
 
     async def _download(self, notification: wa_e2e_pb2.HistorySyncNotification) -> bytes:
-        from .media.download import download_media
-        from .media.types import MediaType
-
         return await download_media(
             self.client,
             direct_path=notification.directPath,
