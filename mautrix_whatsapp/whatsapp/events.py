@@ -10,7 +10,8 @@ they care about with ``isinstance`` or ``match``. Events about the connection's 
   :class:`OfflineSyncCompleted`, :class:`PhoneSeen`;
 - traffic: :class:`Receipt` (delivered, read, played… by a contact or by our own devices),
   :class:`Message` (a decrypted message), :class:`UndecryptableMessage`;
-- history (:mod:`.history_sync`): :class:`HistorySyncChunk`, one per chunk the phone sends;
+- history (:mod:`.history_sync`): :class:`HistorySyncChunk`, one per chunk the phone sends, or
+  :class:`HistorySyncFailed`;
 - permanent: :class:`LoggedOut`, :class:`StreamReplaced`, :class:`TemporaryBan`,
   :class:`ClientOutdated`, :class:`ConnectFailure`. After these the client does not reconnect by
   itself (they implement :class:`PermanentDisconnect`); after :class:`StreamError` it does.
@@ -579,3 +580,15 @@ class HistorySyncChunk:
     message_id: str
     request_id: str | None
     raw: wa_history_sync_pb2.HistorySync = field(repr=False)
+
+
+@dataclass(frozen=True)
+class HistorySyncFailed:
+    """A history chunk our phone announced could not be taken in (download, hashes, zlib,
+    protobuf, size: ``error`` is a :class:`~.history_sync.HistorySyncError` whose
+    ``__cause__`` is the underlying media error, if any). It is not acknowledged."""
+
+    message_id: str
+    sync_type: HistorySyncType
+    chunk_order: int
+    error: Exception

@@ -18,7 +18,8 @@ holds up message handling (as whatsmeow's loop). For each chunk:
 
 whatsmeow acknowledges as soon as the notification arrives, whatever happens next; we send the
 receipt only once the chunk was processed, so a chunk that fails (:class:`HistorySyncError`:
-download, zlib, protobuf, size) is logged and left unacknowledged for the phone to send again.
+download, zlib, protobuf, size) is logged, reported as :class:`~.events.HistorySyncFailed` and
+left unacknowledged.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from google.protobuf.message import DecodeError
 from .binary import BinaryError
 from .binary.jid import DEFAULT_USER_SERVER, HIDDEN_USER_SERVER, JID
 from .binary.node import Node
-from .events import HistoryConversation, HistorySyncChunk, HistorySyncType
+from .events import HistoryConversation, HistorySyncChunk, HistorySyncFailed, HistorySyncType
 from .history_request import HistoryRequests
 from .media.download import download_media
 from .media.types import MediaType
@@ -148,6 +149,15 @@ def _conversation(conv: wa_history_sync_pb2.Conversation) -> HistoryConversation
     )
 
 
+def _sync_type(*candidates: int) -> HistorySyncType:
+    for value in candidates:
+        try:
+            return HistorySyncType(value)
+        except ValueError:
+            continue
+    return HistorySyncType.INITIAL_BOOTSTRAP
+
+
 def _lid_mappings(sync: wa_history_sync_pb2.HistorySync) -> list[tuple[JID, JID]]:
     pairs: list[tuple[JID, JID]] = []
     for mapping in sync.phoneNumberToLidMappings:
@@ -167,10 +177,7 @@ def build_chunk(
     message_id: str,
 ) -> HistorySyncChunk:
     """The typed event for one parsed chunk (chats without a readable JID are skipped)."""
-    try:
-        sync_type = HistorySyncType(sync.syncType)
-    except ValueError:
-        sync_type = HistorySyncType(notification.syncType)
+    sync_type = _sync_type(sync.syncType, notification.syncType)
     conversations = [_conversation(c) for c in sync.conversations]
     push_names: list[tuple[JID, str]] = []
     for entry in sync.pushnames:
@@ -245,6 +252,11 @@ class HistorySync:
                 await self.process(message_id, notification)
             except HistorySyncError as e:
                 self.client.log.warning("Dropped history sync chunk %s: %s", message_id, e)
+                await self.client.dispatch(
+                    HistorySyncFailed(
+                        message_id, _sync_type(notification.syncType), notification.chunkOrder, e
+                    )
+                )
             except Exception:
                 self.client.log.exception("Failed to process history sync chunk %s", message_id)
             finally:

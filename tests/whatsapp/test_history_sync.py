@@ -14,7 +14,12 @@ from mautrix_whatsapp.whatsapp.binary import Node
 from mautrix_whatsapp.whatsapp.binary.jid import JID
 from mautrix_whatsapp.whatsapp.client import Client
 from mautrix_whatsapp.whatsapp.client_payload import ClientConfig, device_props
-from mautrix_whatsapp.whatsapp.events import HistorySyncChunk, HistorySyncType, Message
+from mautrix_whatsapp.whatsapp.events import (
+    HistorySyncChunk,
+    HistorySyncFailed,
+    HistorySyncType,
+    Message,
+)
 from mautrix_whatsapp.whatsapp.history_request import HistoryRequestTimeout
 from mautrix_whatsapp.whatsapp.history_sync import (
     HistoryDownloadError,
@@ -251,7 +256,10 @@ async def test_bad_chunk_is_a_typed_error_and_the_next_one_still_works(case: str
         assert isinstance(caught.value.__cause__, FakeMediaError)
 
     # Through the handler: logged, no event, no hist_sync receipt; the next chunk is taken in.
-    await send_from(client, phone, bad)
+    bad_id = await send_from(client, phone, bad)
+    failed = await log.wait_for(HistorySyncFailed)
+    assert failed.message_id == bad_id and isinstance(failed.error, error)
+    assert failed.sync_type is HistorySyncType.INITIAL_BOOTSTRAP
     await client.history.idle()
     assert not log.of(HistorySyncChunk) and not hist_receipts(sent)
     good = zlib.compress(sample_sync().SerializeToString())
