@@ -26,6 +26,7 @@ from .core import json_response
 from .notify import notify_identity_change
 from .people import Person, ReceivedMessage, get_people
 from .phone import get_world
+from .phone_record import record_receipt
 from .relay import route_chatstate, route_receipt
 from .routing import GROUP_SERVER, PN_SERVER, Sender
 from .state import AdminError, ServerState
@@ -234,6 +235,8 @@ def install(state: ServerState) -> None:
             content = [Node("list", {}, [Node("item", {"id": str(i)}) for i in ids[1:]])]
         node = Node("receipt", attrs, content)
         route_receipt(state, Sender(account, 0), node, int(time.time()))
+        if receipt_type in ("read", "played"):
+            record_receipt(state, account, [str(i) for i in ids], "read-self", chat)
         return json_response({"sent": True})
 
     async def typing(request: web.Request, params: dict[str, str]) -> web.StreamResponse:

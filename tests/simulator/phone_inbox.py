@@ -27,6 +27,7 @@ from mautrix_whatsapp.whatsapp.signal.errors import SignalError
 from mautrix_whatsapp.whatsapp.signal.keys import PreKeyBundle
 
 from .accounts import Account
+from .history_sync import peer_request
 from .people import (
     Person,
     ReceivedMessage,
@@ -38,6 +39,7 @@ from .people import (
     parse_message,
 )
 from .phone import get_world
+from .phone_record import record_receipt, record_received
 from .phone_send import resend
 from .relay import route_receipt
 from .routing import Sender
@@ -103,6 +105,17 @@ async def receive(state: ServerState, account: Account, node: Node) -> None:
         await _ask_again(state, person, node)
         return
     if message is not None:
+        record_received(
+            state,
+            account,
+            str(attrs.get("id", "")),
+            chat,
+            sender_account,
+            int(str(attrs.get("t", "0")) or 0) or int(time.time()),
+            message,
+        )
+        if from_me and attrs.get("category") == "peer":
+            peer_request(state, account, author, str(attrs.get("id", "")), message)
         person.remember(
             ReceivedMessage(
                 id=str(attrs.get("id", "")),
@@ -202,6 +215,7 @@ def phone_gets(state: ServerState, account: Account, node: Node) -> None:
     author = node.attrs.get("participant") or node.attrs.get("from")
     receipt_type = str(node.attrs.get("type", ""))
     person = get_people(state).of(account)
+    record_receipt(state, account, items, receipt_type, node.attr_jid_opt("recipient"))
     person.receipts.append(
         ReceivedReceipt(
             ids=items, sender=str(author), type=receipt_type, t=int(str(node.attrs.get("t", "0")))

@@ -18,6 +18,11 @@ from mautrix_whatsapp.whatsapp.proto import wa_e2e_pb2
 from .accounts import Account
 from .state import ServerState
 
+STATUS_SERVER_ACK = 2
+STATUS_DELIVERY_ACK = 3
+STATUS_READ = 4
+STATUS_PLAYED = 5
+
 
 @dataclass
 class Reaction:
@@ -40,6 +45,11 @@ class StoredMessage:
     reactions: list[Reaction] = field(default_factory=list)
     edited: bool = False
     revoked: bool = False
+    status: int = STATUS_SERVER_ACK
+    """``WebMessageInfo.Status``: what the phone knows of its delivery (own messages) or
+    whether it was read (received ones)."""
+    participant: str = ""
+    """In a group, the author (non-AD PN JID); empty in a DM."""
 
 
 @dataclass
@@ -78,7 +88,11 @@ class PhoneMemory:
     contacts: dict[str, Contact] = field(default_factory=dict)
     push_names: dict[str, str] = field(default_factory=dict)
     """Push names the phone has seen, by non-AD JID."""
+    silent: bool = False
+    """Admin switch: the phone sends no history syncs to new companions (for tests of a quiet
+    phone); on-demand requests are still answered."""
     _index: dict[tuple[str, str], StoredMessage] = field(default_factory=dict)
+    _by_id: dict[str, StoredMessage] = field(default_factory=dict)
 
     def chat(self, jid: str) -> Chat:
         found = self.chats.get(jid)
@@ -92,6 +106,7 @@ class PhoneMemory:
         if key in self._index:
             return False
         self._index[key] = stored
+        self._by_id[stored.id] = stored
         messages = self.chat(stored.chat).messages
         if not messages or messages[-1].timestamp <= stored.timestamp:
             messages.append(stored)
@@ -104,6 +119,65 @@ class PhoneMemory:
 
     def find(self, chat: str, message_id: str) -> StoredMessage | None:
         return self._index.get((chat, message_id))
+
+    def find_id(self, message_id: str) -> StoredMessage | None:
+        """A message by id alone (receipts name ids; ids are unique enough in practice)."""
+        return self._by_id.get(message_id)
+
+    def apply(self, stored: StoredMessage) -> bool:
+        """Record what a device of this account sent or received, as a phone's database would:
+        a reaction, edit or revoke changes the message it targets; protocol and poll-update
+        messages are not chat messages; anything else is added (an incoming one counts as
+        unread). False when nothing changed."""
+        message = stored.message
+        if message.HasField("reactionMessage"):
+            reaction = message.reactionMessage
+            target = self.find(stored.chat, reaction.key.ID)
+            if target is None:
+                return False
+            target.reactions = [r for r in target.reactions if r.sender != stored.sender]
+            if reaction.text:
+                timestamp = reaction.senderTimestampMS // 1000 or stored.timestamp
+                target.reactions.append(Reaction(stored.sender, reaction.text, timestamp))
+            return True
+        if message.HasField("editedMessage") and message.editedMessage.HasField("message"):
+            message = message.editedMessage.message
+        if message.HasField("protocolMessage"):
+            protocol = message.protocolMessage
+            target = self.find(stored.chat, protocol.key.ID) if protocol.HasField("key") else None
+            if target is None:
+                return False
+            if protocol.type == wa_e2e_pb2.ProtocolMessage.MESSAGE_EDIT:
+                target.message = wa_e2e_pb2.Message()
+                target.message.CopyFrom(protocol.editedMessage)
+                target.edited = True
+                return True
+            if protocol.type == wa_e2e_pb2.ProtocolMessage.REVOKE:
+                target.message = wa_e2e_pb2.Message()
+                target.revoked = True
+                return True
+            return False
+        if message.HasField("pollUpdateMessage") or (
+            message.HasField("senderKeyDistributionMessage") and len(message.ListFields()) == 1
+        ):
+            return False
+        if not self.add_message(stored):
+            return False
+        if not stored.from_me:
+            self.chat(stored.chat).unread_count += 1
+        return True
+
+    def mark_read(self, chat: str, message_ids: list[str]) -> None:
+        """The phone or a companion read these messages: they stop counting as unread."""
+        found = self.chats.get(chat)
+        if found is None:
+            return
+        for message_id in message_ids:
+            stored = self.find(chat, message_id)
+            if stored is not None and not stored.from_me and stored.status < STATUS_READ:
+                stored.status = STATUS_READ
+                found.unread_count = max(0, found.unread_count - 1)
+        found.marked_unread = False
 
     def recent_chats(self) -> list[Chat]:
         """Chats by their last message, most recent first."""

@@ -31,6 +31,7 @@ from .accounts import Account
 from .groups import get_groups
 from .people import SentMessage, account_of, get_people
 from .phone import get_world
+from .phone_record import record_sent
 from .routing import GROUP_SERVER, PN_SERVER, Sender, devices_of, member_devices, route_message
 from .state import ServerState
 
@@ -166,6 +167,7 @@ async def send(
     error = route_message(state, Sender(account, 0), Node("message", attrs, content), t)
     if error is not None:
         raise SendError(f"the server refused the message: {error}")
+    record_sent(state, account, chat, message_id, message, t)
     return message_id, t
 
 

@@ -21,7 +21,7 @@ from mautrix_whatsapp.whatsapp.proto.wa_wa6_pb2 import ClientPayload
 from tests.simulator.accounts import Account, LinkedDevice
 from tests.simulator.connection import Connection
 from tests.simulator.groups import Group, Participant, get_groups
-from tests.simulator.history_bootstrap import asked_for_history
+from tests.simulator.history_sync import asked_for_history
 from tests.simulator.notify import device_hash
 from tests.simulator.people import get_people
 from tests.simulator.phone import PhoneWorld, get_world, phone_for_push_name
