@@ -539,7 +539,8 @@ class HistorySyncType(IntEnum):
 @dataclass(frozen=True)
 class HistoryConversation:
     """One chat of a history chunk: its settings as the phone knows them, and its messages
-    (``WebMessageInfo``, oldest first as the phone sends them; ``raw`` keeps every field)."""
+    (``WebMessageInfo``, in the phone's order: newest first; ``raw`` keeps every field). A long
+    chat may be split between chunks."""
 
     chat: JID
     name: str
@@ -548,7 +549,7 @@ class HistoryConversation:
     pinned_at: datetime | None
     """When the chat was pinned (None: not pinned)."""
     mute_end: datetime | None
-    """Muted until then (None: not muted)."""
+    """Muted until then (None: not muted; ``datetime.max`` in UTC: always)."""
     marked_as_unread: bool
     ephemeral_expiration: int
     """Disappearing-messages timer in seconds (0: off)."""

@@ -119,8 +119,23 @@ def _jid(text: str) -> JID | None:
         return None
 
 
+MAX_SECONDS = 253402300799
+"""The last second datetime can hold (9999-12-31): mute ends beyond it mean "always"."""
+
+
 def _time(seconds: int) -> datetime | None:
-    return datetime.fromtimestamp(seconds, UTC) if seconds > 0 else None
+    return datetime.fromtimestamp(seconds, UTC) if 0 < seconds <= MAX_SECONDS else None
+
+
+def _mute_end(value: int) -> datetime | None:
+    """``muteEndTime``: seconds as whatsmeow and Baileys read it (milliseconds tolerated);
+    phones write "always" as a huge value (-1 as uint64, or int64 max)."""
+    if value <= 0:
+        return None
+    seconds = value // 1000 if value > MAX_SECONDS else value
+    if seconds > MAX_SECONDS:
+        return datetime.max.replace(tzinfo=UTC)
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 def _conversation(conv: wa_history_sync_pb2.Conversation) -> HistoryConversation | None:
@@ -128,18 +143,13 @@ def _conversation(conv: wa_history_sync_pb2.Conversation) -> HistoryConversation
     if chat is None:
         return None
     alt = _jid(conv.lidJID) if chat.server == DEFAULT_USER_SERVER else _jid(conv.pnJID)
-    mute_end = conv.muteEndTime
     return HistoryConversation(
         chat=chat,
         name=conv.name or conv.displayName,
         unread_count=conv.unreadCount,
         archived=conv.archived,
         pinned_at=_time(conv.pinned),
-        # muteEndTime is in milliseconds in WhatsApp's own stores but seconds here (whatsmeow
-        # and Baileys read it as seconds); -1 (max uint64) means "always".
-        mute_end=datetime.max.replace(tzinfo=UTC)
-        if mute_end >= 2**63
-        else _time(mute_end if mute_end < 10**11 else mute_end // 1000),
+        mute_end=_mute_end(conv.muteEndTime),
         marked_as_unread=conv.markedAsUnread,
         ephemeral_expiration=conv.ephemeralExpiration,
         ephemeral_setting_timestamp=_time(conv.ephemeralSettingTimestamp),

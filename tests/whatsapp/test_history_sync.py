@@ -27,6 +27,7 @@ from mautrix_whatsapp.whatsapp.history_sync import (
     HistoryParseError,
     HistorySyncError,
     HistoryTooLargeError,
+    build_chunk,
     decode_blob,
     inflate,
 )
@@ -154,6 +155,21 @@ def test_inflate_bounds_and_errors() -> None:
     assert len(inflate(bomb, limit=8 * 1024 * 1024)) == 8 * 1024 * 1024
     with pytest.raises(HistoryParseError):
         decode_blob(zlib.compress(b"\x12\x05ab"))  # conversations: 5 bytes promised, 2 given
+
+
+def test_mute_ends_and_timestamps_in_every_form() -> None:
+    sync = HS.HistorySync(syncType=HS.HistorySync.RECENT)
+    for n, mute in enumerate((2**64 - 1, 2**63 - 1, 1_800_000_000_000, 1_800_000_000, 0)):
+        sync.conversations.add(
+            ID=f"1555000000{n}@s.whatsapp.net", muteEndTime=mute, pinned=2**32 - 1
+        )
+    sync.conversations.add(ID="not a jid@@")
+    notif = wa_e2e_pb2.HistorySyncNotification(syncType=wa_e2e_pb2.RECENT)
+    chunk = build_chunk(sync, notif, "X")
+    always = datetime.max.replace(tzinfo=UTC)
+    at = datetime.fromtimestamp(1_800_000_000, UTC)
+    assert [c.mute_end for c in chunk.conversations] == [always, always, at, at, None]
+    assert {c.pinned_at for c in chunk.conversations} == {datetime.fromtimestamp(2**32 - 1, UTC)}
 
 
 # --- chunks through the message handler ----------------------------------------------------
