@@ -6,7 +6,8 @@ The phone announces each chunk with a peer ``protocolMessage`` HISTORY_SYNC_NOTI
 blob is inline (``initialHistBootstrapInlinePayload``, small initial chunks) or an ``md-msg-hist``
 media download; either way it is a zlib-compressed ``HistorySync``. Notifications are queued
 and processed one at a time in arrival order by a background task, so a slow download never
-holds up message handling (as whatsmeow's loop). For each chunk:
+holds up message handling (as whatsmeow's loop); a disconnect stops it and the next login resumes
+with the chunk it was on. For each chunk:
 
 1. the blob is fetched, inflated (bounded by ``max_inflated``: a zip bomb is an error) and
    parsed;
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
+from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -230,9 +232,10 @@ class HistorySync:
         self.progress: dict[HistorySyncType, int] = {}
         """The last progress (percent) the phone reported per sync type, for a bridge's UI."""
         self.chunks_processed = 0
-        self._queue: asyncio.Queue[tuple[str, wa_e2e_pb2.HistorySyncNotification]] = (
-            asyncio.Queue()
-        )
+        self._pending: deque[tuple[str, wa_e2e_pb2.HistorySyncNotification]] = deque()
+        """Notifications not yet processed; the head is the one in progress."""
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._worker: asyncio.Task[None] | None = None
 
     def install(self) -> None:
@@ -242,7 +245,12 @@ class HistorySync:
 
     async def idle(self) -> None:
         """Wait until every queued notification was processed (tests, shutdown)."""
-        await self._queue.join()
+        await self._idle.wait()
+
+    def resume(self) -> None:
+        """Go on with queued notifications (called at each login: downloads need one)."""
+        if self._pending and (self._worker is None or self._worker.done()):
+            self._worker = self.client._spawn(self._work())
 
     # --- the queue ----------------------------------------------------------------------------
 
@@ -251,13 +259,15 @@ class HistorySync:
     ) -> None:
         if not protocol.HasField("historySyncNotification"):
             return
-        self._queue.put_nowait((info.id, protocol.historySyncNotification))
-        if self._worker is None or self._worker.done():
-            self._worker = self.client._spawn(self._work(), connection=False)
+        self._pending.append((info.id, protocol.historySyncNotification))
+        self._idle.clear()
+        self.resume()
 
     async def _work(self) -> None:
-        while not self._queue.empty():
-            message_id, notification = self._queue.get_nowait()
+        """Process the queue in order. A connection task: a disconnect cancels it, and the
+        chunk in progress (not acknowledged) is processed again after the next login."""
+        while self._pending:
+            message_id, notification = self._pending[0]
             try:
                 await self.process(message_id, notification)
             except HistorySyncError as e:
@@ -269,8 +279,8 @@ class HistorySync:
                 )
             except Exception:
                 self.client.log.exception("Failed to process history sync chunk %s", message_id)
-            finally:
-                self._queue.task_done()
+            self._pending.popleft()
+        self._idle.set()
 
     # --- one chunk ----------------------------------------------------------------------------
 

@@ -326,6 +326,33 @@ async def test_slow_download_does_not_block_messages_and_chunks_stay_in_order() 
     assert len(hist_receipts(sent)) == 2
 
 
+async def test_a_disconnect_mid_chunk_resumes_with_that_chunk_at_the_next_login() -> None:
+    client, log, sent, phone = await with_phone()
+    started = asyncio.Event()
+    blob = zlib.compress(sample_sync(HS.HistorySync.RECENT).SerializeToString())
+
+    async def stuck(notif: wa_e2e_pb2.HistorySyncNotification) -> bytes:
+        started.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    client.history.downloader = stuck
+    msg_id = await send_from(client, phone, notification(direct_path="/v/stuck"))
+    await asyncio.wait_for(started.wait(), 30)
+    await client._teardown_socket()  # the connection drops: its tasks are cancelled
+    assert not client._conn_tasks and not log.of(HistorySyncChunk) and not hist_receipts(sent)
+
+    async def fine(notif: wa_e2e_pb2.HistorySyncNotification) -> bytes:
+        return blob
+
+    client.history.downloader = fine
+    client.history.resume()  # what the next <success> does
+    chunk = await log.wait_for(HistorySyncChunk)
+    await client.history.idle()
+    assert chunk.message_id == msg_id and len(log.of(HistorySyncChunk)) == 1
+    assert [n.attrs["id"] for n in hist_receipts(sent)] == [msg_id]
+
+
 # --- on-demand requests ---------------------------------------------------------------------
 
 
