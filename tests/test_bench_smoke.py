@@ -31,3 +31,21 @@ def test_messaging_bench_prints_every_case() -> None:
             rf"^{re.escape(case)}\s+([\d,]+)\s+([\d,]+)\s+[\d.]+x$", result.stdout, re.M
         )
         assert row is not None, f"no row for {case!r} in:\n{result.stdout}"
+
+
+@pytest.mark.node
+@pytest.mark.timeout(240)
+def test_media_bench_prints_every_phase() -> None:
+    require_node()
+    result = subprocess.run(
+        [sys.executable, "bench/media.py", "--size", "0.3", "--rounds", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=200,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    for phase in ("upload", "download", "upload+download"):
+        row = re.search(rf"^{re.escape(phase)}\s+[\d.]+\s+[\d.]+\s+[\d.]+x$", result.stdout, re.M)
+        assert row is not None, f"no row for {phase!r} in:\n{result.stdout}"
+    assert re.search(r"^our peak Python memory .*: [\d.]+ MB$", result.stdout, re.M)

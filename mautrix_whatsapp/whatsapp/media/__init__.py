@@ -2,8 +2,9 @@
 the media message builders (whatsmeow ``mediaconn.go``, ``upload.go``, ``download.go``,
 ``mediaretry.go``). ``client.media`` (:class:`MediaManager`) is the entry point."""
 
+from .builders import MediaFields, build_media_message, prepare_media_message, probe_fields
 from .conn import MediaConn, MediaConnCache
-from .download import MediaRef, download, download_media, download_to_file
+from .download import MediaRef, download, download_media, download_to_file, media_ref
 from .errors import (
     EncHashMismatchError,
     FileHashMismatchError,
@@ -17,7 +18,9 @@ from .errors import (
     MediaUploadError,
 )
 from .manager import MediaManager
+from .retry import MediaRetry, MediaRetryError, decrypt_media_retry
 from .types import MediaType
+from .upload import UploadResult, upload
 
 __all__ = [
     "EncHashMismatchError",
@@ -30,12 +33,22 @@ __all__ = [
     "MediaDownloadError",
     "MediaError",
     "MediaExpiredError",
+    "MediaFields",
     "MediaHTTPError",
     "MediaManager",
     "MediaRef",
+    "MediaRetry",
+    "MediaRetryError",
     "MediaType",
     "MediaUploadError",
+    "UploadResult",
+    "build_media_message",
+    "decrypt_media_retry",
     "download",
     "download_media",
     "download_to_file",
+    "media_ref",
+    "prepare_media_message",
+    "probe_fields",
+    "upload",
 ]

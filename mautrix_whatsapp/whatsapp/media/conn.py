@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import aiohttp
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mautrix_whatsapp.whatsapp.media")
 
+T = TypeVar("T")
 AUTH_ERROR_STATUSES = frozenset({401, 403})
 HEADERS = {"Origin": ORIGIN, "Referer": ORIGIN + "/"}
 
@@ -82,6 +84,7 @@ class MediaConnCache:
         self._client = client
         self._conn: MediaConn | None = None
         self._lock = asyncio.Lock()
+        self._ssl: ssl.SSLContext | None = None
         self.queries = 0
         """How many ``media_conn`` IQs were sent (tests check the caching)."""
 
@@ -107,11 +110,57 @@ class MediaConnCache:
     def clear(self) -> None:
         self._conn = None
 
+    def ssl_context(self) -> ssl.SSLContext:
+        """The websocket's TLS trust, built once (loading the system CAs takes ~0.1 s)."""
+        if self._ssl is None:
+            self._ssl = _ssl_for(self._client.ssl_context, self._client.ca_file)
+        return self._ssl
+
+
+class AuthRefusedError(Exception):
+    """A host answered 401/403 (``status``): refresh ``media_conn`` and try again once."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"media host refused our auth ({status})")
+        self.status = status
+
+
+async def try_hosts(
+    cache: MediaConnCache,
+    attempt: Callable[[str, MediaConn], Awaitable[T]],
+    retryable: type[Exception],
+    auth_error: Callable[[AuthRefusedError], Exception],
+    fatal: tuple[type[Exception], ...] = (),
+) -> T:
+    """``attempt`` on each host in order until one succeeds; after a 401/403, once more with a
+    fresh ``media_conn``. A ``retryable`` failure moves on to the next host unless it is also
+    ``fatal``; others propagate."""
+    last_error: Exception | None = None
+    stale: MediaConn | None = None
+    for _ in range(2):
+        conn = await cache.get(force=stale is not None, stale=stale)
+        for host in conn.hosts:
+            try:
+                return await attempt(host, conn)
+            except fatal:
+                raise
+            except AuthRefusedError as e:
+                last_error = auth_error(e)
+                stale = conn
+                break
+            except retryable as e:
+                last_error = e
+                log.warning("Media request to %s failed: %s", host, e)
+        else:
+            break
+    assert last_error is not None
+    raise last_error
+
 
 @contextlib.asynccontextmanager
-async def http_session(client: ConnectionLife) -> AsyncIterator[aiohttp.ClientSession]:
+async def http_session(cache: MediaConnCache) -> AsyncIterator[aiohttp.ClientSession]:
     """An aiohttp session trusting what the client's websocket trusts."""
-    connector = aiohttp.TCPConnector(ssl=_ssl_for(client.ssl_context, client.ca_file))
+    connector = aiohttp.TCPConnector(ssl=cache.ssl_context())
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=60)
     async with aiohttp.ClientSession(
         connector=connector, timeout=timeout, headers=HEADERS

@@ -2,11 +2,12 @@
 ``download.go``, ``download-to-file.go``).
 
 A direct path (``/v/t62…enc?ccb=…``) is tried on each ``media_conn`` host in order as
-``https://{host}{direct_path}&hash=…&mms-type=…&__wa-mms=``; a full ``url`` (what Baileys puts in
-messages) is tried first when given. The body is decrypted as it arrives; the four checks (enc
-hash, MAC, padding, plain hash) run when it ends, and a failing file is deleted. 404/410 mean
-expired (:class:`MediaExpiredError`, worth a media retry); 401/403 refresh ``media_conn`` once;
-other statuses and network errors move on to the next host.
+``https://{host}{direct_path}&hash=…&mms-type=…&__wa-mms=`` (whatsmeow's choice: the hosts come
+from the server, not from a message); a full ``url`` is used only when there is no direct
+path. The body is decrypted as it arrives; the four checks (enc hash, MAC, padding, plain hash)
+run when it ends, and a failing file is deleted. 404/410 mean expired
+(:class:`MediaExpiredError`, worth a media retry); 401/403 refresh ``media_conn`` once; other
+statuses and network errors move on to the next host.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
+from ..proto import wa_e2e_pb2
 from .cipher import MediaDecryptor
-from .conn import AUTH_ERROR_STATUSES, MediaConn, http_session, log
+from .conn import AUTH_ERROR_STATUSES, AuthRefusedError, MediaConn, http_session, try_hosts
 from .errors import MediaDownloadError, MediaExpiredError, MediaHTTPError
 from .types import MediaType
 
@@ -51,8 +53,36 @@ class MediaRef:
         return f"MediaRef({self.media_type.value}, {self.direct_path!r})"
 
 
-class _AuthRefused(Exception):
-    """A host answered 401/403: refresh ``media_conn`` and try again once."""
+_MESSAGE_PARTS: dict[str, MediaType] = {
+    "imageMessage": MediaType.IMAGE,
+    "videoMessage": MediaType.VIDEO,
+    "audioMessage": MediaType.AUDIO,
+    "documentMessage": MediaType.DOCUMENT,
+    "stickerMessage": MediaType.STICKER,
+}
+
+
+def media_ref(message: wa_e2e_pb2.Message) -> MediaRef | None:
+    """The downloadable file of a media message (None if it carries none), whatsmeow
+    ``Download``'s field selection: ``directPath``, ``URL``, ``mediaKey`` and the two hashes."""
+    for name, kind in _MESSAGE_PARTS.items():
+        if message.HasField(name):
+            part = getattr(message, name)
+            if kind is MediaType.VIDEO and part.gifPlayback:
+                kind = MediaType.GIF
+            elif kind is MediaType.AUDIO and part.PTT:
+                kind = MediaType.PTT
+            if not part.mediaKey or not (part.directPath or part.URL):
+                return None
+            return MediaRef(
+                kind,
+                part.mediaKey,
+                part.fileEncSHA256 or None,
+                part.fileSHA256 or None,
+                part.directPath or None,
+                part.URL or None,
+            )
+    return None
 
 
 def direct_path_url(
@@ -76,7 +106,7 @@ async def _fetch_once(
             if response.status in EXPIRED_STATUSES:
                 raise MediaExpiredError(f"media expired ({response.status})", response.status)
             if response.status in AUTH_ERROR_STATUSES:
-                raise _AuthRefused(response.status)
+                raise AuthRefusedError(response.status)
             if response.status != 200:
                 raise MediaHTTPError(f"media host answered {response.status}", response.status)
             async for chunk in response.content.iter_chunked(CHUNK_SIZE):
@@ -87,7 +117,8 @@ async def _fetch_once(
 
 
 async def _download(client: Client, ref: MediaRef, new_sink: Callable[[], Sink]) -> None:
-    """Try ``url`` then each host; ``new_sink`` starts a fresh output for every attempt."""
+    """Each host with the direct path, else the URL; ``new_sink`` starts a fresh output for
+    every attempt."""
     direct_path, url = ref.direct_path, ref.url
 
     async def attempt(session: aiohttp.ClientSession, target: str) -> None:
@@ -99,44 +130,31 @@ async def _download(client: Client, ref: MediaRef, new_sink: Callable[[], Sink])
         )
         await _fetch_once(session, target, decryptor, new_sink())
 
-    async with http_session(client) as session:
-        last_error: MediaHTTPError | None = None
-        if url:
+    async with http_session(client.media.conn) as session:
+        if not direct_path:
+            if not url:
+                raise MediaDownloadError("neither a direct path nor a URL to download")
             try:
                 return await attempt(session, url)
-            except (MediaHTTPError, _AuthRefused) as e:
-                if isinstance(e, MediaExpiredError) or not direct_path:
-                    raise _as_http_error(e) from None
-                log.warning("Media download by URL failed (%s), trying the direct path", e)
-        if not direct_path:
-            raise MediaDownloadError("neither a direct path nor a URL to download")
-        stale: MediaConn | None = None
-        for _ in range(2):
-            conn = await client.media.conn.get(force=stale is not None, stale=stale)
-            for host in conn.hosts:
-                target = direct_path_url(host, direct_path, ref.file_enc_sha256, ref.media_type)
-                try:
-                    return await attempt(session, target)
-                except MediaExpiredError:
-                    raise
-                except _AuthRefused as e:
-                    last_error = _as_http_error(e)
-                    stale = conn
-                    break
-                except MediaHTTPError as e:
-                    last_error = e
-                    log.warning("Media download from %s failed: %s", host, e)
-            else:
-                break
-        assert last_error is not None
-        raise last_error
+            except AuthRefusedError as e:
+                raise _as_http_error(e) from None
+
+        async def on_host(host: str, conn: MediaConn) -> None:
+            assert direct_path is not None
+            await attempt(
+                session, direct_path_url(host, direct_path, ref.file_enc_sha256, ref.media_type)
+            )
+
+        await try_hosts(
+            client.media.conn, on_host, MediaHTTPError, _as_http_error, (MediaExpiredError,)
+        )
 
 
 def _as_http_error(error: Exception) -> MediaHTTPError:
-    if isinstance(error, MediaHTTPError):
-        return error
-    status = int(error.args[0]) if error.args else None
-    return MediaHTTPError(f"media host refused our auth ({status})", status)
+    if isinstance(error, AuthRefusedError):
+        return MediaHTTPError(str(error), error.status)
+    assert isinstance(error, MediaHTTPError)
+    return error
 
 
 async def download(client: Client, ref: MediaRef) -> bytes:
