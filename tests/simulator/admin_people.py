@@ -115,19 +115,25 @@ def build_message(person: Person, chat: JID, data: dict[str, Any]) -> wa_e2e_pb2
     if "text" not in data:
         raise AdminError(400, "say what to send: text, reaction, edit, revoke, poll, vote, …")
     mentions = [str(_jid(m, "mentions")) for m in data.get("mentions") or []]
-    context = None
-    if "reply_to" in data:
-        spec = _dict(data, "reply_to")
-        key = _key(person, chat, spec)
-        _, _, original = _original(person, key.ID)
-        quoted_sender = JID.parse(key.participant) if key.participant else None
-        if quoted_sender is None:
-            quoted_sender = me if key.fromMe else JID(chat.user, chat.server)
-        quoted = original.message if original is not None else None
-        if quoted is None and key.ID in person.sent:
-            quoted = person.sent[key.ID].message
-        context = phone_send.reply_context(key.ID, quoted_sender, quoted, chat)
-    return phone_send.text_message(str(data["text"]), mentions, context)
+    return phone_send.text_message(str(data["text"]), mentions, reply_context(person, chat, data))
+
+
+def reply_context(
+    person: Person, chat: JID, data: dict[str, Any]
+) -> wa_e2e_pb2.ContextInfo | None:
+    """The quote a send request's ``reply_to`` asks for (None without one)."""
+    if "reply_to" not in data:
+        return None
+    me = JID(person.account.phone, PN_SERVER)
+    key = _key(person, chat, _dict(data, "reply_to"))
+    _, _, original = _original(person, key.ID)
+    quoted_sender = JID.parse(key.participant) if key.participant else None
+    if quoted_sender is None:
+        quoted_sender = me if key.fromMe else JID(chat.user, chat.server)
+    quoted = original.message if original is not None else None
+    if quoted is None and key.ID in person.sent:
+        quoted = person.sent[key.ID].message
+    return phone_send.reply_context(key.ID, quoted_sender, quoted, chat)
 
 
 def _vote(person: Person, chat: JID, me: JID, spec: dict[str, Any]) -> wa_e2e_pb2.Message:
@@ -206,7 +212,8 @@ def install(state: ServerState) -> None:
         data = await _body(request)
         chat = _jid(data.get("to"), "to")
         if "media" in data:  # an image, video, voice note… (README, "Media")
-            message = phone_media.media_message(state, _dict(data, "media"))
+            context = reply_context(people.of(account), chat, data)
+            message = phone_media.media_message(state, _dict(data, "media"), context)
         else:
             message = build_message(people.of(account), chat, data)
         try:

@@ -9,7 +9,7 @@ handlers there:
 - :attr:`ServerState.admin_routes` — HTTP endpoints under ``/admin/``;
 - the replaceable hooks :attr:`ServerState.registration_handler`,
   :attr:`ServerState.login_handler`, :attr:`ServerState.qr_scan_handler` and
-  :attr:`ServerState.media_handler` (``/mms/…``), plus :attr:`ServerState.close_hooks`.
+  :attr:`ServerState.media_handler` (``/mms/…``, ``/v/…``), plus :attr:`ServerState.close_hooks`.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ QRScanHandler = Callable[[ScannedQR, "PendingRegistration"], Awaitable[dict[str,
 """The phone's side of a QR scan; returns the JSON body of the admin reply."""
 CloseHook = Callable[["Connection"], Awaitable[None]]
 MediaHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-"""Serves every request below ``/mms/`` (upload and download)."""
+"""Serves every request below ``/mms/`` (uploads) and ``/v/`` (downloads by direct path)."""
 
 
 class TaskSet:

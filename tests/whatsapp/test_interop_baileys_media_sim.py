@@ -206,3 +206,25 @@ async def test_media_the_phone_sends_downloads_in_baileys(
             assert fields["ptt"] is True and fields["seconds"] == 4
         got = await _download(bob_tls, received["key"])
         assert got["sha256"] == _sha(files[kind]), kind
+
+
+async def test_the_phone_answers_with_a_quoting_image(
+    sim_tls: SimulatorInfo, bob_tls: BaileysPeer, files: dict[str, Path]
+) -> None:
+    await admin(sim_tls, "POST", "/accounts", {"phone": PHONE_ONLY, "push_name": "Pia"})
+    asked = await bob_tls.send_text(f"{PHONE_ONLY}@s.whatsapp.net", "a picture, please")
+    await admin(sim_tls, "GET", f"/accounts/{PHONE_ONLY}/received?id={asked['id']}&timeout=20")
+    body = {
+        "to": bob_tls.jid,
+        "media": {"type": "image", "path": str(files["image"]), "caption": "here"},
+        "reply_to": {"id": asked["id"]},
+    }
+    _, sent = await admin(sim_tls, "POST", f"/accounts/{PHONE_ONLY}/send", body)
+    received = await _arrived(bob_tls, sent["id"])
+    context = received["message"]["imageMessage"]["contextInfo"]
+    assert context["stanzaId"] == asked["id"]
+    quoted = context["quotedMessage"]
+    text = quoted.get("conversation") or quoted["extendedTextMessage"]["text"]
+    assert text == "a picture, please"
+    got = await _download(bob_tls, received["key"], via="direct_path")
+    assert got["sha256"] == _sha(files["image"])
