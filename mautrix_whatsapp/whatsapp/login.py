@@ -47,11 +47,12 @@ async def handle_success(client: Client, node: Node) -> None:
     if isinstance(lid, JID) and lid.server == "lid" and client.device.lid != lid:
         client.device.lid = lid
         await client.device_store.save_device(client.device)
-    # The phone may encrypt to our signed pre-key before our first pre-key upload stored it
-    # (its history sync right after linking): the store must hold it before any <message>.
-    spk = client.device.signed_pre_key
-    if not await client.signal_store.contains_signed_pre_key(spk.key_id):
-        await client.signal_store.store_signed_pre_key(spk)
+    # Our signed pre-key was part of our registration, so our phone may use it at once (its
+    # first history sync is a pkmsg built on it): have it before any message is read, not only
+    # once the pre-key upload in after_login runs.
+    signed = client.device.signed_pre_key
+    if not await client.signal_store.contains_signed_pre_key(signed.key_id):
+        await client.signal_store.store_signed_pre_key(signed)
     client._logged_in = True
     client._reconnect_errors = 0
     client.history.resume()

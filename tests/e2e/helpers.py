@@ -184,11 +184,21 @@ async def wait_ping(user: MatrixTestUser, room: str, bot: str, *expect: str) -> 
 
 
 async def linked_user(
-    matrix_user: MakeUser, synapse: SynapseInfo, simulator: SimulatorInfo, name: str = "alice"
+    matrix_user: MakeUser,
+    synapse: SynapseInfo,
+    simulator: SimulatorInfo,
+    name: str = "alice",
+    silent_phone: bool = False,
 ) -> tuple[MatrixTestUser, str, dict[str, Any]]:
     """A fresh user and its management room, linked by QR until ``ping`` says connected.
 
+    ``silent_phone`` links to a new account whose phone sends no history syncs (a real phone's
+    syncs at login are a sign of life, which tests of the phone's last activity must avoid).
     Returns the user, the room and the simulated phone's scan result (``phone``, ``jid``)."""
+    if silent_phone:
+        account = await sim_admin(simulator, "POST", "/accounts", json={"default": True})
+        path = f"/accounts/{account['phone']}/history-silent"
+        await sim_admin(simulator, "POST", path, json={"silent": True})
     user, room = await user_with_management_room(matrix_user, synapse, name)
     bot = synapse.bot_mxid
     scan = await qr_login(user, room, bot, simulator)

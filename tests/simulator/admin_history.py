@@ -104,8 +104,12 @@ class Importer:
             raise AdminError(400, "'messages' must be a list")
         ids = [self.add_message(chat, m) for m in messages]
         unread = data.get("unread")
-        if isinstance(unread, int):
+        if isinstance(unread, int) and not isinstance(unread, bool):
             chat.unread_count = unread
+        else:
+            chat.unread_count += sum(
+                1 for m in messages if isinstance(m, dict) and m.get("unread")
+            )
         pinned = data.get("pinned")
         if pinned:
             chat.pinned = int(time.time()) if pinned is True else int(pinned)

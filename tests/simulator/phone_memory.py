@@ -168,15 +168,19 @@ class PhoneMemory:
         return True
 
     def mark_read(self, chat: str, message_ids: list[str]) -> None:
-        """The phone or a companion read these messages: they stop counting as unread."""
+        """The phone or a companion read these messages, so everything before them too (as
+        reading a chat does): they stop counting as unread."""
         found = self.chats.get(chat)
-        if found is None:
+        read = [m for m in (self.find(chat, i) for i in message_ids) if m is not None]
+        if found is None or not read:
             return
-        for message_id in message_ids:
-            stored = self.find(chat, message_id)
-            if stored is not None and not stored.from_me and stored.status < STATUS_READ:
+        latest = max(m.timestamp for m in read)
+        for stored in found.messages:
+            if not stored.from_me and stored.timestamp <= latest and stored.status < STATUS_READ:
                 stored.status = STATUS_READ
-                found.unread_count = max(0, found.unread_count - 1)
+        found.unread_count = sum(
+            1 for m in found.messages if not m.from_me and m.status < STATUS_READ
+        )
         found.marked_unread = False
 
     def recent_chats(self) -> list[Chat]:

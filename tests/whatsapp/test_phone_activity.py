@@ -50,6 +50,10 @@ async def _move_phone(info: SimulatorInfo, phone: str, ago: float) -> tuple[int,
 
 
 async def test_phone_receipts_live(simulator: SimulatorInfo) -> None:  # noqa: F811
+    # A silent phone: its history syncs at login would themselves show it active.
+    status, account = await admin(simulator, "POST", "/accounts", {"default": True})
+    assert status == 200, account
+    await admin(simulator, "POST", f"/accounts/{account['phone']}/history-silent", {})
     client, _, log = make_client(simulator)
     linked = await link_by_qr(simulator, client, log)
     jid, phone = linked["jid"], linked["phone"]

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import time
 import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import pytest
 
 from mautrix_whatsapp.whatsapp.binary import Node
@@ -23,6 +25,8 @@ from mautrix_whatsapp.whatsapp.proto import wa_e2e_pb2, wa_history_sync_pb2
 from mautrix_whatsapp.whatsapp.signal.address import SignalAddress
 from mautrix_whatsapp.whatsapp.signal.cipher import SessionCipher
 from mautrix_whatsapp.whatsapp.signal.padding import pad_message, unpad_message
+from tests.simulator import history_encode as encode
+from tests.simulator.media_crypto import decrypt_media
 from tests.simulator_fixture import SimulatorInfo, simulator  # noqa: F401
 from tests.whatsapp.test_client_helpers import admin
 from tests.whatsapp.test_simulator_people import RawDevice, _raw_device
@@ -30,6 +34,7 @@ from tests.whatsapp.test_simulator_people import RawDevice, _raw_device
 pytestmark = pytest.mark.timeout(180)
 
 HistorySync = wa_history_sync_pb2.HistorySync
+HistorySyncConfig = encode.HistorySyncConfig
 DAY = 86400
 ANN = "15550008801"
 BEN = "15550008802"
@@ -238,12 +243,27 @@ async def _peer_messages(raw: RawDevice, count: int) -> list[tuple[str, wa_e2e_p
     return found
 
 
-def _history(message: wa_e2e_pb2.Message) -> HistorySync:
+async def _history(info: SimulatorInfo, message: wa_e2e_pb2.Message) -> HistorySync:
+    """The sync a notification carries: inline, or downloaded from the media server by its
+    direct path and checked as a companion would (both hashes, the MAC, the length)."""
     note = message.protocolMessage.historySyncNotification
     assert message.protocolMessage.type == wa_e2e_pb2.ProtocolMessage.HISTORY_SYNC_NOTIFICATION
-    assert note.initialHistBootstrapInlinePayload, "no media server here: every chunk is inline"
+    if note.HasField("initialHistBootstrapInlinePayload"):
+        payload = note.initialHistBootstrapInlinePayload
+    else:
+        url = info.media_url.rsplit("/mms", 1)[0] + note.directPath
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(url, ssl=info.ssl_context() or False) as response,
+        ):
+            assert response.status == 200, url
+            blob = await response.read()
+        assert hashlib.sha256(blob).digest() == note.fileEncSHA256
+        payload = decrypt_media(blob, "md-msg-hist", note.mediaKey)
+        assert hashlib.sha256(payload).digest() == note.fileSHA256
+        assert len(payload) == note.fileLength
     sync = HistorySync()
-    sync.ParseFromString(zlib.decompress(note.initialHistBootstrapInlinePayload))
+    sync.ParseFromString(zlib.decompress(payload))
     assert int(sync.syncType) == int(note.syncType) and sync.chunkOrder == note.chunkOrder
     return sync
 
@@ -259,7 +279,14 @@ async def test_first_syncs_and_on_demand_history(simulator: SimulatorInfo) -> No
         simulator, "POST", "/devices/history-bootstrap", {"jid": str(raw.jid)}
     )
     assert status == 200, sent
-    syncs = [_history(m) for _, m in await _peer_messages(raw, len(sent["ids"]))]
+    notes = await _peer_messages(raw, len(sent["ids"]))
+    syncs = [await _history(simulator, m) for _, m in notes]
+    # Only the first bootstrap chunk is inline (our client announces it can take it so).
+    inline = [
+        m.protocolMessage.historySyncNotification.HasField("initialHistBootstrapInlinePayload")
+        for _, m in notes
+    ]
+    assert inline == [True, False, False, False]
     types = [s.syncType for s in syncs]
     assert types == [
         HistorySync.INITIAL_BOOTSTRAP,
@@ -317,7 +344,7 @@ async def test_first_syncs_and_on_demand_history(simulator: SimulatorInfo) -> No
     reply = response.protocolMessage.peerDataOperationRequestResponseMessage
     assert reply.stanzaID == "PDO1"
     assert answer.protocolMessage.historySyncNotification.peerDataRequestSessionID == "PDO1"
-    on_demand = _history(answer)
+    on_demand = await _history(simulator, answer)
     assert on_demand.syncType == HistorySync.ON_DEMAND
     [conv] = on_demand.conversations
     assert group_jid == conv.ID
