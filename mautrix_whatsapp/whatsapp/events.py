@@ -565,7 +565,8 @@ class HistorySyncChunk:
     """One chunk of history sync from our phone, downloaded, inflated and parsed
     (whatsmeow's ``events.HistorySync``).
 
-    ``message_id`` is the id of the peer message that announced it; ``request_id`` the id of
+    ``message_id`` is the id of the peer message that announced it (the one acknowledged with
+    ``hist_sync``); ``request_id`` the id of
     the on-demand request it answers (``peerDataRequestSessionID``), if any. ``progress`` is the
     phone's percentage for this sync type (None when it gave none); ``lid_mappings`` are
     ``(lid, pn)`` pairs, already stored in ``client.lids``.
@@ -580,6 +581,8 @@ class HistorySyncChunk:
     global_settings: wa_history_sync_pb2.GlobalSettings | None = field(repr=False)
     message_id: str
     request_id: str | None
+    original_message_id: str
+    """The notification's ``originalMessageID``, as the phone set it (often empty)."""
     raw: wa_history_sync_pb2.HistorySync = field(repr=False)
 
 

@@ -212,6 +212,7 @@ def build_chunk(
         global_settings=sync.globalSettings if sync.HasField("globalSettings") else None,
         message_id=message_id,
         request_id=notification.peerDataRequestSessionID or None,
+        original_message_id=notification.originalMessageID,
         raw=sync,
     )
 

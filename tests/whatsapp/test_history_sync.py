@@ -178,13 +178,15 @@ def test_mute_ends_and_timestamps_in_every_form() -> None:
 async def test_inline_chunk_is_emitted_stored_and_acknowledged() -> None:
     client, log, sent, phone = await with_phone()
     blob = zlib.compress(sample_sync().SerializeToString())
-    msg_id = await send_from(client, phone, notification(blob, progress=40))
+    announced = notification(blob, progress=40)
+    announced.protocolMessage.historySyncNotification.originalMessageID = "ORIG1"
+    msg_id = await send_from(client, phone, announced)
     chunk = await log.wait_for(HistorySyncChunk)
     await client.history.idle()
 
     assert chunk.sync_type is HistorySyncType.INITIAL_BOOTSTRAP
     assert (chunk.chunk_order, chunk.progress, chunk.message_id) == (1, 40, msg_id)
-    assert chunk.request_id is None
+    assert chunk.request_id is None and chunk.original_message_id == "ORIG1"
     dm, group = chunk.conversations
     assert (dm.chat, dm.name, dm.unread_count, dm.archived, dm.alt_jid) == (
         BOB,
