@@ -44,7 +44,7 @@ from .media_store import get_media_store
 from .phone import get_world
 from .phone_memory import Chat, PhoneMemory, StoredMessage, get_memories
 from .phone_record import chat_key
-from .phone_send import send_peer
+from .phone_send import SendError, send_peer
 from .state import AdminError, ServerState
 
 log = logging.getLogger("simulator.history")
@@ -276,10 +276,15 @@ def install(state: ServerState) -> None:
         if get_memories(state).of(account).silent:
             log.debug("%r logged in; its phone is silent", conn)
             return
+        # In the background, as a phone does: with a large memory, building and uploading the
+        # chunks takes a while, and the login must not wait for it.
+        state.spawn(first_syncs_or_log(account, device), name="phone sends history")
+
+    async def first_syncs_or_log(account: Account, device: LinkedDevice) -> None:
         try:
             await send_first_syncs(state, account, device)
-        except AdminError as e:
-            log.info("%r: no history sent: %s", conn, e.message)
+        except (AdminError, SendError) as e:  # no keys for it, or it was unlinked meanwhile
+            log.info("%r device %d: no history sent: %s", account, device.device_id, e)
 
     async def admin_bootstrap(request: web.Request, params: dict[str, str]) -> web.StreamResponse:
         account, device = world.device_of(_str(await _body(request), "jid"))
