@@ -51,7 +51,9 @@ phone-number map, :mod:`.lid`), ``secrets`` (poll secrets and votes, :mod:`.msgs
 ``messaging_store`` (:class:`~.store.MessagingStore`; in memory by default). Media (upload,
 download, media retry, message builders) is ``client.media`` (:mod:`.media`). Messages arrive
 as :class:`~.events.Message` events (:mod:`.message`); :meth:`Client.mark_read` sends read and
-played receipts; LID ↔ phone-number pairs seen in stanzas go to ``client.lids``.
+played receipts; LID ↔ phone-number pairs seen in stanzas go to ``client.lids``. History sync
+from our phone arrives as :class:`~.events.HistorySyncChunk` events; ``client.history``
+(:mod:`.history_sync`) holds its progress and ``await client.history.request_older(...)``.
 
 Layout (as whatsmeow splits ``client.go``): this module is the public API and the stanza
 dispatch; :mod:`.connection` the connection's life (dial, read, reconnect, verdicts, sending);
@@ -87,6 +89,7 @@ from .connection import (
 from .connection_events import Action, Verdict, classify_failure, classify_stream_error
 from .device import DeviceIdentity
 from .events import PermanentDisconnect, PhoneSeen
+from .history_sync import HistorySync
 from .lid import LIDMap
 from .locks import SignalLocks
 from .login import handle_ib, handle_success
@@ -215,6 +218,9 @@ class Client(ConnectionLife):
         self.messages.install()
         self.media = MediaManager(self)
         """Upload, download, media retry and the cached ``media_conn`` (:mod:`.media`)."""
+        self.history = HistorySync(self)
+        """History sync from our phone (:mod:`.history_sync`), on-demand requests included."""
+        self.history.install()
 
     # --- events -----------------------------------------------------------------------------
 

@@ -34,6 +34,10 @@ class ClientConfig:
     """Size limit (MB) of the full history sync, None for WhatsApp's default."""
     storage_quota_mb: int = 10240
     """Storage the device offers for history, in MB; whatsmeow announces 10240."""
+    recent_sync_days: int | None = None
+    """Days limit of the RECENT sync, None for WhatsApp's default (whatsmeow sets none)."""
+    inline_initial_payload: bool = True
+    """Accept the first INITIAL_BOOTSTRAP chunk inline in the notification (whatsmeow: yes)."""
     locale: tuple[str, str] = ("en", "US")
 
     @property
@@ -72,7 +76,7 @@ def device_props(config: ClientConfig) -> companion_reg.DeviceProps:
     """What the phone learns about us at linking: name, version, history-sync wishes."""
     sync = companion_reg.DeviceProps.HistorySyncConfig(
         storageQuotaMb=config.storage_quota_mb,
-        inlineInitialPayloadInE2EeMsg=True,
+        inlineInitialPayloadInE2EeMsg=config.inline_initial_payload,
         supportCallLogHistory=True,
         supportBotUserAgentChatHistory=True,
         supportCagReactionsAndPolls=True,
@@ -90,6 +94,8 @@ def device_props(config: ClientConfig) -> companion_reg.DeviceProps:
         sync.fullSyncDaysLimit = config.history_days
     if config.history_size_mb is not None:
         sync.fullSyncSizeMbLimit = config.history_size_mb
+    if config.recent_sync_days is not None:
+        sync.recentSyncDaysLimit = config.recent_sync_days
     return companion_reg.DeviceProps(
         os=config.os_name,
         version=companion_reg.DeviceProps.AppVersion(

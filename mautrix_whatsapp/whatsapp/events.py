@@ -10,6 +10,8 @@ they care about with ``isinstance`` or ``match``. Events about the connection's 
   :class:`OfflineSyncCompleted`, :class:`PhoneSeen`;
 - traffic: :class:`Receipt` (delivered, read, played… by a contact or by our own devices),
   :class:`Message` (a decrypted message), :class:`UndecryptableMessage`;
+- history (:mod:`.history_sync`): :class:`HistorySyncChunk`, one per chunk the phone sends, or
+  :class:`HistorySyncFailed`;
 - permanent: :class:`LoggedOut`, :class:`StreamReplaced`, :class:`TemporaryBan`,
   :class:`ClientOutdated`, :class:`ConnectFailure`. After these the client does not reconnect by
   itself (they implement :class:`PermanentDisconnect`); after :class:`StreamError` it does.
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
     from .binary.jid import JID
     from .group_info import GroupInfo
     from .message_info import MessageInfo
-    from .proto import wa_e2e_pb2
+    from .proto import wa_e2e_pb2, wa_history_sync_pb2, wa_web_pb2
 
 
 class ConnectFailureReason(IntEnum):
@@ -515,3 +517,82 @@ class AccountSyncChanged:
     what: tuple[str, ...]
     timestamp: datetime | None
     devices: tuple[JID, ...] = ()
+
+
+# --- history sync (:mod:`.history_sync`) ------------------------------------------------------
+
+
+class HistorySyncType(IntEnum):
+    """``HistorySync.syncType``: which of the phone's syncs a chunk belongs to."""
+
+    INITIAL_BOOTSTRAP = 0
+    INITIAL_STATUS_V3 = 1
+    FULL = 2
+    RECENT = 3
+    PUSH_NAME = 4
+    NON_BLOCKING_DATA = 5
+    ON_DEMAND = 6
+    NO_HISTORY = 7
+    MESSAGE_ACCESS_STATUS = 8
+
+
+@dataclass(frozen=True)
+class HistoryConversation:
+    """One chat of a history chunk: its settings as the phone knows them, and its messages
+    (``WebMessageInfo``, in the phone's order: newest first; ``raw`` keeps every field). A long
+    chat may be split between chunks."""
+
+    chat: JID
+    name: str
+    unread_count: int
+    archived: bool
+    pinned_at: datetime | None
+    """When the chat was pinned (None: not pinned)."""
+    mute_end: datetime | None
+    """Muted until then (None: not muted; ``datetime.max`` in UTC: always)."""
+    marked_as_unread: bool
+    ephemeral_expiration: int
+    """Disappearing-messages timer in seconds (0: off)."""
+    ephemeral_setting_timestamp: datetime | None
+    alt_jid: JID | None
+    """The chat's other identity (its LID for a phone-number chat, or the reverse)."""
+    messages: tuple[wa_web_pb2.WebMessageInfo, ...] = field(repr=False)
+    raw: wa_history_sync_pb2.Conversation = field(repr=False)
+
+
+@dataclass(frozen=True)
+class HistorySyncChunk:
+    """One chunk of history sync from our phone, downloaded, inflated and parsed
+    (whatsmeow's ``events.HistorySync``).
+
+    ``message_id`` is the id of the peer message that announced it (the one acknowledged with
+    ``hist_sync``); ``request_id`` the id of
+    the on-demand request it answers (``peerDataRequestSessionID``), if any. ``progress`` is the
+    phone's percentage for this sync type (None when it gave none); ``lid_mappings`` are
+    ``(lid, pn)`` pairs, already stored in ``client.lids``.
+    """
+
+    sync_type: HistorySyncType
+    chunk_order: int
+    progress: int | None
+    conversations: tuple[HistoryConversation, ...]
+    push_names: tuple[tuple[JID, str], ...]
+    lid_mappings: tuple[tuple[JID, JID], ...]
+    global_settings: wa_history_sync_pb2.GlobalSettings | None = field(repr=False)
+    message_id: str
+    request_id: str | None
+    original_message_id: str
+    """The notification's ``originalMessageID``, as the phone set it (often empty)."""
+    raw: wa_history_sync_pb2.HistorySync = field(repr=False)
+
+
+@dataclass(frozen=True)
+class HistorySyncFailed:
+    """A history chunk our phone announced could not be taken in (download, hashes, zlib,
+    protobuf, size: ``error`` is a :class:`~.history_sync.HistorySyncError` whose
+    ``__cause__`` is the underlying media error, if any). It is not acknowledged."""
+
+    message_id: str
+    sync_type: HistorySyncType
+    chunk_order: int
+    error: Exception

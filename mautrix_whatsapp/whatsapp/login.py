@@ -54,6 +54,7 @@ async def handle_success(client: Client, node: Node) -> None:
         await client.signal_store.store_signed_pre_key(spk)
     client._logged_in = True
     client._reconnect_errors = 0
+    client.history.resume()
     client._spawn(after_login(client))
 
 
