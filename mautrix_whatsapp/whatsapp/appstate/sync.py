@@ -100,6 +100,7 @@ class AppState:
         (after emitting :class:`AppStateSyncError`), :class:`MissingKeysError` when it waits for
         keys; connection errors (IQError, NotConnectedError) propagate.
         """
+        name = str(name)  # a PatchName is a str subclass; node attributes want plain str
         async with self._lock:
             events = await self._fetch_locked(name, full_sync, only_if_not_synced)
         for event in events:
