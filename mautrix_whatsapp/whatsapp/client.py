@@ -91,6 +91,7 @@ from .events import PermanentDisconnect, PhoneSeen
 from .lid import LIDMap
 from .locks import SignalLocks
 from .login import handle_ib, handle_success
+from .media import MediaManager
 from .message import MessageHandler
 from .message_builders import Message
 from .message_source import parse_message_source
@@ -216,6 +217,8 @@ class Client(ConnectionLife):
         own devices (``read-self``)."""
         self.messages = MessageHandler(self)
         self.messages.install()
+        self.media = MediaManager(self)
+        """Upload, download, media retry and the cached ``media_conn`` (:mod:`.media`)."""
         self.app_state = AppState(self, app_state_store or MemoryAppStateStore())
         """App-state collections: fetch, send our patches, key shares (:mod:`.appstate`)."""
         self.app_state.install()

@@ -19,7 +19,7 @@ from mautrix_whatsapp.whatsapp.binary.jid import JID
 from mautrix_whatsapp.whatsapp.crypto.keys import KeyPair
 from mautrix_whatsapp.whatsapp.proto import wa_common_pb2, wa_e2e_pb2
 
-from . import phone_send
+from . import phone_media, phone_send
 from .accounts import Account
 from .admin_phone import _body
 from .core import json_response
@@ -204,7 +204,10 @@ def install(state: ServerState) -> None:
         account = account_of(params)
         data = await _body(request)
         chat = _jid(data.get("to"), "to")
-        message = build_message(people.of(account), chat, data)
+        if "media" in data:  # an image, video, voice note… (README, "Media")
+            message = phone_media.media_message(state, _dict(data, "media"))
+        else:
+            message = build_message(people.of(account), chat, data)
         try:
             message_id, t = await phone_send.send(
                 state, account, chat, message, str(data["id"]) if data.get("id") else None

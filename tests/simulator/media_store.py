@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 
 from .state import ServerState
@@ -42,10 +43,44 @@ class StoredBlob:
     expired: bool = False
 
 
+MEDIA_CONN_TTL = 300
+"""Seconds a client may cache ``media_conn`` (WhatsApp answers ``ttl="300"``)."""
+AUTH_TTL = 21600
+"""Seconds an upload ``auth`` stays valid (WhatsApp's ``auth_ttl``)."""
+MAX_UPLOAD_BYTES = 128 * 1024 * 1024
+"""Default largest accepted upload body (a 100 MB video fits)."""
+
+
 class MediaStore:
     def __init__(self) -> None:
         self.blobs: dict[str, StoredBlob] = {}
         """By direct path without its query string."""
+        self.auths: dict[str, float] = {}
+        """Upload auths issued by ``media_conn``, with their expiry (monotonic seconds)."""
+        self.revoked: set[str] = set()
+        """Auths issued once and revoked since (a refresh is due, not a client fault)."""
+        self.max_upload_bytes = MAX_UPLOAD_BYTES
+
+    def issue_auth(self) -> str:
+        auth = secrets.token_urlsafe(48)
+        self.auths[auth] = time.monotonic() + AUTH_TTL
+        return auth
+
+    def auth_status(self, auth: str) -> str:
+        """``valid``, ``expired`` (issued, but past its ttl or revoked) or ``unknown``."""
+        expiry = self.auths.get(auth)
+        if expiry is None:
+            return "expired" if auth in self.revoked else "unknown"
+        if time.monotonic() > expiry:
+            return "expired"
+        return "valid"
+
+    def revoke_auths(self) -> int:
+        """Invalidate every issued auth, so clients must fetch ``media_conn`` again."""
+        count = len(self.auths)
+        self.revoked.update(self.auths)
+        self.auths.clear()
+        return count
 
     def put(self, blob: bytes, media_type: str) -> StoredBlob:
         """Keep ``blob`` under a fresh direct path (each upload gets its own, like WhatsApp)."""

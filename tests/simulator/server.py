@@ -38,6 +38,7 @@ PLUGINS: tuple[str, ...] = (
     "tests.simulator.history_bootstrap",
     "tests.simulator.app_state",
     "tests.simulator.privacy",
+    "tests.simulator.media",
 )
 """Feature modules loaded at start-up, in order; each defines ``install(state: ServerState)``."""
 
@@ -71,6 +72,7 @@ class Simulator:
         app.router.add_get(WEBSOCKET_PATH, self._websocket)
         app.router.add_route("*", "/admin/{tail:.*}", self._admin)
         app.router.add_route("*", "/mms/{tail:.*}", self._media)
+        app.router.add_route("*", "/v/{tail:.*}", self._media)  # direct paths of stored media
         return app
 
     async def start(

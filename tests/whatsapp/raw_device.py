@@ -124,7 +124,7 @@ async def linked_raw_device(info: SimulatorInfo, phone: str, push_name: str = ""
         info, "POST", "/accounts", {"phone": phone, "default": True, "push_name": push_name}
     )
     assert status == 200, account
-    client, store, log = make_client(info)
+    client, store, log = make_client(info, ca_file=info.ca_file)
     await link_by_qr(info, client, log)
     await client.disconnect()
     device = await store.load_device()

@@ -18,11 +18,12 @@ re-fetches the collection so our state matches the server's.
 from __future__ import annotations
 
 import asyncio
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..binary.errors import BinaryError
 from ..binary.node import Node
+from ..media.download import download_media
+from ..media.types import MediaType
 from ..proto import wa_e2e_pb2
 from ..proto import wa_server_sync_pb2 as pb
 from ..store import AppStateStore
@@ -51,20 +52,18 @@ MAX_ROUNDS = 1000
 
 
 def _media_downloader(client: Client) -> Downloader:
-    """Download blobs with the media module (media type APP_STATE)."""
+    """Download blobs with the media module (media type APP_STATE, all four checks)."""
 
     async def download(ref: pb.ExternalBlobReference) -> bytes:
-        media: Any = importlib.import_module("mautrix_whatsapp.whatsapp.media.download")
-        data: bytes = await media.download_media(
+        return await download_media(
             client,
             direct_path=ref.directPath,
             media_key=ref.mediaKey,
             file_enc_sha256=ref.fileEncSHA256,
             file_sha256=ref.fileSHA256,
-            media_type=media.MediaType.APP_STATE,
+            media_type=MediaType.APP_STATE,
             file_length=ref.fileSizeBytes or None,
         )
-        return data
 
     return download
 
