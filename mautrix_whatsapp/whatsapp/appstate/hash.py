@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from ..proto import wa_server_sync_pb2 as pb
 from ..store import EMPTY_APP_STATE_HASH
-from . import lthash
 from .errors import MalformedAppStateError
+from .lthash import subtract_then_add
 
 VALUE_MAC_SIZE = 32
 SET = pb.SyncdMutation.SET
@@ -90,5 +90,5 @@ class HashState:
                 removed.append(previous)
             elif mutation.operation == REMOVE:
                 unknown_removes.append(idx)
-        self.hash = lthash.subtract_then_add(self.hash, removed, added)
+        self.hash = subtract_then_add(self.hash, removed, added)
         return unknown_removes
