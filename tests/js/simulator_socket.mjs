@@ -27,5 +27,8 @@ export const makeSimulatorSocket = (url, auth, extra = {}) =>
 		markOnlineOnConnect: false,
 		defaultQueryTimeoutMs: 5000,
 		connectTimeoutMs: 10000,
+		// Check every app-state MAC (Baileys skips them by default): the simulator's patches and
+		// snapshots, and ours, are then proven by a client we did not write.
+		appStateMacVerification: { patch: true, snapshot: true },
 		...extra
 	})

@@ -37,6 +37,7 @@ from .people import (
     parse_message,
 )
 from .phone import get_world
+from .phone_hooks import own_device_hooks
 from .phone_send import resend
 from .relay import route_receipt
 from .routing import Sender
@@ -103,6 +104,9 @@ async def receive(state: ServerState, account: Account, node: Node) -> None:
                 message=message,
             )
         )
+    if message is not None and from_me and author.device != 0:
+        for hook in own_device_hooks(state):
+            state.spawn(hook(state, account, author.device, message), name="own device hook")
     receipt_type = ""
     if from_me:
         receipt_type = "peer_msg" if attrs.get("category") == "peer" else "sender"

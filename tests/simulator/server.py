@@ -35,8 +35,8 @@ PLUGINS: tuple[str, ...] = (
     "tests.simulator.usync",
     "tests.simulator.notify",
     "tests.simulator.admin_people",
-    "tests.simulator.history_bootstrap",
     "tests.simulator.app_state",
+    "tests.simulator.history_bootstrap",
     "tests.simulator.privacy",
     "tests.simulator.media",
 )
