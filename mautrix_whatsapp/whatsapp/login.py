@@ -47,6 +47,11 @@ async def handle_success(client: Client, node: Node) -> None:
     if isinstance(lid, JID) and lid.server == "lid" and client.device.lid != lid:
         client.device.lid = lid
         await client.device_store.save_device(client.device)
+    # The phone may encrypt to our signed pre-key before our first pre-key upload stored it
+    # (its history sync right after linking): the store must hold it before any <message>.
+    spk = client.device.signed_pre_key
+    if not await client.signal_store.contains_signed_pre_key(spk.key_id):
+        await client.signal_store.store_signed_pre_key(spk)
     client._logged_in = True
     client._reconnect_errors = 0
     client._spawn(after_login(client))
