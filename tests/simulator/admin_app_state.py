@@ -64,7 +64,23 @@ def _collections_json(state: ServerState, account: Account, with_keys: bool) -> 
         if with_keys:
             item["key_data"] = key.key_data.hex()
         keys.append(item)
+    memory = get_memories(state).of(account)
+    chats = {
+        chat.jid: {
+            "pinned": chat.pinned,
+            "archived": chat.archived,
+            "mute_end": chat.mute_end,
+            "marked_unread": chat.marked_unread,
+        }
+        for chat in memory.chats.values()
+        if chat.pinned or chat.archived or chat.mute_end or chat.marked_unread
+    }
+    contacts = {
+        c.jid: {"full_name": c.full_name, "first_name": c.first_name, "lid": c.lid}
+        for c in memory.contacts.values()
+    }
     return {
+        "memory": {"push_name": account.push_name, "contacts": contacts, "chats": chats},
         "collections": collections,
         "keys": keys,
         "withhold": phone_keys.withhold,
