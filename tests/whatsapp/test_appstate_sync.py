@@ -35,6 +35,7 @@ from mautrix_whatsapp.whatsapp.appstate.errors import (
 from mautrix_whatsapp.whatsapp.appstate.keys import INDEX_CONTACT
 from mautrix_whatsapp.whatsapp.binary import Node
 from mautrix_whatsapp.whatsapp.binary.jid import JID
+from mautrix_whatsapp.whatsapp.connection import NotConnectedError
 from mautrix_whatsapp.whatsapp.message_info import MessageInfo
 from mautrix_whatsapp.whatsapp.proto import wa_e2e_pb2
 from mautrix_whatsapp.whatsapp.proto import wa_server_sync_pb2 as pb
@@ -318,3 +319,20 @@ async def test_send_without_keys_is_refused() -> None:
     world = World()
     with pytest.raises(NoAppStateKeyError):
         await world.client.app_state.send(build_pin(ALICE, True))
+
+
+async def test_lost_connection_stops_the_sync_quietly() -> None:
+    world = World()
+    await world.store_key(world.key_id)
+    tried: list[Node] = []
+
+    async def down(node: Node) -> None:
+        tried.append(node)
+        raise NotConnectedError("not connected")
+
+    world.client.send_node = down  # type: ignore[method-assign]
+    await world.client.app_state.fetch_all()
+    assert len(tried) == 1  # the first collection, then it stopped
+    with pytest.raises(NotConnectedError):
+        await world.client.app_state.fetch("regular")
+    assert not world.log.of(ev.AppStateSyncError)

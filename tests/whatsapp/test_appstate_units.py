@@ -30,6 +30,7 @@ from mautrix_whatsapp.whatsapp.proto import wa_e2e_pb2
 from mautrix_whatsapp.whatsapp.proto import wa_server_sync_pb2 as pb
 from mautrix_whatsapp.whatsapp.proto import wa_sync_action_pb2 as sa
 from mautrix_whatsapp.whatsapp.store import AppStateSyncKey, MemoryAppStateStore
+from tests.whatsapp.test_client_helpers import offline_client
 
 ALICE = "15550001@s.whatsapp.net"
 GROUP = "120363000000000001@g.us"
@@ -243,3 +244,37 @@ async def test_key_shares_skip_empty_keys_and_requests_are_rate_limited() -> Non
     key = await store.get_app_state_sync_key(b"\x02")
     assert key is not None and key.data == b"k" * 32 and key.timestamp == 9
     assert arrived == [True]
+
+
+async def test_key_shares_only_from_our_own_devices() -> None:
+    """A share from someone else is not stored; one from our own phone is (through the
+    message handler, as a decrypted message would go)."""
+    own = JID.parse("15550000@s.whatsapp.net")
+    client, _store, _log, _sent = offline_client()
+    client.device.jid = JID.parse("15550000:4@s.whatsapp.net")
+    fetched: list[bool] = []
+
+    async def on_keys(answered: bool) -> None:
+        fetched.append(answered)
+
+    client.app_state.shares.on_keys = on_keys
+    message = wa_e2e_pb2.Message(
+        protocolMessage=wa_e2e_pb2.ProtocolMessage(
+            type=wa_e2e_pb2.ProtocolMessage.APP_STATE_SYNC_KEY_SHARE,
+            appStateSyncKeyShare=wa_e2e_pb2.AppStateSyncKeyShare(
+                keys=[
+                    wa_e2e_pb2.AppStateSyncKey(
+                        keyID=wa_e2e_pb2.AppStateSyncKeyId(keyID=b"\x05"),
+                        keyData=wa_e2e_pb2.AppStateSyncKeyData(keyData=b"s" * 32, timestamp=3),
+                    )
+                ]
+            ),
+        )
+    )
+    stranger = JID.parse(ALICE)
+    for sender, from_me in ((stranger, False), (own, True)):
+        info = MessageInfo(sender, sender, f"M{from_me}", datetime.now(UTC), from_me, False)
+        await client.messages._handle_decrypted(info, message, Node("enc", {}))
+        stored = await client.app_state.store.get_app_state_sync_key(b"\x05")
+        assert (stored is not None) is from_me
+    assert fetched == [False]

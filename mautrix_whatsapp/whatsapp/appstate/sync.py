@@ -22,10 +22,13 @@ from typing import TYPE_CHECKING
 
 from ..binary.errors import BinaryError
 from ..binary.node import Node
+from ..connection import NotConnectedError
 from ..media.download import download_media
 from ..media.types import MediaType
 from ..proto import wa_e2e_pb2
 from ..proto import wa_server_sync_pb2 as pb
+from ..request import IQError
+from ..socket.errors import SocketError
 from ..store import AppStateStore
 from .decode import Decoder, Downloader, PatchList, key_ids, parse_patch_list
 from .encode import PatchInfo, encode_patch
@@ -107,11 +110,18 @@ class AppState:
 
     async def fetch_all(self, *, only_if_not_synced: bool = False) -> None:
         """Fetch every collection; one collection's failure is logged and the rest go on."""
-        for name in ALL_PATCH_NAMES:
+        await self._fetch_each(list(ALL_PATCH_NAMES), only_if_not_synced)
+
+    async def _fetch_each(self, names: list[str], only_if_not_synced: bool) -> None:
+        """Fetch ``names`` in turn; a lost connection ends it (the next login catches up)."""
+        for name in names:
             try:
                 await self.fetch(name, only_if_not_synced=only_if_not_synced)
             except AppStateError as e:
                 self.client.log.warning("App state %s not synced: %s", name, e)
+            except (IQError, NotConnectedError, SocketError) as e:
+                self.client.log.info("App state sync stopped at %s: %s", name, e)
+                return
 
     async def _fetch_locked(
         self, name: str, full_sync: bool, only_if_not_synced: bool
@@ -232,14 +242,7 @@ class AppState:
             except BinaryError as e:
                 self.client.log.warning("Malformed server_sync collection: %s", e)
         if names:
-            self.client._spawn(self._resync(names))
-
-    async def _resync(self, names: list[str]) -> None:
-        for name in names:
-            try:
-                await self.fetch(name)
-            except AppStateError as e:
-                self.client.log.warning("App state %s not synced after server_sync: %s", name, e)
+            self.client._spawn(self._fetch_each(names, False))
 
     async def _keys_arrived(self, answered_request: bool) -> None:
         """New keys: sync what was never synced (or everything, if we had asked for them)."""
