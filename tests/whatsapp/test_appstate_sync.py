@@ -336,3 +336,24 @@ async def test_lost_connection_stops_the_sync_quietly() -> None:
     with pytest.raises(NotConnectedError):
         await world.client.app_state.fetch("regular")
     assert not world.log.of(ev.AppStateSyncError)
+
+
+async def test_patches_verified_before_a_missing_key_are_reported() -> None:
+    world = World()
+    server = world.server
+    await world.store_key(world.key_id)
+    await server.add(build_pin(ALICE, True), world.key_id)
+    await world.client.app_state.fetch("regular_low")
+    other = server.new_key()
+    await server.add(build_pin(BOB, True), world.key_id)  # v2: a key we have
+    await server.add(build_pin(ALICE, False), other)  # v3: one we lack (same page)
+    with pytest.raises(MissingKeysError):
+        await world.client.app_state.fetch("regular_low")
+    assert [(p.jid, p.pinned) for p in world.log.of(ev.Pin) if not p.from_full_sync] == [
+        (BOB, True)
+    ]
+    assert (await world.state("regular_low"))[0] == 2
+    await world.give_key(other)
+    unpinned = await world.log.wait_for(ev.Pin, count=3)
+    assert (unpinned.jid, unpinned.pinned, unpinned.from_full_sync) == (ALICE, False, False)
+    assert await world.in_sync("regular_low")

@@ -147,15 +147,20 @@ class Decoder:
         self.keys = keys
 
     async def decode(
-        self, patch_list: PatchList, state: HashState, *, validate: bool = True
+        self,
+        patch_list: PatchList,
+        state: HashState,
+        *,
+        validate: bool = True,
+        out: list[Mutation] | None = None,
     ) -> tuple[list[Mutation], HashState]:
         """Apply the snapshot (if any) then each patch; returns the mutations and new state.
 
         The state is stored after the snapshot and after each patch, so a failure part-way
-        keeps what was verified so far.
+        keeps what was verified so far; the mutations of those are in ``out`` by then.
         """
         name = patch_list.name
-        mutations: list[Mutation] = []
+        mutations: list[Mutation] = out if out is not None else []
         if patch_list.snapshot is not None:
             state = await self._decode_snapshot(name, patch_list.snapshot, validate, mutations)
         for patch in patch_list.patches:
@@ -174,9 +179,10 @@ class Decoder:
         await state.update(records, no_previous)
         if validate:
             await self._check_snapshot_mac(name, state, snapshot.keyID.ID, snapshot.mac)
-        result = _Output(mutations=out)
+        result = _Output()
         await self._decode_mutations(records, result, validate, state.version)
         await self._store(name, state, result)
+        out.extend(result.mutations)
         return state
 
     async def _decode_patch(
@@ -208,9 +214,10 @@ class Decoder:
                 raise MismatchingPatchMACError(
                     f"patch MAC of {name} v{new_state.version} does not verify"
                 )
-        result = _Output(mutations=out)
+        result = _Output()
         await self._decode_mutations(mutations, result, validate, new_state.version)
         await self._store(name, new_state, result)
+        out.extend(result.mutations)
         return new_state
 
     async def _check_snapshot_mac(

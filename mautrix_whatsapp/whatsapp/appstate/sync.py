@@ -30,7 +30,7 @@ from ..proto import wa_server_sync_pb2 as pb
 from ..request import IQError
 from ..socket.errors import SocketError
 from ..store import AppStateStore
-from .decode import Decoder, Downloader, PatchList, key_ids, parse_patch_list
+from .decode import Decoder, Downloader, Mutation, PatchList, key_ids, parse_patch_list
 from .encode import PatchInfo, encode_patch
 from .errors import (
     AppStateError,
@@ -103,8 +103,15 @@ class AppState:
         keys; connection errors (IQError, NotConnectedError) propagate.
         """
         name = str(name)  # a PatchName is a str subclass; node attributes want plain str
-        async with self._lock:
-            events = await self._fetch_locked(name, full_sync, only_if_not_synced)
+        events: list[object] = []
+        try:
+            async with self._lock:
+                await self._fetch_locked(name, full_sync, only_if_not_synced, events)
+        finally:
+            await self._dispatch(events)
+
+    async def _dispatch(self, events: list[object]) -> None:
+        """Deliver events outside the lock, so a handler may fetch or send in turn."""
         for event in events:
             await self.client.dispatch(event)
 
@@ -124,65 +131,72 @@ class AppState:
                 return
 
     async def _fetch_locked(
-        self, name: str, full_sync: bool, only_if_not_synced: bool
-    ) -> list[object]:
+        self, name: str, full_sync: bool, only_if_not_synced: bool, events: list[object]
+    ) -> None:
+        """Sync ``name``, collecting events (those of patches verified before a failure too)."""
         try:
-            return await self._sync(name, full_sync, only_if_not_synced)
+            await self._sync(name, full_sync, only_if_not_synced, events)
+            return
         except MissingKeysError as e:
-            await self._keys_missing(e)
+            await self._keys_missing(e, events)
             raise
         except (MACMismatchError, MalformedAppStateError) as e:
             self.client.log.warning("App state %s failed to verify (%s); resyncing", name, e)
-            await self.client.dispatch(AppStateSyncError(name, e, full_sync, resyncing=True))
+            events.append(AppStateSyncError(name, e, full_sync, resyncing=True))
         except AppStateError as e:
-            await self._failed(name, e, full_sync)
+            self._failed(name, e, full_sync, events)
             raise
         try:
-            return await self._sync(name, True, False)
+            await self._sync(name, True, False, events)
         except MissingKeysError as e:
-            await self._keys_missing(e)
+            await self._keys_missing(e, events)
             raise
         except AppStateError as e:
-            await self._failed(name, e, True)
+            self._failed(name, e, True, events)
             raise
 
-    async def _keys_missing(self, error: MissingKeysError) -> None:
-        await self.client.dispatch(AppStateKeysMissing(error.name, error.key_ids))
+    async def _keys_missing(self, error: MissingKeysError, events: list[object]) -> None:
+        events.append(AppStateKeysMissing(error.name, error.key_ids))
         await self.shares.request(error.key_ids)
 
-    async def _failed(self, name: str, error: AppStateError, full_sync: bool) -> None:
+    def _failed(
+        self, name: str, error: AppStateError, full_sync: bool, events: list[object]
+    ) -> None:
         self.client.log.error("App state %s sync failed: %s", name, error)
-        await self.client.dispatch(AppStateSyncError(name, error, full_sync, resyncing=False))
+        events.append(AppStateSyncError(name, error, full_sync, resyncing=False))
 
-    async def _sync(self, name: str, full_sync: bool, only_if_not_synced: bool) -> list[object]:
+    async def _sync(
+        self, name: str, full_sync: bool, only_if_not_synced: bool, events: list[object]
+    ) -> None:
         if full_sync:
             await self.store.delete_app_state_version(name)
         version, lt_hash = await self.store.get_app_state_version(name)
         if version == 0:
             full_sync = True
         elif only_if_not_synced:
-            return []
+            return
         state = HashState(version, lt_hash)
-        events: list[object] = []
         want_snapshot = full_sync
         for _ in range(MAX_ROUNDS):
             patch_list = await self._fetch_patches(name, state.version, want_snapshot)
             if patch_list.snapshot is not None and not want_snapshot:
                 raise MalformedAppStateError(f"unasked-for snapshot of {name}")
             want_snapshot = False
+            mutations: list[Mutation] = []
             try:
-                mutations, state = await self.decoder.decode(patch_list, state)
+                _, state = await self.decoder.decode(patch_list, state, out=mutations)
             except KeyNotFoundError as e:
                 missing = [k for k in key_ids(patch_list) if not await self.keys.has(k)]
                 raise MissingKeysError(name, missing or [e.key_id]) from e
-            events.extend(to_event(name, m, full_sync) for m in mutations)
+            finally:
+                # Patches verified before a failure are stored: their events are real.
+                events.extend(to_event(name, m, full_sync) for m in mutations)
             if not patch_list.has_more_patches:
                 break
         else:
             raise MalformedAppStateError(f"{name} still has more patches after {MAX_ROUNDS}")
         self.client.log.debug("Synced app state %s to v%d", name, state.version)
         events.append(AppStateSyncComplete(name, state.version, full_sync))
-        return events
 
     async def _fetch_patches(self, name: str, version: int, snapshot: bool) -> PatchList:
         attrs = {"name": name, "return_snapshot": "true" if snapshot else "false"}
@@ -197,12 +211,14 @@ class AppState:
 
     async def send(self, patch: PatchInfo) -> None:
         """Send our own mutations, then re-fetch the collection (events follow)."""
-        async with self._lock:
-            events = await self._send_locked(patch, retry=True)
-        for event in events:
-            await self.client.dispatch(event)
+        events: list[object] = []
+        try:
+            async with self._lock:
+                await self._send_locked(patch, events, retry=True)
+        finally:
+            await self._dispatch(events)
 
-    async def _send_locked(self, patch: PatchInfo, *, retry: bool) -> list[object]:
+    async def _send_locked(self, patch: PatchInfo, events: list[object], *, retry: bool) -> None:
         name = str(patch.type)
         version, lt_hash = await self.store.get_app_state_version(name)
         key_id = await self.store.get_latest_app_state_sync_key_id()
@@ -226,10 +242,11 @@ class AppState:
             if error.code == 409 and retry:
                 # Someone else changed the collection first: catch up, then try once more.
                 self.client.log.warning("App state %s conflict; catching up and retrying", name)
-                events = await self._fetch_locked(name, False, False)
-                return events + await self._send_locked(patch, retry=False)
+                await self._fetch_locked(name, False, False, events)
+                await self._send_locked(patch, events, retry=False)
+                return
             raise error
-        return await self._fetch_locked(name, False, False)
+        await self._fetch_locked(name, False, False, events)
 
     # --- triggers ---------------------------------------------------------------------------
 
