@@ -9,6 +9,7 @@ message id or text), as :meth:`BaileysPeer.wait_for` allows.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -27,14 +28,26 @@ BOB = "15550001002"
 CAROL = "15550001003"
 
 
+def _module_simulator(factory: pytest.TempPathFactory, *, tls: bool) -> Iterator[SimulatorInfo]:
+    with run_simulator(factory.mktemp("simulator"), tls=tls) as info:
+        yield info
+        status = simulator_status(info)
+        assert status["protocol_errors"] == [], status["protocol_errors"]
+
+
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorInfo]:
     """One simulator for the module; at the end, no stanza of a client may have been refused
     as malformed (Baileys is the reference: a refusal is the simulator's mistake or ours)."""
-    with run_simulator(tmp_path_factory.mktemp("simulator")) as info:
-        yield info
-        status = simulator_status(info)
-        assert status["protocol_errors"] == [], status["protocol_errors"]
+    yield from _module_simulator(tmp_path_factory, tls=False)
+
+
+@pytest.fixture(scope="module")
+def sim_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorInfo]:
+    """The same over ``wss``/``https``, as Baileys needs for media: it always uploads and
+    downloads at ``https://{media_conn hostname}`` (peers trust the CA through
+    ``NODE_EXTRA_CA_CERTS``; our client through ``ca_file=sim_tls.ca_file``)."""
+    yield from _module_simulator(tmp_path_factory, tls=True)
 
 
 def simulator_status(info: SimulatorInfo) -> dict[str, Any]:
@@ -94,7 +107,7 @@ async def linked_client(
         sim, "POST", "/accounts", {"phone": phone, "push_name": push_name, "default": True}
     )
     assert status == 200, body
-    client, _store, log = make_client(sim)
+    client, _store, log = make_client(sim, ca_file=sim.ca_file)
     if before_link is not None:
         before_link(client)
     await link_by_qr(sim, client, log)
@@ -102,3 +115,21 @@ async def linked_client(
         yield client, log
     finally:
         await client.disconnect()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def peers_tls(
+    sim_tls: SimulatorInfo, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[tuple[BaileysPeer, BaileysPeer]]:
+    """Baileys as Alice (+15550001001) and Bob (+15550001002) on :func:`sim_tls`, linked in
+    that order."""
+    async with contextlib.AsyncExitStack() as stack:
+        linked = [
+            await stack.enter_async_context(
+                BaileysPeer.start(
+                    sim_tls, push_name=name, auth_dir=tmp_path_factory.mktemp(name), phone=phone
+                )
+            )
+            for name, phone in (("Alice", ALICE), ("Bob", BOB))
+        ]
+        yield linked[0], linked[1]

@@ -36,6 +36,9 @@ pytestmark = pytest.mark.synapse
 async def test_qr_login_restart_and_logout(
     bridge: BridgeProcess, synapse: SynapseInfo, simulator: SimulatorInfo, matrix_user: MakeUser
 ) -> None:
+    # A real phone shares its app-state keys right after linking, which tells the bridge it
+    # was active just now; this phone stays quiet so that its last activity is what we set.
+    await sim_admin(simulator, "POST", "/app-state/config", json={"share_keys_at_login": False})
     alice, room, scan = await linked_user(matrix_user, synapse, simulator)
     bot = synapse.bot_mxid
     phone, jid = scan["phone"], scan["jid"]
@@ -149,13 +152,15 @@ async def test_device_removed_on_the_phone(
 async def test_connection_notices(
     bridge: BridgeProcess, synapse: SynapseInfo, simulator: SimulatorInfo, matrix_user: MakeUser
 ) -> None:
+    await sim_admin(simulator, "POST", "/app-state/config", json={"share_keys_at_login": False})
     alice, room, scan = await linked_user(matrix_user, synapse, simulator)
     bot = synapse.bot_mxid
     jid, phone = scan["jid"], scan["phone"]
 
     # The phone has not been online for 13 days: one warning, not one per update. (Linking
     # itself tells the bridge nothing: the simulated phone, unlike a real one, sends no history
-    # sync. So the phone's first sign of life is this read receipt from 13 days ago.)
+    # sync and, told so above, no app-state keys. So the phone's first sign of life is this read
+    # receipt from 13 days ago.)
     await sim_admin(
         simulator, "POST", "/mock-phone/last-seen", json={"phone": phone, "ago": 13 * 86400}
     )

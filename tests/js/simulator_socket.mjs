@@ -16,6 +16,26 @@ export const trustRootKey = hex => {
 export const printLine = value =>
 	new Promise(resolve => process.stdout.write(JSON.stringify(value) + '\n', resolve))
 
+/** WhatsApp's default media host: Baileys downloads there what it gets no host for (app-state
+ * snapshots, history sync blobs: `getUrlFromDirectPath` without a host). */
+const DEFAULT_MEDIA_ORIGIN = 'https://mmg.whatsapp.net'
+
+/** A fetch dispatcher that sends requests for the default media host to the simulator behind
+ * `url` (which serves WhatsApp's CDN too), as DNS would, and everything else on unchanged. */
+export const simulatorMediaDispatcher = url => {
+	const { protocol, host } = new URL(url)
+	const origin = `${protocol === 'wss:' ? 'https:' : 'http:'}//${host}`
+	return {
+		dispatch(options, handler) {
+			// node's own undici agent, created when fetch first loads (so there by now).
+			const agent = globalThis[Symbol.for('undici.globalDispatcher.1')]
+			if (!agent) throw new Error('no global fetch dispatcher')
+			const target = String(options.origin) === DEFAULT_MEDIA_ORIGIN ? { ...options, origin } : options
+			return agent.dispatch(target, handler)
+		}
+	}
+}
+
 /** A quiet Baileys socket with short timeouts, connecting to `url` with the given auth state;
  * `extra` adds or overrides socket options (e.g. `getMessage` for retries and polls). */
 export const makeSimulatorSocket = (url, auth, extra = {}) =>
@@ -30,5 +50,6 @@ export const makeSimulatorSocket = (url, auth, extra = {}) =>
 		// Check every app-state MAC (Baileys skips them by default): the simulator's patches and
 		// snapshots, and ours, are then proven by a client we did not write.
 		appStateMacVerification: { patch: true, snapshot: true },
+		options: { dispatcher: simulatorMediaDispatcher(url) },
 		...extra
 	})

@@ -5,6 +5,7 @@ keys, and corrupt what is served next (for resync tests). Documented in the READ
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aiohttp import web
@@ -87,6 +88,7 @@ def _collections_json(state: ServerState, account: Account, with_keys: bool) -> 
         "shared_with": sorted(phone_keys.shared_with),
         "key_requests": phone_keys.requests,
         "failures": app_state.failures,
+        "snapshots_served": app_state.snapshots_served,
         "config": vars(service.config),
     }
 
@@ -140,7 +142,9 @@ def install(state: ServerState) -> None:
         if "pinned" in body:
             pinned = body["pinned"]
             chat.pinned = (
-                int(pinned) if not isinstance(pinned, bool) else (int(_now()) if pinned else 0)
+                int(pinned)
+                if not isinstance(pinned, bool)
+                else (int(time.time()) if pinned else 0)
             )
         if "archived" in body:
             chat.archived = bool(body["archived"])
@@ -205,7 +209,10 @@ def install(state: ServerState) -> None:
             if body["snapshots"] not in ("auto", "always", "never"):
                 raise AdminError(400, '"snapshots" must be auto, always or never')
             current.snapshots = str(body["snapshots"])
-        return json_response(vars(current))
+        ring = get_key_ring(state)
+        if "share_keys_at_login" in body:
+            ring.share_at_login = bool(body["share_keys_at_login"])
+        return json_response({**vars(current), "share_keys_at_login": ring.share_at_login})
 
     routes = state.admin_routes
     routes.add("POST", "/accounts/{phone}/contacts", set_contacts)
@@ -215,9 +222,3 @@ def install(state: ServerState) -> None:
     routes.add("POST", "/accounts/{phone}/app-state/corrupt-next", corrupt_next)
     routes.add("POST", "/accounts/{phone}/app-state/keys", keys)
     routes.add("POST", "/app-state/config", config)
-
-
-def _now() -> float:
-    import time
-
-    return time.time()

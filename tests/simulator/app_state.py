@@ -31,7 +31,7 @@ from mautrix_whatsapp.whatsapp.binary.jid import SERVER_JID
 from mautrix_whatsapp.whatsapp.proto import wa_server_sync_pb2
 
 from . import app_state_keys
-from .accounts import Account
+from .accounts import Account, LinkedDevice
 from .app_state_crypto import MutationKeys, snapshot_mac
 from .app_state_keys import get_key_ring
 from .app_state_phone import AccountAppState, reconcile, take_patch
@@ -124,6 +124,7 @@ class AppStateService:
             mac=mac,
             keyID=wa_server_sync_pb2.KeyId(ID=key.key_id),
         )
+        app_state.snapshots_served += 1
         encrypted = encrypt_media(snapshot.SerializeToString(), "md-app-state")
         stored = get_media_store(self.state).put(encrypted.blob, "md-app-state")
         reference = wa_server_sync_pb2.ExternalBlobReference(
@@ -241,23 +242,24 @@ def get_app_state(state: ServerState) -> AppStateService:
 async def handle_sync(conn: Connection, node: Node) -> Node:
     account = conn.extra.get("account")
     device = conn.extra.get("linked_device")
-    if not isinstance(account, Account) or device is None:
+    if not isinstance(account, Account) or not isinstance(device, LinkedDevice):
         return iq_error(node, "401", "not-authorized")
     service = get_app_state(conn.state)
     requests = node.get_child_by_tag("sync").children_by_tag("collection")
     if any(not c.children_by_tag("patch") for c in requests):
-        service.phone_changes(account, notify_except=getattr(device, "device_id", None))
+        service.phone_changes(account, notify_except=device.device_id)
     answers = []
     for collection in requests:
         name = collection.attr_str("name")
-        version = int(str(collection.attrs.get("version", "0")) or 0)
+        # whatsmeow leaves ``version`` out when it asks for a snapshot.
+        version = collection.attr_int_opt("version") or 0
         patch_nodes = collection.children_by_tag("patch")
         if patch_nodes:
             answers.append(
                 service.receive_patches(account, device.device_id, name, version, patch_nodes)
             )
         else:
-            snapshot = str(collection.attrs.get("return_snapshot", "false")) == "true"
+            snapshot = collection.attr_bool_opt("return_snapshot") or False
             answers.append(service.fetch(account, name, version, snapshot))
     return iq_result(node, [Node("sync", {}, answers)])
 

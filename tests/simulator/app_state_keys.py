@@ -8,8 +8,9 @@ only syncs app state once it has a key. A companion missing a key asks for it wi
 ``APP_STATE_SYNC_KEY_REQUEST`` (``keyIDs``); the phone answers with a share of the keys it knows
 (unknown ids are left out; nothing is sent if it knows none of them).
 
-The admin switch ``withhold`` keeps the phone from sharing at login, so tests can prove that a
-companion requests the keys it lacks; ``rotate`` makes a new key that is then the latest.
+The admin switch ``withhold`` (one account; ``share_keys_at_login`` for all) keeps the
+phone from sharing at login, so tests can prove that a companion requests the keys it lacks;
+``rotate`` makes a new key that is then the latest.
 """
 
 from __future__ import annotations
@@ -88,6 +89,9 @@ class PhoneKeys:
 class KeyRing:
     def __init__(self) -> None:
         self._by_phone: dict[str, PhoneKeys] = {}
+        self.share_at_login = True
+        """False: no phone shares its keys at login (admin ``share_keys_at_login``), so a
+        fresh companion hears nothing from its phone until the phone does something."""
 
     def of(self, account: Account) -> PhoneKeys:
         keys = self._by_phone.get(account.phone)
@@ -157,14 +161,15 @@ def install(state: ServerState) -> None:
         device = conn.extra.get("linked_device")
         if not isinstance(account, Account) or not isinstance(device, LinkedDevice):
             return
-        phone_keys = get_key_ring(state).of(account)
+        ring = get_key_ring(state)
+        phone_keys = ring.of(account)
         if conn.closed.is_set() or device.device_id in phone_keys.shared_with:
             return
-        if phone_keys.withhold:
+        if phone_keys.withhold or not ring.share_at_login:
             log.info("%r: withholding app-state keys", conn)
             return
-        phone_keys.shared_with.add(device.device_id)
-        await share_keys(state, account, device.device_id)
+        if await share_keys(state, account, device.device_id) is not None:
+            phone_keys.shared_with.add(device.device_id)
 
     state.login_handler = login_then_share
     own_device_hooks(state).append(answer_key_request)

@@ -194,6 +194,7 @@ class AccountAppState:
     """By collection, then index JSON."""
     failures: list[str] = field(default_factory=list)
     """Companion patches the phone could not read (no key material in them)."""
+    snapshots_served: int = 0
     corrupt_next: str = ""
     """``patch_mac``, ``value_mac`` or ``snapshot_mac``: the next patch or snapshot served to
     any companion of the account is corrupted that way (once)."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from mautrix_whatsapp.whatsapp.binary import Node
 from mautrix_whatsapp.whatsapp.binary.errors import BinaryError
@@ -46,6 +47,17 @@ from .state import ServerState
 log = logging.getLogger("simulator.phone_inbox")
 
 MAX_RETRIES = 4
+
+ReceiptHook = Callable[[ServerState, Account, Node], None]
+"""What a phone does with one type of receipt (``media_retry`` hooks ``server-error``)."""
+
+
+def receipt_hooks(state: ServerState) -> dict[str, ReceiptHook]:
+    """Handlers of receipts reaching a phone, by receipt ``type``, for feature modules."""
+    hooks = state.extra.get("phone_receipt_hooks")
+    if not isinstance(hooks, dict):
+        hooks = state.extra["phone_receipt_hooks"] = {}
+    return hooks
 
 
 async def receive(state: ServerState, account: Account, node: Node) -> None:
@@ -201,6 +213,9 @@ def phone_gets(state: ServerState, account: Account, node: Node) -> None:
     )
     if receipt_type == "retry" and isinstance(author, JID):
         state.spawn(_answer_retry(state, account, author, node), name="phone resends")
+    hook = receipt_hooks(state).get(receipt_type)
+    if hook is not None:
+        hook(state, account, node)
 
 
 async def _answer_retry(state: ServerState, account: Account, requester: JID, node: Node) -> None:

@@ -6,7 +6,8 @@
   named when ``to`` is a device JID (retry receipts). ``from`` is who sent the receipt (its
   device JID for a companion, its user JID for a phone); group receipts come ``from`` the group
   with the reader as ``participant``. The reader's other devices see ``read``/``played``
-  receipts as ``read-self``/``played-self`` with ``recipient`` = the chat.
+  receipts as ``read-self``/``played-self`` with ``recipient`` = the chat. A ``server-error``
+  receipt (a media-retry request to one's own account) goes to the phone alone.
 - ``<chatstate to><composing/>…`` goes to the devices of ``to`` (or of the group's members)
   ``from`` the typer (``from`` = group, ``participant`` = typer, in groups).
 - ``<presence type="available|unavailable" name>`` sets the account's presence (and push name);
@@ -89,7 +90,9 @@ def route_receipt(state: ServerState, sender: Sender, node: Node, t: int) -> Non
     if target is None:
         log.info("receipt %s for unknown %s", base["id"], target_jid)
         return
-    if target_jid.device or target_jid.ad or receipt_type == "retry":  # one device's business
+    if receipt_type == "server-error":  # a media-retry request: for the phone only
+        devices = [0] if target is sender.account else []
+    elif target_jid.device or target_jid.ad or receipt_type == "retry":  # one device's business
         devices = [target_jid.device] if target_jid.device in devices_of(target) else []
     else:
         devices = devices_of(target)

@@ -39,6 +39,7 @@ PLUGINS: tuple[str, ...] = (
     "tests.simulator.history_bootstrap",
     "tests.simulator.privacy",
     "tests.simulator.media",
+    "tests.simulator.media_retry",
 )
 """Feature modules loaded at start-up, in order; each defines ``install(state: ServerState)``."""
 

@@ -119,13 +119,17 @@ def chat_update(jid: str, **wanted: Any) -> Any:
     return matches
 
 
-async def test_linked_baileys_gets_the_keys_and_contacts(first: BaileysPeer) -> None:
+async def test_linked_baileys_gets_the_keys_and_contacts(
+    sim: SimulatorInfo, first: BaileysPeer
+) -> None:
     """Chat settings of the initial sync only reach Baileys' app for chats its history sync
     named (``getChatUpdateConditional``): they are checked live below."""
     key_id = INITIAL["key"]["key_id"]
     assert key_id
     assert await first.request("app_state_key") == key_id
     assert INITIAL["contact"]["data"][0]["id"] == FRIEND_JID
+    # Baileys asked for snapshots (version 0) and downloaded them from the media server.
+    assert (await app_state(sim))["snapshots_served"] >= 3
 
 
 async def test_phone_changes_reach_baileys_live(sim: SimulatorInfo, first: BaileysPeer) -> None:

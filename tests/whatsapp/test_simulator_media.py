@@ -4,6 +4,7 @@ path and by URL, expiry, and the HTTP errors a misbehaving client gets (recorded
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import os
@@ -154,5 +155,35 @@ async def test_bad_uploads_get_clear_http_errors_and_nothing_breaks(
             status, got = await http.get(answer["url"])
             assert status == 200 and got == blob
         assert not (await raw.quiet())  # the websocket session is untouched
+    finally:
+        await raw.close()
+
+
+@pytest.mark.simulator_protocol_errors("body cut off")
+async def test_an_upload_cut_off_mid_body_is_recorded(simulator: SimulatorInfo) -> None:  # noqa: F811
+    raw = await linked_raw_device(simulator, PHONE)
+    try:
+        auth = (await _media_conn(raw)).attr_str("auth")
+        parts = urlsplit(simulator.media_url)
+        _reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        head = (
+            f"POST /mms/image/{_token(b'whole')}?auth={auth} HTTP/1.1\r\n"
+            f"Host: {parts.netloc}\r\nContent-Length: 100000\r\n\r\n"
+        )
+        writer.write(head.encode() + os.urandom(1000))
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+        async with asyncio.timeout(20):
+            while True:
+                _, status = await admin(simulator, "GET", "/status")
+                if status["protocol_errors"]:
+                    break
+                await raw.quiet()  # a round trip to the server, then look again
+        assert len(status["protocol_errors"]) == 1
+        assert "body cut off" in status["protocol_errors"][0]
+        assert not status["internal_errors"]
+        _, listing = await admin(simulator, "GET", "/media")
+        assert listing["blobs"] == []
     finally:
         await raw.close()
