@@ -265,9 +265,6 @@ async def test_baileys_and_our_client_see_each_other(
 ) -> None:
     client, watch = ours
     auth = tmp_path_factory.mktemp("baileys")
-    # Baileys fetches app-state blobs from mmg.whatsapp.net whatever media_conn says, so the
-    # collections are served as patches from version 0 here (as without a media server).
-    await _post(sim, "/app-state/config", {"snapshots": "never"})
     async with BaileysPeer.start(sim, push_name="Dana", auth_dir=auth, phone=PHONE) as peer:
         await peer.wait_for(lambda e: e.get("event") == "app_state_key", WAIT)
         target = JID.parse("15550003030@s.whatsapp.net")
