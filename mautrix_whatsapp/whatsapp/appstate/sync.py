@@ -162,7 +162,7 @@ class AppState:
     def _failed(
         self, name: str, error: AppStateError, full_sync: bool, events: list[object]
     ) -> None:
-        self.client.log.error("App state %s sync failed: %s", name, error)
+        self.client.log.warning("App state %s sync failed: %s", name, error)
         events.append(AppStateSyncError(name, error, full_sync, resyncing=False))
 
     async def _sync(
