@@ -50,6 +50,9 @@ async def _move_phone(info: SimulatorInfo, phone: str, ago: float) -> tuple[int,
 
 
 async def test_phone_receipts_live(simulator: SimulatorInfo) -> None:  # noqa: F811
+    # A quiet phone: its app-state key share at login would itself show it active.
+    status, _ = await admin(simulator, "POST", "/app-state/config", {"share_keys_at_login": False})
+    assert status == 200
     client, _, log = make_client(simulator)
     linked = await link_by_qr(simulator, client, log)
     jid, phone = linked["jid"], linked["phone"]
