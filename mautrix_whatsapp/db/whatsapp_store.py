@@ -26,6 +26,9 @@ _SIGNAL_TABLES = (
     "wa_lid_map",
     "wa_sender_key_device",
     "wa_message_secret",
+    "wa_app_state_sync_key",
+    "wa_app_state_version",
+    "wa_app_state_mutation_mac",
 )
 
 

@@ -15,7 +15,8 @@ Public API (what the bridge uses)::
 
 ``signal_store`` must persist with the device (uploaded one-time pre-keys live there; the
 default is in memory, for tests); so must ``messaging_store`` (LID map, sender-key recipients,
-poll secrets).
+poll secrets) and ``app_state_store`` (app-state keys, collection versions and MACs; see
+``client.app_state``, :mod:`.appstate`).
 ``url``/``root_public_key``/``ca_file`` point the client at a test server; the defaults are
 WhatsApp's.
 
@@ -72,6 +73,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import group, message_builders, notification, pair_code, presence
+from .appstate.sync import AppState
 from .binary import BinaryError
 from .binary.jid import JID
 from .binary.node import Node
@@ -113,8 +115,10 @@ from .socket.cert import WA_CERT_PUB_KEY
 from .socket.errors import SocketError
 from .socket.framesocket import WA_URL
 from .store import (
+    AppStateStore,
     DeviceSignalStore,
     DeviceStore,
+    MemoryAppStateStore,
     MemoryMessagingStore,
     MemorySignalStore,
     MessagingStore,
@@ -156,6 +160,7 @@ class Client(ConnectionLife):
         *,
         signal_store: DeviceSignalStore | None = None,
         messaging_store: MessagingStore | None = None,
+        app_state_store: AppStateStore | None = None,
         url: str = WA_URL,
         root_public_key: bytes = WA_CERT_PUB_KEY,
         ssl_context: ssl.SSLContext | None = None,
@@ -221,6 +226,9 @@ class Client(ConnectionLife):
         self.history = HistorySync(self)
         """History sync from our phone (:mod:`.history_sync`), on-demand requests included."""
         self.history.install()
+        self.app_state = AppState(self, app_state_store or MemoryAppStateStore())
+        """App-state collections: fetch, send our patches, key shares (:mod:`.appstate`)."""
+        self.app_state.install()
 
     # --- events -----------------------------------------------------------------------------
 

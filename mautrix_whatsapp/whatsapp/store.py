@@ -5,13 +5,14 @@ implementation. Session and sender-key records are opaque bytes here (the Signal
 their format), so a store only has to keep blobs by key.
 
 Sections: Signal identities, pre-keys, signed pre-keys, sessions, sender keys; then the in-memory
-implementations in the same order; the device identity; message secrets.
+implementations in the same order; the device identity; message secrets; app state.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from .crypto.keys import KeyPair, strip_key_type
@@ -398,3 +399,109 @@ class MemoryMessagingStore:
 
     async def get_message_secret(self, chat: str, sender: str, message_id: str) -> bytes | None:
         return self.secrets.get((chat, sender, message_id))
+
+
+# --------------------------------------------------------------------------------------------
+# App state: sync keys shared by our phone, and each collection's version, hash and value MACs
+# --------------------------------------------------------------------------------------------
+
+EMPTY_APP_STATE_HASH = bytes(128)
+
+
+@dataclass(frozen=True, repr=False)
+class AppStateSyncKey:
+    """An app-state key from an ``AppStateSyncKeyShare`` (``data`` is secret: no repr)."""
+
+    key_id: bytes
+    data: bytes
+    fingerprint: bytes
+    """The serialized ``AppStateSyncKeyFingerprint`` (kept as the phone sent it)."""
+    timestamp: int
+    """Milliseconds since the epoch, as the phone stamped the key; the newest one is ours."""
+
+    def __repr__(self) -> str:
+        return f"AppStateSyncKey(key_id={self.key_id.hex()}, timestamp={self.timestamp})"
+
+
+@runtime_checkable
+class AppStateStore(Protocol):
+    """App-state keys, and per collection: version, LTHash and value MAC by index MAC."""
+
+    async def put_app_state_sync_key(self, key: AppStateSyncKey) -> None:
+        """Store (or replace) a key by its id."""
+        ...
+
+    async def get_app_state_sync_key(self, key_id: bytes) -> AppStateSyncKey | None: ...
+
+    async def get_latest_app_state_sync_key_id(self) -> bytes | None:
+        """The id of the key with the newest timestamp (the one our own patches use)."""
+        ...
+
+    async def get_app_state_version(self, name: str) -> tuple[int, bytes]:
+        """``(version, hash)`` of a collection; ``(0, EMPTY_APP_STATE_HASH)`` if never synced."""
+        ...
+
+    async def put_app_state_update(
+        self,
+        name: str,
+        version: int,
+        lt_hash: bytes,
+        removed: Sequence[bytes],
+        added: Sequence[tuple[bytes, bytes]],
+    ) -> None:
+        """Apply one decoded patch or snapshot atomically: the new version and hash, the
+        ``removed`` index MACs dropped, the ``added`` ``(index MAC, value MAC)`` pairs set."""
+        ...
+
+    async def delete_app_state_version(self, name: str) -> None:
+        """Forget a collection (version, hash and all its MACs) before a full resync."""
+        ...
+
+    async def get_app_state_mutation_mac(self, name: str, index_mac: bytes) -> bytes | None:
+        """The value MAC currently set at ``index_mac`` in the collection, if any."""
+        ...
+
+
+class MemoryAppStateStore:
+    """:class:`AppStateStore` in memory."""
+
+    def __init__(self) -> None:
+        self.keys: dict[bytes, AppStateSyncKey] = {}
+        self.versions: dict[str, tuple[int, bytes]] = {}
+        self.macs: dict[str, dict[bytes, bytes]] = {}
+
+    async def put_app_state_sync_key(self, key: AppStateSyncKey) -> None:
+        self.keys[bytes(key.key_id)] = key
+
+    async def get_app_state_sync_key(self, key_id: bytes) -> AppStateSyncKey | None:
+        return self.keys.get(bytes(key_id))
+
+    async def get_latest_app_state_sync_key_id(self) -> bytes | None:
+        if not self.keys:
+            return None
+        return max(self.keys.values(), key=lambda k: (k.timestamp, k.key_id)).key_id
+
+    async def get_app_state_version(self, name: str) -> tuple[int, bytes]:
+        return self.versions.get(name, (0, EMPTY_APP_STATE_HASH))
+
+    async def put_app_state_update(
+        self,
+        name: str,
+        version: int,
+        lt_hash: bytes,
+        removed: Sequence[bytes],
+        added: Sequence[tuple[bytes, bytes]],
+    ) -> None:
+        self.versions[name] = (version, bytes(lt_hash))
+        macs = self.macs.setdefault(name, {})
+        for index_mac in removed:
+            macs.pop(bytes(index_mac), None)
+        for index_mac, value_mac in added:
+            macs[bytes(index_mac)] = bytes(value_mac)
+
+    async def delete_app_state_version(self, name: str) -> None:
+        self.versions.pop(name, None)
+        self.macs.pop(name, None)
+
+    async def get_app_state_mutation_mac(self, name: str, index_mac: bytes) -> bytes | None:
+        return self.macs.get(name, {}).get(bytes(index_mac))

@@ -28,12 +28,6 @@ def _token(blob: bytes) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
 
 
-def _uploads(listing: dict[str, Any]) -> list[dict[str, Any]]:
-    """The stored blobs but the phone's own history blobs (it uploads its first-login history
-    syncs for the linked device)."""
-    return [b for b in listing["blobs"] if b["type"] != "md-msg-hist"]
-
-
 async def _media_conn(raw: RawDevice) -> Node:
     answer = await raw.iq("set", "s.whatsapp.net", [Node("media_conn")], xmlns="w:m")
     assert answer.attrs["type"] == "result", answer
@@ -56,6 +50,13 @@ class Http:
             url, headers=headers, ssl=self.info.ssl_context() or True
         ) as r:
             return r.status, await r.read()
+
+
+async def _uploaded(info: SimulatorInfo) -> list[dict[str, Any]]:
+    """The media server's blobs but the phone's own: its first-login history syncs and the
+    app-state snapshots it made when the client that linked the raw device fetched app state."""
+    _, listing = await admin(info, "GET", "/media")
+    return [b for b in listing["blobs"] if b["type"] not in ("md-msg-hist", "md-app-state")]
 
 
 async def _upload_and_download(info: SimulatorInfo) -> None:
@@ -90,9 +91,9 @@ async def _upload_and_download(info: SimulatorInfo) -> None:
             status, part = await http.get(answer["url"], {"Range": "bytes=16-47"})
             assert status == 206 and part == encrypted.blob[16:48]
 
-            _, listing = await admin(info, "GET", "/media")
-            assert [b["direct_path"] for b in _uploads(listing)] == [direct_path]
-            assert _uploads(listing)[0]["size"] == len(encrypted.blob)
+            blobs = await _uploaded(info)
+            assert [b["direct_path"] for b in blobs] == [direct_path]
+            assert blobs[0]["size"] == len(encrypted.blob)
             await admin(info, "POST", "/media/expire", {"direct_path": direct_path})
             status, _ = await http.get(answer["url"])
             assert status == 410
@@ -144,8 +145,7 @@ async def test_bad_uploads_get_clear_http_errors_and_nothing_breaks(
 
             _, status_json = await admin(simulator, "GET", "/status")
             assert len(status_json["protocol_errors"]) == len(cases) + 1
-            _, listing = await admin(simulator, "GET", "/media")
-            assert _uploads(listing) == []
+            assert await _uploaded(simulator) == []
 
             # A revoked auth is no fault: the client is told to refresh media_conn.
             await admin(simulator, "POST", "/media/revoke-auths")
@@ -189,7 +189,6 @@ async def test_an_upload_cut_off_mid_body_is_recorded(simulator: SimulatorInfo) 
         assert len(status["protocol_errors"]) == 1
         assert "body cut off" in status["protocol_errors"][0]
         assert not status["internal_errors"]
-        _, listing = await admin(simulator, "GET", "/media")
-        assert _uploads(listing) == []
+        assert await _uploaded(simulator) == []
     finally:
         await raw.close()
