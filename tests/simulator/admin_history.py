@@ -11,9 +11,7 @@
 
 from __future__ import annotations
 
-import base64
 import time
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -25,9 +23,8 @@ from .accounts import Account
 from .admin_phone import _body
 from .core import json_response
 from .groups import Group, Participant, get_groups
-from .media_crypto import encrypt_media
-from .media_store import get_media_store
 from .phone import get_world
+from .phone_media import media_message
 from .phone_memory import (
     STATUS_DELIVERY_ACK,
     STATUS_READ,
@@ -39,16 +36,6 @@ from .phone_memory import (
 )
 from .phone_send import new_message_id
 from .state import AdminError, ServerState
-
-MEDIA_FIELDS = {
-    "image": "imageMessage",
-    "video": "videoMessage",
-    "gif": "videoMessage",
-    "audio": "audioMessage",
-    "ptt": "audioMessage",
-    "document": "documentMessage",
-    "sticker": "stickerMessage",
-}
 
 
 class Importer:
@@ -183,41 +170,10 @@ class Importer:
     def media(
         self, message: wa_e2e_pb2.Message, data: Any, context: wa_e2e_pb2.ContextInfo | None
     ) -> None:
-        if not isinstance(data, dict) or data.get("type") not in MEDIA_FIELDS:
-            raise AdminError(400, f"'media.type' is one of {sorted(MEDIA_FIELDS)}")
-        media_type = str(data["type"])
-        if isinstance(data.get("data"), str):
-            plaintext = base64.b64decode(data["data"])
-        elif isinstance(data.get("path"), str):
-            try:
-                plaintext = Path(data["path"]).read_bytes()
-            except OSError as e:
-                raise AdminError(400, f"media.path: {e}") from e
-        else:
-            raise AdminError(400, "media needs 'data' (base64) or 'path'")
-        crypto_type = {"gif": "video", "ptt": "audio"}.get(media_type, media_type)
-        encrypted = encrypt_media(plaintext, crypto_type)
-        stored = get_media_store(self.state).put(encrypted.blob, crypto_type)
-        part = getattr(message, MEDIA_FIELDS[media_type])
-        part.mimetype = str(data.get("mimetype", "application/octet-stream"))
-        part.fileSHA256 = encrypted.file_sha256
-        part.fileEncSHA256 = encrypted.file_enc_sha256
-        part.fileLength = encrypted.file_length
-        part.mediaKey = encrypted.media_key
-        part.directPath = stored.direct_path
-        part.mediaKeyTimestamp = int(time.time())
-        part.URL = "https://mmg.whatsapp.net" + stored.direct_path
-        if media_type == "gif":
-            part.gifPlayback = True
-        if media_type == "ptt":
-            part.PTT = True
-        for key in ("caption", "width", "height", "seconds"):
-            if key in data and key in part.DESCRIPTOR.fields_by_name:
-                setattr(part, key, data[key])
-        if "file_name" in data and media_type == "document":
-            part.fileName = str(data["file_name"])
-        if context is not None:
-            part.contextInfo.CopyFrom(context)
+        """The same media object and message as the phone's own media sends (``phone_media``)."""
+        if not isinstance(data, dict):
+            raise AdminError(400, "'media' is an object")
+        message.MergeFrom(media_message(self.state, data, context))
 
 
 def stored_json(stored: StoredMessage) -> dict[str, Any]:
