@@ -15,7 +15,8 @@ Where we differ from the Go bridge, on purpose:
 - the passes run in a fixed order (code, italic, bold, strike; Go iterates a map), and text
   inside inline code is never formatted further, as on WhatsApp;
 - consecutive ``> `` lines form one ``<blockquote>`` (Go emits one per line), and the newline
-  just inside each fence of a multi-line code block is dropped;
+  just inside each fence of a multi-line code block, and one just outside, are dropped (the
+  ``<pre>`` is a block of its own);
 - a mention ``@123`` is replaced only as a whole number (Go's plain string replace turns the
   start of ``@1234`` into a pill for ``@123`` too).
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import html
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -112,6 +114,7 @@ def _render(text: str) -> str:
     """Split out the triple-backtick blocks (Go's rules, empty blocks included) and render."""
     out: list[str] = []
     pointer = 0
+    after_block = False
     while True:
         start = text.find("```", pointer)
         if start < 0:
@@ -129,16 +132,26 @@ def _render(text: str) -> str:
         prefix = text[pointer:start]
         content = text[start + 3 : end - 3]
         pointer = end
+        block = "\n" in content
+        if after_block:
+            prefix = prefix.removeprefix("\n")
+        if block:
+            # A <pre> is a block already: the line breaks around it would be blank lines.
+            prefix = prefix.removesuffix("\n")
         if prefix:
             _render_lines(prefix, out)
-        if "\n" in content:
+        if block:
             # The newlines just inside the fences are the fences' own, not the code's.
             content = content.removeprefix("\n").removesuffix("\n")
             out.append(f"<pre><code>{_escape(content)}</code></pre>")
         else:
             out.append(f"<code>{_escape(content)}</code>")
-    if pointer < len(text):
-        _render_lines(text[pointer:], out)
+        after_block = block
+    rest = text[pointer:]
+    if after_block:
+        rest = rest.removeprefix("\n")
+    if rest:
+        _render_lines(rest, out)
     return "".join(out)
 
 
@@ -217,35 +230,65 @@ def _apply_marker(
     line: str, marker: str, tag: str, before: str, wrap: Callable[[str], str] | None
 ) -> str:
     """Wrap every ``marker…marker`` span in ``<tag>`` (or ``wrap``), scanning once from the
-    left: an opener takes the nearest closer at least one character on, like Go's ``(.+?)``.
+    left: an opener takes the nearest closer at least one character on, like Go's ``(.+?)``,
+    but only a closer inside the same element, so tags never cross (Go turns ``~*~*`` into
+    ``<del><strong></del></strong>``).
     """
     if marker not in line:
         return line
-    closers = [
-        j
-        for j, ch in enumerate(line)
-        if ch == marker and (j + 1 == len(line) or not _is_word(line[j + 1]))
-    ]
+    regions = _regions(line)
+    closers: dict[int, list[int]] = {}
+    for j, ch in enumerate(line):
+        if ch == marker and (j + 1 == len(line) or not _is_word(line[j + 1])):
+            closers.setdefault(regions[j], []).append(j)
     out: list[str] = []
     last = 0
-    ci = 0
     i = line.find(marker)
     while i >= 0:
         if i == 0 or line[i - 1].isspace() or line[i - 1] in before:
-            while ci < len(closers) and closers[ci] < i + 2:
-                ci += 1
-            if ci == len(closers):
-                break
-            j = closers[ci]
-            content = line[i + 1 : j]
-            out.append(line[last:i])
-            out.append(wrap(content) if wrap else f"<{tag}>{content}</{tag}>")
-            last = j + 1
-            i = line.find(marker, last)
-        else:
-            i = line.find(marker, i + 1)
+            same = closers.get(regions[i], [])
+            k = bisect_left(same, i + 2)
+            if k < len(same):
+                j = same[k]
+                content = line[i + 1 : j]
+                out.append(line[last:i])
+                out.append(wrap(content) if wrap else f"<{tag}>{content}</{tag}>")
+                last = j + 1
+                i = line.find(marker, last)
+                continue
+        i = line.find(marker, i + 1)
     out.append(line[last:])
     return "".join(out)
+
+
+def _regions(line: str) -> list[int]:
+    """For each character, which inserted element it sits in (0: none), by instance.
+
+    Text ``<`` is escaped, so every ``<`` here begins a tag this module inserted, and those are
+    properly nested: two characters in the same instance have only whole elements between them.
+    """
+    regions = [0] * len(line)
+    stack = [0]
+    counter = 0
+    pos = 0
+    while pos < len(line):
+        lt = line.find("<", pos)
+        if lt < 0:
+            lt = len(line)
+        regions[pos:lt] = [stack[-1]] * (lt - pos)
+        if lt == len(line):
+            break
+        gt = line.find(">", lt)
+        gt = len(line) - 1 if gt < 0 else gt
+        if line.startswith("</", lt):
+            if len(stack) > 1:
+                stack.pop()
+        else:
+            counter += 1
+            stack.append(counter)
+        regions[lt : gt + 1] = [stack[-1]] * (gt + 1 - lt)
+        pos = gt + 1
+    return regions
 
 
 def _is_word(ch: str) -> bool:
