@@ -8,8 +8,8 @@ depth is capped (deeper tags keep their text but lose their meaning), then rende
 
 Where we differ from the Go bridge, on purpose: whitespace just inside ``<b> x </b>`` moves
 outside the markers (WhatsApp ignores ``* x *``), empty formatting emits no markers, the
-newline a ``<pre>`` ends with is not doubled before the closing fence, and a link without text
-becomes its URL.
+newline a ``<pre>`` ends with is not doubled before the closing fence, list items indent only
+their non-empty continuation lines, and a link without text becomes its URL.
 """
 
 from __future__ import annotations
@@ -180,17 +180,20 @@ class _Renderer:
         self.resolver = resolver
         self.mentioned: list[str] = []
 
-    def tag_aware(self, node: _Node, preserve: bool) -> str:
-        """Children joined, block elements on their own lines, trimmed (Go's tag-aware string)."""
+    def tag_aware(self, node: _Node, preserve: bool, trim: bool = True) -> str:
+        """Children joined, block elements on their own lines, trimmed (Go's tag-aware string);
+        untrimmed inside inline formatting, whose markers go around the outer whitespace."""
         out: list[str] = []
         for child in node.children:
             text = self.render(child, preserve)
             if isinstance(child, _Node) and child.tag in _BLOCK:
                 text = f"\n{text}\n"
             out.append(text)
-        return "".join(out).strip()
+        joined = "".join(out)
+        return joined.strip() if trim else joined
 
     def joined(self, node: _Node, preserve: bool) -> str:
+        """Children as they are: inside ``<pre>`` and headings."""
         return "".join(self.render(child, preserve) for child in node.children)
 
     def render(self, node: _Node | str, preserve: bool) -> str:
@@ -198,13 +201,13 @@ class _Renderer:
             return node if preserve else _SPACES.sub(" ", node.replace("\n", ""))
         tag = node.tag
         if tag in ("b", "strong"):
-            return _wrap("*", self.joined(node, preserve))
+            return _wrap("*", self.tag_aware(node, preserve, trim=False))
         if tag in ("i", "em"):
-            return _wrap("_", self.joined(node, preserve))
+            return _wrap("_", self.tag_aware(node, preserve, trim=False))
         if tag in ("s", "del", "strike"):
-            return _wrap("~", self.joined(node, preserve))
+            return _wrap("~", self.tag_aware(node, preserve, trim=False))
         if tag in ("code", "tt"):
-            return _wrap("`", self.joined(node, preserve))
+            return _wrap("`", self.tag_aware(node, preserve, trim=False))
         if tag == "br":
             return "\n"
         if tag in ("mx-reply", "hr", "script", "style", "head"):
@@ -257,7 +260,9 @@ class _Renderer:
                 prefix = f"{counter}. " + " " * max(0, width - len(str(counter)))
             counter += 1
             lines = (prefix + self.tag_aware(item, preserve)).split("\n")
-            out.append("\n".join([lines[0], *(indent + line for line in lines[1:])]))
+            out.append(
+                "\n".join([lines[0], *(indent + line if line else line for line in lines[1:])])
+            )
         return "\n".join(out)
 
     def link(self, node: _Node, preserve: bool) -> str:

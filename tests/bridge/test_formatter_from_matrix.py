@@ -59,6 +59,9 @@ CASES: list[tuple[str, str]] = [
     ),
     ("<ul><li>line<br>wrapped</li></ul>", "* line\n  wrapped"),
     ("<ul><li>a<li>b</ul>", "* a\n* b"),
+    ("<ul><li><p>loose</p></li><li><p>items</p></li></ul>", "* loose\n* items"),
+    ("<ol><li><p>one</p><p>more</p></li></ol>", "1. one\n\n   more"),
+    ("<b><p>block in bold</p></b>", "*block in bold*"),
     ("<ul>text outside items<li>a</li></ul>", "* a"),
     ("intro<ul><li>a</li></ul>outro", "intro\n* a\noutro"),
     # code blocks
