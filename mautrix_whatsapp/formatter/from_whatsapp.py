@@ -17,6 +17,8 @@ Where we differ from the Go bridge, on purpose:
 - consecutive ``> `` lines form one ``<blockquote>`` (Go emits one per line), and the newline
   just inside each fence of a multi-line code block, and one just outside, are dropped (the
   ``<pre>`` is a block of its own);
+- a closer must not be followed by a letter or digit of any script (Go: ASCII only), so
+  ``*bold*ä`` stays plain;
 - a mention ``@123`` is replaced only as a whole number (Go's plain string replace turns the
   start of ``@1234`` into a pill for ``@123`` too).
 """

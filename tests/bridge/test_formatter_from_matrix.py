@@ -165,3 +165,43 @@ def test_resolver_is_asked_only_about_users() -> None:
     )
     matrix_to_whatsapp(html, recording)
     assert asked == ["@u:x"]
+
+
+def test_nested_document() -> None:
+    """mautrix-python's own nested case (its ``parser_test.py``), in WhatsApp's dialect."""
+    html = """
+<h1>Hello, World!</h1>
+<blockquote>
+  <ol>
+    <li><a href='https://example.com'>example</a></li>
+    <li>
+      <ul>
+        <li>item 1</li>
+        <li>item 2</li>
+      </ul>
+    </li>
+    <li>
+      <pre><code class="language-python">def random() -> int:
+    if 4 is 1:
+        return 5
+    return 4</code></pre>
+    </li>
+    <li><strong>Just some text</strong></li>
+  </ol>
+</blockquote>
+""".strip()
+    expected = """
+# Hello, World!
+
+> 1. example (https://example.com)
+> 2. * item 1
+>    * item 2
+> 3. ```
+>    def random() -> int:
+>        if 4 is 1:
+>            return 5
+>        return 4
+>    ```
+> 4. *Just some text*
+""".strip()
+    assert matrix_to_whatsapp(html, resolve) == WhatsAppText(expected, [])
