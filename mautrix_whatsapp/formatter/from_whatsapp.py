@@ -30,6 +30,7 @@ import re
 from bisect import bisect_left
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 __all__ = ["FormattedText", "MentionTarget", "whatsapp_to_matrix"]
 
@@ -90,7 +91,8 @@ def whatsapp_to_matrix(text: str, mentions: Mapping[str, MentionTarget]) -> Form
 
 
 def _pill(target: MentionTarget) -> str:
-    href = "https://matrix.to/#/" + target.user_id
+    # Percent-encoded like Go's MatrixToURL, so a ``/`` or ``?`` in a localpart stays in the id.
+    href = "https://matrix.to/#/" + quote(target.user_id, safe="@:")
     return f'<a href="{_escape(href)}">{_escape(target.displayname)}</a>'
 
 

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from mautrix_whatsapp.formatter import (
     MentionTarget,
+    WhatsAppText,
     matrix_to_whatsapp,
     whatsapp_to_matrix,
 )
@@ -180,3 +181,13 @@ def test_any_html_converts(html: str) -> None:
     result = matrix_to_whatsapp(html, lambda uid: "1@s.whatsapp.net")
     assert result.text == result.text.strip()
     assert result.mentioned_jids in ([], ["1@s.whatsapp.net"])
+
+
+def test_odd_user_ids_survive_the_pill_round_trip() -> None:
+    odd = MentionTarget("@wa/odd?=x+y:example.org", 'Q "uote"')
+    there = whatsapp_to_matrix("@42", {"42": odd})
+    assert there.html == (
+        '<a href="https://matrix.to/#/@wa%2Fodd%3F%3Dx%2By:example.org">Q &quot;uote&quot;</a>'
+    )
+    back = matrix_to_whatsapp(there.html, lambda uid: "42@lid" if uid == odd.user_id else None)
+    assert back == WhatsAppText("@42", ["42@lid"])
