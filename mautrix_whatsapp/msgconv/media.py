@@ -19,9 +19,9 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
+from ..formatter import FormattedText
 from ..whatsapp.media.errors import MediaExpiredError
 from ..whatsapp.proto import wa_e2e_pb2
-from ._formatting import FormattedText
 from .types import ConvertedPart, ToMatrixContext
 
 log = logging.getLogger("mau.whatsapp.msgconv.media")

@@ -15,10 +15,10 @@ import html
 import logging
 from typing import Any
 
+from ..formatter import FormattedText, MentionTarget, whatsapp_to_matrix
 from ..whatsapp.message_builders import unwrap
 from ..whatsapp.proto import wa_e2e_pb2
 from . import misc
-from ._formatting import FormattedText, MentionTarget, whatsapp_to_matrix
 from .media import convert_media, upload_thumbnail
 from .types import (
     ConvertedMessage,
@@ -50,10 +50,11 @@ _Protocol = wa_e2e_pb2.ProtocolMessage
 
 
 def _mentions(ctx: ToMatrixContext, info: wa_e2e_pb2.ContextInfo) -> dict[str, MentionTarget]:
+    """The known mentioned users, keyed by JID user part (``@<user part>`` in the text)."""
     targets: dict[str, MentionTarget] = {}
     for jid in info.mentionedJID:
         if target := ctx.mention(jid):
-            targets[jid] = target
+            targets[jid.split("@", 1)[0]] = target
     return targets
 
 

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from mautrix_whatsapp.whatsapp.proto import wa_e2e_pb2
 
-from ._formatting import MentionTarget as MentionTarget
+from ..formatter import MentionTarget as MentionTarget
 
 
 class ToMatrixContext(Protocol):

@@ -243,3 +243,13 @@ async def test_unknown_kind_is_a_notice_with_the_raw_message() -> None:
 async def test_empty_message_is_a_notice_not_a_crash() -> None:
     [part] = (await convert_to_matrix(FakeContext(), wa_e2e_pb2.Message())).parts
     assert part.content["msgtype"] == "m.notice"
+
+
+async def test_whatsapp_formatting_is_rendered_as_html() -> None:
+    message = mb.text("*bold* and _italic_\n> quoted")
+    content = (await convert_to_matrix(FakeContext(), message)).parts[0].content
+    assert content["body"] == "*bold* and _italic_\n> quoted"
+    assert content["format"] == "org.matrix.custom.html"
+    assert "<strong>bold</strong>" in content["formatted_body"]
+    assert "<em>italic</em>" in content["formatted_body"]
+    assert "<blockquote>quoted</blockquote>" in content["formatted_body"]
