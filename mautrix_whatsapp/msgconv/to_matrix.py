@@ -18,8 +18,20 @@ from typing import Any
 from ..formatter import FormattedText, MentionTarget, whatsapp_to_matrix
 from ..whatsapp.message_builders import unwrap
 from ..whatsapp.proto import wa_e2e_pb2
-from . import misc
 from .media import convert_media, upload_thumbnail
+from .misc import (
+    POLL_RESPONSE,
+    convert_contact,
+    convert_contacts_array,
+    convert_group_invite,
+    convert_live_location,
+    convert_location,
+    convert_poll_creation,
+    convert_poll_vote,
+    convert_unknown,
+    disappearing_notice,
+    notice,
+)
 from .types import (
     ConvertedMessage,
     ConvertedPart,
@@ -117,7 +129,7 @@ async def _convert_media(
     field = next((name for name in (*_MEDIA, "documentMessage") if message.HasField(name)), "")
     media = getattr(message, field)
     if is_view_once and disable_view_once:
-        return misc.notice(VIEW_ONCE_SENT if is_from_me else VIEW_ONCE_RECEIVED), None
+        return notice(VIEW_ONCE_SENT if is_from_me else VIEW_ONCE_RECEIVED), None
     context_info = media.contextInfo
     caption_text = getattr(media, "caption", "")
     caption = (
@@ -154,27 +166,27 @@ async def _convert_content(
         out.parts.append(part)
         return context_info
     if message.HasField("locationMessage"):
-        out.parts.append(await misc.convert_location(ctx, message.locationMessage))
+        out.parts.append(await convert_location(ctx, message.locationMessage))
         return message.locationMessage.contextInfo
     if message.HasField("liveLocationMessage"):
-        out.parts.append(misc.convert_live_location(message.liveLocationMessage))
+        out.parts.append(convert_live_location(message.liveLocationMessage))
         return message.liveLocationMessage.contextInfo
     if message.HasField("contactMessage"):
-        out.parts.append(await misc.convert_contact(ctx, message.contactMessage))
+        out.parts.append(await convert_contact(ctx, message.contactMessage))
         return message.contactMessage.contextInfo
     if message.HasField("contactsArrayMessage"):
-        out.parts.extend(await misc.convert_contacts_array(ctx, message.contactsArrayMessage))
+        out.parts.extend(await convert_contacts_array(ctx, message.contactsArrayMessage))
         return message.contactsArrayMessage.contextInfo
     if message.HasField("groupInviteMessage"):
         invite = message.groupInviteMessage
         out.parts.append(
-            misc.convert_group_invite(invite, sender=sender, command_prefix=command_prefix)
+            convert_group_invite(invite, sender=sender, command_prefix=command_prefix)
         )
         return invite.contextInfo
     for name in _POLL_CREATIONS:
         if message.HasField(name):
             poll = getattr(message, name)
-            out.parts.append(misc.convert_poll_creation(poll))
+            out.parts.append(convert_poll_creation(poll))
             poll_info: wa_e2e_pb2.ContextInfo = poll.contextInfo
             return poll_info
     if message.HasField("pollUpdateMessage"):
@@ -184,12 +196,12 @@ async def _convert_content(
         protocol = message.protocolMessage
         if protocol.type == _Protocol.EPHEMERAL_SETTING:
             out.timer_change = protocol.ephemeralExpiration
-            out.parts.append(misc.disappearing_notice(protocol.ephemeralExpiration))
+            out.parts.append(disappearing_notice(protocol.ephemeralExpiration))
         # Edits are handled by the caller; revokes and housekeeping carry nothing to show.
         return None
     if message.HasField("reactionMessage"):
         return None
-    out.parts.append(misc.convert_unknown(message))
+    out.parts.append(convert_unknown(message))
     return None
 
 
@@ -208,7 +220,7 @@ async def _convert_poll_vote(
     except Exception as e:
         log.warning("Failed to decrypt poll vote for %s: %s", key.ID, e)
         return
-    out.parts.append(misc.convert_poll_vote(poll_event, selected))
+    out.parts.append(convert_poll_vote(poll_event, selected))
 
 
 def _is_media_content(content: dict[str, Any]) -> bool:
@@ -293,12 +305,12 @@ async def convert_to_matrix(
     except Exception:
         # A malformed message must not stop the portal: show it as unknown instead.
         log.exception("Failed to convert WhatsApp message")
-        out.parts = [misc.convert_unknown(message)]
+        out.parts = [convert_unknown(message)]
         context_info = None
     if not out.parts:
         return out
     main = out.parts[0]
-    if main.event_type != misc.POLL_RESPONSE:
+    if main.event_type != POLL_RESPONSE:
         mentions: dict[str, Any] = main.content.setdefault("m.mentions", {})
         if context_info is not None:
             user_ids = [t.user_id for t in _mentions(ctx, context_info).values()]
