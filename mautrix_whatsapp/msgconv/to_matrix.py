@@ -18,6 +18,7 @@ from typing import Any
 from ..formatter import FormattedText, MentionTarget, whatsapp_to_matrix
 from ..whatsapp.message_builders import unwrap
 from ..whatsapp.proto import wa_e2e_pb2
+from .kind import message_kind
 from .media import convert_media, upload_thumbnail
 from .misc import (
     POLL_RESPONSE,
@@ -276,12 +277,14 @@ async def convert_to_matrix(
     """The Matrix events for one received WhatsApp message (``events.Message.message``).
 
     ``parts`` is empty for what is not content (reactions, revokes: see
-    :func:`convert_reaction`/:func:`convert_revoke`; protocol housekeeping; a vote on an
-    unknown poll). ``disable_view_once`` replaces view-once media with a notice (worded by
-    ``is_from_me``); ``sender`` (a JID) is recorded as a group invite's inviter;
-    ``command_prefix`` is quoted in a group invite's instructions.
+    :func:`convert_reaction`/:func:`convert_revoke`; what :func:`~.kind.message_kind` calls
+    ``ignore``; a vote on an unknown poll). ``disable_view_once`` replaces view-once media
+    with a notice (worded by ``is_from_me``); ``sender`` (a JID) is recorded as a group
+    invite's inviter; ``command_prefix`` is quoted in a group invite's instructions.
     """
     out = ConvertedMessage(parts=[])
+    if message_kind(message) == "ignore":
+        return out
     message = unwrap(message)
     if message.HasField("editedMessage"):
         message = unwrap(message.editedMessage.message)

@@ -3,12 +3,15 @@ previews, forwards, timers, edits, reactions, revokes, unknown kinds."""
 
 from __future__ import annotations
 
+import base64
+
 from mautrix_whatsapp.msgconv import (
     MentionTarget,
     RevokeTarget,
     convert_reaction,
     convert_revoke,
     convert_to_matrix,
+    message_kind,
 )
 from mautrix_whatsapp.whatsapp import message_builders as mb
 from mautrix_whatsapp.whatsapp.binary.jid import JID
@@ -231,13 +234,41 @@ async def test_revoke_names_the_message_to_redact() -> None:
 
 
 async def test_unknown_kind_is_a_notice_with_the_raw_message() -> None:
-    message = wa_e2e_pb2.Message(
-        senderKeyDistributionMessage=wa_e2e_pb2.SenderKeyDistributionMessage(groupID="g")
-    )
+    # Field 42 (buttonsMessage on WhatsApp) is not in our schema: content we cannot show.
+    raw = bytes([0xD2, 0x02, 0x03, 0x0A, 0x01, 0x78])
+    message = wa_e2e_pb2.Message.FromString(raw)
+    assert message_kind(message) == "unknown"
     [part] = (await convert_to_matrix(FakeContext(), message)).parts
     assert part.content["msgtype"] == "m.notice"
     assert part.content["body"] == "Unknown message type, please view it on the WhatsApp app"
-    assert part.content["fi.mau.whatsapp.unsupported_message_data"]
+    data = part.content["fi.mau.whatsapp.unsupported_message_data"]
+    assert base64.b64decode(data) == raw
+
+
+async def test_housekeeping_is_ignored() -> None:
+    skdm = wa_e2e_pb2.Message(
+        senderKeyDistributionMessage=wa_e2e_pb2.SenderKeyDistributionMessage(groupID="g"),
+        messageContextInfo=wa_e2e_pb2.MessageContextInfo(messageSecret=b"s" * 32),
+    )
+    keys = wa_e2e_pb2.Message(
+        protocolMessage=wa_e2e_pb2.ProtocolMessage(
+            type=wa_e2e_pb2.ProtocolMessage.APP_STATE_SYNC_KEY_SHARE
+        )
+    )
+    for message in (skdm, keys):
+        assert message_kind(message) == "ignore"
+        assert (await convert_to_matrix(FakeContext(), message)).parts == []
+
+
+def test_message_kinds_route_the_portal() -> None:
+    assert message_kind(mb.text("x")) == "text"
+    assert message_kind(mb.ephemeral(mb.text("x"), 60)) == "text"
+    assert message_kind(mb.view_once(mb.location(1, 2))) == "location"
+    assert message_kind(mb.edit(ALICE, "M1", mb.text("y"))) == "edit"
+    assert message_kind(mb.revoke(ALICE, "M1")) == "revoke"
+    assert message_kind(mb.reaction(ALICE, "M1", None, "👍")) == "reaction"
+    assert message_kind(mb.poll("q", ["a", "b"])) == "poll_create"
+    assert message_kind(wa_e2e_pb2.Message()) == "unknown"
 
 
 async def test_empty_message_is_a_notice_not_a_crash() -> None:
