@@ -197,6 +197,7 @@ async def _convert_content(
         protocol = message.protocolMessage
         if protocol.type == _Protocol.EPHEMERAL_SETTING:
             out.timer_change = protocol.ephemeralExpiration
+            out.timer_set_at = protocol.ephemeralSettingTimestamp
             out.parts.append(disappearing_notice(protocol.ephemeralExpiration))
         # Edits are handled by the caller; revokes and housekeeping carry nothing to show.
         return None
@@ -324,6 +325,7 @@ async def convert_to_matrix(
                 mentions["room"] = True
     if context_info is not None:
         out.disappear_seconds = context_info.expiration
+        out.timer_set_at = context_info.ephemeralSettingTimestamp
         if context_info.isForwarded:
             _add_forwarded(main.content)
         if context_info.stanzaID and edit_of is None:

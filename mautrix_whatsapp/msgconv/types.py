@@ -68,8 +68,11 @@ class ConvertedMessage:
     ``m.relates_to``). ``disappear_seconds`` > 0 when the message disappears that long after
     it is sent. ``timer_change`` is set (seconds, 0 = off) when the message changes the chat's
     disappearing timer; the portal stores it (the notice part is already in ``parts``).
-    ``edit_target_missing`` is set for an edit of a message that was never bridged: its new
-    content is in ``parts`` as a plain message, so nothing said is lost.
+    ``timer_set_at`` is when the sender's client last changed the timer (Unix seconds, 0 if
+    unsaid): the portal applies a message's implied timer only when that is newer than the
+    change it knows (as the Go bridge does). ``edit_target_missing`` is set for an edit of a
+    message that was never bridged: its new content is in ``parts`` as a plain message, so
+    nothing said is lost.
     """
 
     parts: list[ConvertedPart]
@@ -77,6 +80,7 @@ class ConvertedMessage:
     edit_of: str | None = None
     disappear_seconds: int = 0
     timer_change: int | None = None
+    timer_set_at: int = 0
     edit_target_missing: bool = False
     mentioned_user_ids: list[str] = field(default_factory=list)
 

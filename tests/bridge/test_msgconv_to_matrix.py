@@ -140,6 +140,10 @@ async def test_disappearing_message_carries_its_timer() -> None:
     converted = await convert_to_matrix(FakeContext(), mb.ephemeral(mb.text("poof"), 86400))
     assert converted.disappear_seconds == 86400
     assert converted.parts[0].content["body"] == "poof"
+    context = mb.context_info(expiration=3600)
+    context.ephemeralSettingTimestamp = 1764979200
+    timed = await convert_to_matrix(FakeContext(), mb.text("t", context=context))
+    assert (timed.disappear_seconds, timed.timer_set_at) == (3600, 1764979200)
     plain = await convert_to_matrix(FakeContext(), mb.text("x"), ephemeral_seconds=604800)
     assert plain.disappear_seconds == 604800
 
@@ -147,11 +151,14 @@ async def test_disappearing_message_carries_its_timer() -> None:
 async def test_timer_change_is_a_notice_and_reported() -> None:
     message = wa_e2e_pb2.Message(
         protocolMessage=wa_e2e_pb2.ProtocolMessage(
-            type=wa_e2e_pb2.ProtocolMessage.EPHEMERAL_SETTING, ephemeralExpiration=604800
+            type=wa_e2e_pb2.ProtocolMessage.EPHEMERAL_SETTING,
+            ephemeralExpiration=604800,
+            ephemeralSettingTimestamp=1764979200,
         )
     )
     converted = await convert_to_matrix(FakeContext(), message)
     assert converted.timer_change == 604800
+    assert converted.timer_set_at == 1764979200
     content = converted.parts[0].content
     assert content["msgtype"] == "m.notice"
     assert content["body"] == "Set the disappearing message timer to 7 days"
