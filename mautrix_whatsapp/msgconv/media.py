@@ -149,7 +149,7 @@ def _image_size(data: bytes) -> tuple[int, int] | None:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
             return width, height
-    except (UnidentifiedImageError, OSError, ValueError):
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError):
         return None
 
 
@@ -225,5 +225,5 @@ def _format_of(data: bytes) -> str | None:
     try:
         with Image.open(io.BytesIO(data)) as image:
             return image.format
-    except (UnidentifiedImageError, OSError, ValueError):
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError):
         return None
