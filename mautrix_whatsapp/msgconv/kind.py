@@ -63,7 +63,7 @@ def message_kind(message: wa_e2e_pb2.Message) -> MessageKind:
     """The kind of ``message`` (wrappers such as ephemeral or view-once taken off)."""
     message = unwrap(message)
     if message.HasField("editedMessage"):
-        return "edit"
+        return message_kind(message.editedMessage.message)
     for field, kind in _CONTENT:
         if message.HasField(field):
             return kind

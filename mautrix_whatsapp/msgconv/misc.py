@@ -154,8 +154,11 @@ def convert_poll_vote(poll_event_id: str, selected_hashes: list[bytes]) -> Conve
 
 
 def _go_time(timestamp: int) -> str:
-    """A Unix time as Go's ``time.Time`` prints it (in UTC)."""
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
+    """A Unix time as Go's ``time.Time`` prints it (in UTC); out of range: the raw number."""
+    try:
+        return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
+    except (OverflowError, OSError, ValueError):
+        return str(timestamp)
 
 
 def convert_group_invite(

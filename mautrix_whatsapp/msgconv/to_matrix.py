@@ -15,6 +15,9 @@ import html
 import logging
 from typing import Any
 
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
+
 from ..formatter import FormattedText, MentionTarget, whatsapp_to_matrix
 from ..whatsapp.message_builders import unwrap
 from ..whatsapp.proto import wa_e2e_pb2
@@ -60,6 +63,28 @@ _POLL_CREATIONS = (
 _MEDIA = ("imageMessage", "stickerMessage", "videoMessage", "ptvMessage", "audioMessage")
 _EDIT_FALLBACK_LIMIT = 10000
 _Protocol = wa_e2e_pb2.ProtocolMessage
+
+
+def _repair_strings(message: Message) -> None:
+    """Make every string field text: proto2 hands back ``bytes`` for a string that is not
+    valid UTF-8 (a broken or hostile sender); they are decoded with replacement characters."""
+    for field, value in message.ListFields():
+        if field.type == FieldDescriptor.TYPE_MESSAGE:
+            items = value if _is_repeated(field) else [value]
+            for item in items:
+                _repair_strings(item)
+        elif field.type == FieldDescriptor.TYPE_STRING:
+            if _is_repeated(field):
+                fixed = [v.decode(errors="replace") if isinstance(v, bytes) else v for v in value]
+                if fixed != list(value):
+                    del value[:]
+                    value.extend(fixed)
+            elif isinstance(value, bytes):
+                setattr(message, field.name, value.decode(errors="replace"))
+
+
+def _is_repeated(field: FieldDescriptor) -> bool:
+    return bool(field.is_repeated)
 
 
 def _mentions(ctx: ToMatrixContext, info: wa_e2e_pb2.ContextInfo) -> dict[str, MentionTarget]:
@@ -286,7 +311,10 @@ async def convert_to_matrix(
     out = ConvertedMessage(parts=[])
     if message_kind(message) == "ignore":
         return out
-    message = unwrap(message)
+    repaired = wa_e2e_pb2.Message()
+    repaired.CopyFrom(message)
+    _repair_strings(repaired)
+    message = unwrap(repaired)
     if message.HasField("editedMessage"):
         message = unwrap(message.editedMessage.message)
     protocol = message.protocolMessage

@@ -291,3 +291,11 @@ async def test_whatsapp_formatting_is_rendered_as_html() -> None:
     assert "<strong>bold</strong>" in content["formatted_body"]
     assert "<em>italic</em>" in content["formatted_body"]
     assert "<blockquote>quoted</blockquote>" in content["formatted_body"]
+
+
+async def test_invalid_utf8_text_is_shown_with_replacement_characters() -> None:
+    # conversation (field 1) = b"hi \x80": proto2 hands such a string back as bytes.
+    message = wa_e2e_pb2.Message.FromString(b"\x0a\x04hi \x80")
+    [part] = (await convert_to_matrix(FakeContext(), message)).parts
+    assert part.content["body"] == "hi \ufffd"
+    assert part.content["msgtype"] == "m.text"

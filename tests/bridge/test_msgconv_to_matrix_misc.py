@@ -232,3 +232,14 @@ def test_call_notices() -> None:
     assert video["body"] == "Incoming video call. Use the WhatsApp app to answer."
     assert video["com.beeper.action_message"] == {"type": "call", "call_type": "video"}
     assert video["msgtype"] == "m.text"
+
+
+async def test_invite_with_absurd_expiry_still_converts() -> None:
+    message = wa_e2e_pb2.Message(
+        groupInviteMessage=wa_e2e_pb2.GroupInviteMessage(
+            groupJID="120363000000000001@g.us", inviteCode="x", inviteExpiration=2**62
+        )
+    )
+    content = (await convert_to_matrix(FakeContext(), message)).parts[0].content
+    assert f"expires at {2**62}." in content["body"]
+    assert content["msgtype"] == "m.text"
