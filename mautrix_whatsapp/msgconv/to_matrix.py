@@ -17,6 +17,7 @@ from typing import Any
 
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
+from mautrix.util import variation_selector
 
 from ..formatter import FormattedText, MentionTarget, whatsapp_to_matrix
 from ..whatsapp.message_builders import unwrap
@@ -386,7 +387,12 @@ def convert_reaction(
     content: dict[str, Any] | None = None
     if reaction.text and target is not None:
         content = {
-            "m.relates_to": {"rel_type": "m.annotation", "event_id": target, "key": reaction.text}
+            "m.relates_to": {
+                "rel_type": "m.annotation",
+                "event_id": target,
+                # As bridgev2: the fully-qualified form, so equal reactions group on Matrix.
+                "key": variation_selector.add(reaction.text),
+            }
         }
     return ConvertedReaction(
         target_chat=key.remoteJID,

@@ -19,7 +19,9 @@ class ToMatrixContext(Protocol):
     """The portal's side of a conversion: bound to one portal (its chat) and one event.
 
     ``chat`` arguments are the JID string the WhatsApp message names (``contextInfo.remoteJID``
-    or a message key's ``remoteJID``); an empty string means the portal's own chat.
+    or a message key's ``remoteJID``); an empty string means the portal's own chat. In a DM a
+    key may name either side's JID, so implementations look ids up in the portal's own chat
+    unless ``chat`` is clearly another one (a status reply).
     """
 
     async def download_media(self, message: Any) -> bytes:

@@ -211,13 +211,15 @@ async def test_edit_of_unknown_message_is_shown_as_new_message() -> None:
 
 async def test_reaction_is_an_annotation_on_the_target() -> None:
     ctx = FakeContext(messages={(str(GROUP), "M1"): "$m1"})
-    message = mb.reaction(GROUP, "M1", ALICE, "👍")
+    message = mb.reaction(GROUP, "M1", ALICE, "❤")
     assert (await convert_to_matrix(ctx, message)).parts == []
     reaction = convert_reaction(ctx, message)
     assert reaction is not None
+    # WhatsApp's bare heart gets its emoji-style selector, as bridgev2 sends it.
     assert reaction.content == {
-        "m.relates_to": {"rel_type": "m.annotation", "event_id": "$m1", "key": "👍"}
+        "m.relates_to": {"rel_type": "m.annotation", "event_id": "$m1", "key": "❤\ufe0f"}
     }
+    assert reaction.emoji == "❤"
     assert reaction.target_message_id == "M1"
     assert reaction.target_sender == str(ALICE)
     assert not reaction.target_from_me
