@@ -1,0 +1,1 @@
+"""Message conversion between Matrix events and WhatsApp messages (both directions)."""
