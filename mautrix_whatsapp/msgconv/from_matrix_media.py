@@ -68,8 +68,8 @@ def _to_square_webp(data: bytes) -> tuple[bytes, int]:
 
 def _int_field(info: Mapping[str, Any], key: str) -> int | None:
     value = info.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        return None  # also NaN
     return int(min(value, 2**32 - 1))
 
 
@@ -82,7 +82,7 @@ def _waveform(content: Mapping[str, Any]) -> tuple[bytes | None, int | None]:
     points = audio.get("waveform")
     if not isinstance(points, list) or not points:
         return None, duration
-    values = [int(p) if isinstance(p, int | float) and p >= 0 else 0 for p in points[:1024]]
+    values = [_int_field({"v": p}, "v") or 0 for p in points[:1024]]
     scale = 1 if max(values) <= 256 else 4
     return bytes(min(v // scale, 255) for v in values), duration
 
