@@ -8,13 +8,12 @@ text the portal shows in the room; no other exception escapes for bad input.
 
 from __future__ import annotations
 
-import importlib
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from ..formatter import WhatsAppText, matrix_to_whatsapp
 from ..whatsapp import message_builders as builders
 from ..whatsapp.binary.jid import JID
 from ..whatsapp.proto import wa_e2e_pb2
@@ -60,28 +59,8 @@ POLL_RESPONSE_TYPES = ("org.matrix.msc3381.poll.response", "m.poll.response")
 _TEXT_KEYS = ("org.matrix.msc1767.text", "m.text", "body")
 
 
-@dataclass(frozen=True)
-class WhatsAppText:
-    """What the formatter makes of HTML (mirrors ``mautrix_whatsapp.formatter.WhatsAppText``)."""
-
-    text: str
-    mentioned_jids: list[str]
-
-
-HtmlFormatter = Callable[[str, Callable[[str], str | None]], Any]
-"""``matrix_to_whatsapp(html, pill_resolver)`` returning an object with ``text`` and
-``mentioned_jids`` (the formatter package's ``WhatsAppText``)."""
-
-
-def _default_formatter() -> HtmlFormatter | None:
-    """The formatter package's converter, looked up at call time so this module does not
-    depend on it being merged yet; None without it (then ``body`` is sent as is)."""
-    try:
-        module = importlib.import_module("mautrix_whatsapp.formatter")
-    except ImportError:
-        return None
-    found: HtmlFormatter | None = getattr(module, "matrix_to_whatsapp", None)
-    return found
+HtmlFormatter = Callable[[str, Callable[[str], str | None]], WhatsAppText]
+"""``matrix_to_whatsapp(html, pill_resolver)``: the formatter package's, unless a test swaps it."""
 
 
 # --- reading untrusted content ---
@@ -144,16 +123,27 @@ def _format_text(
             f"{MAX_HTML_LENGTH} are accepted)"
         )
     result = WhatsAppText(body, [])
-    fmt = formatter if formatter is not None else _default_formatter()
-    if html is not None and fmt is not None:
-        parsed = fmt(html, ctx.jid_for_user)
-        result = WhatsAppText(str(parsed.text), [str(jid) for jid in parsed.mentioned_jids])
+    if html is not None:
+        result = (formatter or matrix_to_whatsapp)(html, _pill_resolver(ctx, content))
     if len(result.text) > MAX_TEXT_LENGTH:
         raise ConversionError(
             f"the message is too long for WhatsApp ({len(result.text)} characters; at most "
             f"{MAX_TEXT_LENGTH})"
         )
     return result
+
+
+def _pill_resolver(
+    ctx: FromMatrixContext, content: Mapping[str, Any]
+) -> Callable[[str], str | None]:
+    """Pills resolve to JIDs; with ``m.mentions`` (MSC3952) only the users it lists are
+    mentioned on WhatsApp (the others stay plain names), as the Go bridge's allowed mentions."""
+    mentions = content.get("m.mentions")
+    if not isinstance(mentions, Mapping):
+        return ctx.jid_for_user
+    listed = mentions.get("user_ids")
+    allowed = {u for u in listed if isinstance(u, str)} if isinstance(listed, list) else set()
+    return lambda user_id: ctx.jid_for_user(user_id) if user_id in allowed else None
 
 
 def _context_info(
@@ -228,6 +218,7 @@ async def convert_from_matrix(
     *,
     formatter: HtmlFormatter | None = None,
     converter: MediaConverter | None = None,
+    expiration: int | None = None,
     now: float | None = None,
 ) -> Message:
     """The WhatsApp message for an ``m.room.message``/``m.sticker``/poll-start event.
@@ -235,6 +226,7 @@ async def convert_from_matrix(
     An ``m.replace`` relation makes an edit of our earlier message (15 minutes at most, as
     WhatsApp allows). ``formatter`` defaults to the formatter package; ``converter`` is an
     optional transcoder (without one, formats only it could convert are refused by name);
+    ``expiration`` is the chat's disappearing timer in seconds (Go ``generateContextInfo``);
     ``now`` is the clock for the edit window (tests).
     """
     if not isinstance(content, dict):
@@ -242,6 +234,27 @@ async def convert_from_matrix(
     relation = _relates_to(content)
     if relation.get("rel_type") == "m.replace":
         return _convert_edit(ctx, event_type, content, relation, formatter, now)
+    message = await _convert_new(ctx, event_type, content, formatter, converter)
+    if expiration:
+        _set_expiration(message, expiration)
+    return message
+
+
+def _set_expiration(message: Message, seconds: int) -> None:
+    """Mark the message's content as disappearing after ``seconds`` (its ``contextInfo``)."""
+    for descriptor, part in builders.unwrap(message).ListFields():
+        part_type = descriptor.message_type
+        if part_type is not None and "contextInfo" in part_type.fields_by_name:
+            part.contextInfo.expiration = seconds
+
+
+async def _convert_new(
+    ctx: FromMatrixContext,
+    event_type: str,
+    content: dict[str, Any],
+    formatter: HtmlFormatter | None,
+    converter: MediaConverter | None,
+) -> Message:
     if event_type in POLL_START_TYPES:
         message, _ = convert_poll_start(ctx, content, formatter=formatter)
         return message

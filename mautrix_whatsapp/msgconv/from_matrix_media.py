@@ -23,7 +23,7 @@ from ..whatsapp.proto import wa_e2e_pb2
 from .from_matrix_types import ConversionError, FromMatrixContext, MediaConverter, UploadedMedia
 
 if TYPE_CHECKING:
-    from .from_matrix import WhatsAppText
+    from ..formatter import WhatsAppText
 
 Message = wa_e2e_pb2.Message
 
@@ -32,6 +32,7 @@ VOICE_MIME = "audio/ogg; codecs=opus"
 _AUDIO_OK = ("audio/aac", "audio/mp4", "audio/amr", "audio/mpeg", VOICE_MIME)
 _VIDEO_OK = ("video/mp4", "video/3gpp")
 _IMAGE_ERRORS = (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError)
+_THUMBNAILED = (MediaType.VIDEO, MediaType.GIF, MediaType.DOCUMENT)
 _PIL_MIMES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
 
 
@@ -122,6 +123,21 @@ async def _download(ctx: FromMatrixContext, content: Mapping[str, Any]) -> bytes
         raise ConversionError(f"failed to download the media from Matrix: {error}") from error
 
 
+async def _thumbnail(ctx: FromMatrixContext, info: Mapping[str, Any]) -> bytes | None:
+    """The event's own thumbnail as WhatsApp's small inline JPEG; None when there is none or it
+    cannot be fetched or read (a missing preview is no reason to fail the message, as in Go)."""
+    file = info.get("thumbnail_file")
+    url = file.get("url") if isinstance(file, Mapping) else info.get("thumbnail_url")
+    if not isinstance(url, str) or not url.startswith("mxc://"):
+        return None
+    try:
+        data = await ctx.download_mxc(url, dict(file) if isinstance(file, Mapping) else None)
+    except Exception:
+        return None
+    image = probe_image(data)
+    return image.thumbnail if image is not None else None
+
+
 async def convert_media(
     ctx: FromMatrixContext,
     msgtype: str,
@@ -158,6 +174,8 @@ async def convert_media(
     except Exception as error:
         raise ConversionError(f"failed to upload the media to WhatsApp: {error}") from error
     fields.mimetype = mime
+    if fields.thumbnail is None and kind in _THUMBNAILED:
+        fields.thumbnail = await _thumbnail(ctx, info)
     if kind is MediaType.DOCUMENT:
         fields.file_name = file_name or body or "file"
     message = build_media_message(uploaded, fields)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from mautrix_whatsapp.formatter import WhatsAppText
 from mautrix_whatsapp.msgconv.from_matrix_types import (
     EditTarget,
     PollTarget,
@@ -75,16 +76,10 @@ class FakeContext:
         return self.polls.get(event_id)
 
 
-@dataclass
-class FakeText:
-    text: str
-    mentioned_jids: list[str]
-
-
 _PILL = re.compile(r'<a href="https://matrix.to/#/([^"]+)">[^<]*</a>')
 
 
-def fake_formatter(html: str, resolve: Callable[[str], str | None]) -> FakeText:
+def fake_formatter(html: str, resolve: Callable[[str], str | None]) -> WhatsAppText:
     """Stands in for the formatter package: ``<b>`` → ``*``, pills → ``@number`` mentions."""
     mentions: list[str] = []
 
@@ -96,4 +91,4 @@ def fake_formatter(html: str, resolve: Callable[[str], str | None]) -> FakeText:
         return "@" + jid.split("@")[0]
 
     text = _PILL.sub(pill, html).replace("<b>", "*").replace("</b>", "*")
-    return FakeText(re.sub(r"<[^>]+>", "", text), mentions)
+    return WhatsAppText(re.sub(r"<[^>]+>", "", text), mentions)

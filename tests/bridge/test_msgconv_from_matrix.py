@@ -260,3 +260,48 @@ async def test_malformed_content_is_a_conversion_error(
 async def test_unknown_event_type_is_refused() -> None:
     with pytest.raises(ConversionError, match="not bridged"):
         await convert(FakeContext(), {"body": "x"}, "m.room.topic")
+
+
+PILL = '<a href="https://matrix.to/#/@whatsapp_15550000002:example.org">Alice</a>'
+
+
+async def test_real_formatter_turns_html_and_pills_into_whatsapp_text() -> None:
+    content = {
+        "msgtype": "m.text",
+        "body": "Alice: hi",
+        "format": "org.matrix.custom.html",
+        "formatted_body": f"{PILL}: <strong>hi</strong> <em>there</em>",
+    }
+    msg = await convert_from_matrix(FakeContext(), "m.room.message", content)
+    assert msg.extendedTextMessage.text == "@15550000002: *hi* _there_"
+    assert list(msg.extendedTextMessage.contextInfo.mentionedJID) == [ALICE]
+
+
+async def test_m_mentions_limits_which_pills_mention() -> None:
+    content = {
+        "msgtype": "m.text",
+        "body": "Alice",
+        "format": "org.matrix.custom.html",
+        "formatted_body": PILL,
+        "m.mentions": {"user_ids": []},
+    }
+    msg = await convert_from_matrix(FakeContext(), "m.room.message", content)
+    assert msg.extendedTextMessage.text == "Alice"
+    assert not msg.extendedTextMessage.contextInfo.mentionedJID
+    content["m.mentions"] = {"user_ids": ["@whatsapp_15550000002:example.org"]}
+    msg = await convert_from_matrix(FakeContext(), "m.room.message", content)
+    assert list(msg.extendedTextMessage.contextInfo.mentionedJID) == [ALICE]
+
+
+async def test_disappearing_timer_goes_into_the_context_info() -> None:
+    text = await convert_from_matrix(
+        FakeContext(), "m.room.message", {"msgtype": "m.text", "body": "x"}, expiration=86400
+    )
+    assert text.extendedTextMessage.contextInfo.expiration == 86400
+    location = await convert_from_matrix(
+        FakeContext(),
+        "m.room.message",
+        {"msgtype": "m.location", "body": "x", "geo_uri": "geo:1,2"},
+        expiration=3600,
+    )
+    assert location.locationMessage.contextInfo.expiration == 3600

@@ -16,7 +16,7 @@ from mautrix_whatsapp.msgconv.from_matrix import (
 )
 from mautrix_whatsapp.msgconv.from_matrix_types import EditTarget, PollTarget, ReplyTarget
 
-from .msgconv_fakes import ALICE, FakeContext, fake_formatter
+from .msgconv_fakes import ALICE, FakeContext
 
 MXC = "mxc://example.org/m"
 KEYS = [
@@ -80,9 +80,7 @@ async def test_any_content_converts_or_raises_conversion_error(
     event_type: str, content: dict[str, Any]
 ) -> None:
     try:
-        message = await convert_from_matrix(
-            context(), event_type, content, formatter=fake_formatter, now=1.0
-        )
+        message = await convert_from_matrix(context(), event_type, content, now=1.0)
     except ConversionError as error:
         assert str(error)
     else:

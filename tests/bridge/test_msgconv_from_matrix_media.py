@@ -204,3 +204,16 @@ async def test_upload_failure_is_a_conversion_error() -> None:
     ctx = FakeContext(media={MXC: b"x"}, upload_error=OSError("media host down"))
     with pytest.raises(ConversionError, match="upload the media to WhatsApp: media host down"):
         await convert_from_matrix(ctx, "m.room.message", media("m.file", None))
+
+
+async def test_video_thumbnail_comes_from_the_events_thumbnail() -> None:
+    thumb = "mxc://example.org/thumb"
+    ctx = FakeContext(media={MXC: b"mp4", thumb: image_bytes("PNG", (320, 180))})
+    content = media("m.video", "video/mp4", info={"thumbnail_url": thumb})
+    msg = await convert_from_matrix(ctx, "m.room.message", content)
+    with Image.open(io.BytesIO(msg.videoMessage.JPEGThumbnail)) as preview:
+        assert preview.format == "JPEG"
+        assert max(preview.size) == 72
+    missing = media("m.video", "video/mp4", info={"thumbnail_url": "mxc://example.org/gone"})
+    msg = await convert_from_matrix(ctx, "m.room.message", missing)
+    assert not msg.videoMessage.JPEGThumbnail
