@@ -17,7 +17,12 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image, UnidentifiedImageError
 
 from ..whatsapp.media.builders import MediaFields, build_media_message
-from ..whatsapp.media.metadata import probe_image
+from ..whatsapp.media.metadata import (
+    probe_duration,
+    probe_image,
+    probe_video_size,
+    resample_waveform,
+)
 from ..whatsapp.media.types import MediaType
 from ..whatsapp.proto import wa_e2e_pb2
 from .from_matrix_types import ConversionError, FromMatrixContext, MediaConverter, UploadedMedia
@@ -75,7 +80,8 @@ def _int_field(info: Mapping[str, Any], key: str) -> int | None:
 
 
 def _waveform(content: Mapping[str, Any]) -> tuple[bytes | None, int | None]:
-    """MSC1767 audio waveform scaled to bytes (Go ``getAudioInfo``), and its duration (ms)."""
+    """The MSC1767 audio waveform as WhatsApp's 64 bytes of 0 to 100 (what its own clients send;
+    the Go bridge passes the raw points through), and the MSC1767 duration in milliseconds."""
     audio = content.get("org.matrix.msc1767.audio")
     if not isinstance(audio, Mapping):
         return None, None
@@ -83,9 +89,8 @@ def _waveform(content: Mapping[str, Any]) -> tuple[bytes | None, int | None]:
     points = audio.get("waveform")
     if not isinstance(points, list) or not points:
         return None, duration
-    values = [_int_field({"v": p}, "v") or 0 for p in points[:1024]]
-    scale = 1 if max(values) <= 256 else 4
-    return bytes(min(v // scale, 255) for v in values), duration
+    values = [_int_field({"v": p}, "v") or 0 for p in points[:4096]]
+    return resample_waveform(values), duration
 
 
 async def _transcode(
@@ -200,11 +205,14 @@ async def _prepare(
     """The WhatsApp media type, data and mimetype for the file, converted where WhatsApp needs
     another format; fills the probed fields (dimensions, thumbnail, duration, waveform)."""
     if msgtype == "m.sticker":
-        if mime != "image/webp" or fields.width != fields.height or fields.width is None:
-            data, size = await asyncio.to_thread(_to_square_webp, data)
-            fields.width = fields.height = size
         image = probe_image(data)
-        fields.animated = bool(image and image.animated)
+        if image is None:
+            raise ConversionError("the sticker could not be read as an image")
+        fields.width, fields.height, fields.animated = image.width, image.height, image.animated
+        if mime != "image/webp" or image.width != image.height:
+            data, side = await asyncio.to_thread(_to_square_webp, data)
+            fields.width = fields.height = side
+            fields.animated = False  # Pillow keeps the first frame
         fields.caption = None
         return MediaType.STICKER, data, "image/webp"
     if msgtype == "m.image":
@@ -220,18 +228,22 @@ async def _prepare(
         return MediaType.IMAGE, data, mime
     if msgtype == "m.video":
         duration = _int_field(info, "duration")
-        fields.seconds = duration // 1000 if duration is not None else None
+        fields.seconds = duration // 1000 if duration is not None else probe_duration(data)
         gif = mime == "image/gif" or info.get("fi.mau.gif") is True
         if mime not in _VIDEO_OK:
             if mime not in ("image/gif", "video/webm", "video/quicktime"):
                 raise ConversionError(f"WhatsApp does not accept {mime} videos")
             data = await _transcode(converter, data, mime, "video/mp4", "WhatsApp needs MP4")
             mime = "video/mp4"
+        if fields.width is None or fields.height is None:
+            video_size = probe_video_size(data)
+            if video_size is not None:
+                fields.width, fields.height = video_size
         return (MediaType.GIF if gif and mime == "video/mp4" else MediaType.VIDEO), data, mime
     if msgtype == "m.audio":
         waveform, audio_ms = _waveform(content)
         duration = _int_field(info, "duration") or audio_ms
-        fields.seconds = duration // 1000 if duration is not None else None
+        fields.seconds = duration // 1000 if duration is not None else probe_duration(data)
         voice = "org.matrix.msc3245.voice" in content
         if mime == "audio/ogg" or mime.startswith("audio/ogg;"):
             mime = VOICE_MIME  # Matrix clients record Opus; WhatsApp wants the codec named

@@ -12,6 +12,7 @@ from PIL import Image
 from mautrix_whatsapp.msgconv.from_matrix import ConversionError, convert_from_matrix
 from mautrix_whatsapp.whatsapp.media.types import MediaType
 
+from ..whatsapp import media_samples
 from .msgconv_fakes import ALICE, FakeContext, fake_formatter
 
 MXC = "mxc://example.org/media"
@@ -144,7 +145,8 @@ async def test_voice_message_with_waveform() -> None:
     msg = await convert_from_matrix(ctx, "m.room.message", content)
     audio = msg.audioMessage
     assert (audio.PTT, audio.seconds, audio.mimetype) == (True, 3, "audio/ogg; codecs=opus")
-    assert audio.waveform == bytes([0, 128, 255])
+    assert len(audio.waveform) == 64
+    assert (audio.waveform[0], audio.waveform[30], audio.waveform[-1]) == (0, 50, 100)
     assert ctx.uploads[0][1] == MediaType.PTT
 
 
@@ -217,3 +219,20 @@ async def test_video_thumbnail_comes_from_the_events_thumbnail() -> None:
     missing = media("m.video", "video/mp4", info={"thumbnail_url": "mxc://example.org/gone"})
     msg = await convert_from_matrix(ctx, "m.room.message", missing)
     assert not msg.videoMessage.JPEGThumbnail
+
+
+async def test_video_without_info_is_probed() -> None:
+    ctx = FakeContext(media={MXC: media_samples.mp4(480, 270, 9)})
+    msg = await convert_from_matrix(ctx, "m.room.message", media("m.video", "video/mp4"))
+    video = msg.videoMessage
+    assert (video.width, video.height, video.seconds) == (480, 270, 9)
+
+
+async def test_square_animated_webp_sticker_is_sent_unchanged() -> None:
+    webp = media_samples.animated_webp(96)
+    ctx = FakeContext(media={MXC: webp})
+    content = {"body": "party", "url": MXC, "info": {"mimetype": "image/webp"}}
+    msg = await convert_from_matrix(ctx, "m.sticker", content)
+    assert ctx.uploads[0][0] == webp
+    sticker = msg.stickerMessage
+    assert (sticker.width, sticker.height, sticker.isAnimated) == (96, 96, True)
