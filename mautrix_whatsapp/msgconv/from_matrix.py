@@ -66,15 +66,30 @@ HtmlFormatter = Callable[[str, Callable[[str], str | None]], WhatsAppText]
 # --- reading untrusted content ---
 
 
-def _get_str(content: Mapping[str, Any], key: str, *, required: bool = True) -> str | None:
+def _get_str(content: Mapping[str, Any], key: str) -> str | None:
     value = content.get(key)
-    if value is None:
-        if required:
-            raise ConversionError(f"the message has no {key}")
-        return None
-    if not isinstance(value, str):
+    if value is not None and not isinstance(value, str):
         raise ConversionError(f"the message's {key} is not a string")
     return value
+
+
+def _require_str(content: Mapping[str, Any], key: str) -> str:
+    value = _get_str(content, key)
+    if value is None:
+        raise ConversionError(f"the message has no {key}")
+    return value
+
+
+def _strip_reply_fallback(body: str) -> str:
+    """``body`` without the ``> <@sender> quoted`` lines and blank line old clients put before
+    a reply (WhatsApp shows the quote itself)."""
+    lines = body.split("\n")
+    if not lines[0].startswith(">"):
+        return body
+    for index, line in enumerate(lines):
+        if not line.startswith(">"):
+            return "\n".join(lines[index + 1 :] if line == "" else lines[index:])
+    return body
 
 
 def _get_dict(content: Mapping[str, Any], key: str) -> dict[str, Any] | None:
@@ -112,11 +127,13 @@ def _format_text(
 ) -> WhatsAppText:
     """The WhatsApp text of an event: its HTML through the formatter (pills become mentions),
     else its plain ``body``."""
-    body = _get_str(content, "body")
-    assert body is not None
+    body = _require_str(content, "body")
     html = None
     if content.get("format") == "org.matrix.custom.html":
-        html = _get_str(content, "formatted_body", required=False)
+        html = _get_str(content, "formatted_body")
+    relation = _relates_to(content)
+    if isinstance(relation.get("m.in_reply_to"), Mapping):
+        body = _strip_reply_fallback(body)
     if html is not None and len(html) > MAX_HTML_LENGTH:
         raise ConversionError(
             f"the formatted message is too long ({len(html)} characters; at most "
@@ -198,10 +215,8 @@ def _parse_geo_uri(uri: str) -> tuple[float, float]:
 
 
 def _location_message(ctx: FromMatrixContext, content: Mapping[str, Any]) -> Message:
-    body = _get_str(content, "body")
-    geo_uri = _get_str(content, "geo_uri")
-    assert body is not None and geo_uri is not None
-    lat, long = _parse_geo_uri(geo_uri)
+    body = _require_str(content, "body")
+    lat, long = _parse_geo_uri(_require_str(content, "geo_uri"))
     message = builders.location(lat, long)
     message.locationMessage.comment = body
     message.locationMessage.contextInfo.CopyFrom(_context_info(ctx, content, []))

@@ -305,3 +305,18 @@ async def test_disappearing_timer_goes_into_the_context_info() -> None:
         expiration=3600,
     )
     assert location.locationMessage.contextInfo.expiration == 3600
+
+
+async def test_plain_reply_fallback_is_stripped() -> None:
+    ctx = FakeContext(replies={"$orig": ReplyTarget("MSG1", ALICE)})
+    content = {
+        "msgtype": "m.text",
+        "body": "> <@alice:example.org> original\n> second line\n\nmy answer\n> not a quote",
+        "m.relates_to": {"m.in_reply_to": {"event_id": "$orig"}},
+    }
+    msg = await convert(ctx, content)
+    assert msg.extendedTextMessage.text == "my answer\n> not a quote"
+    content["body"] = "> only a quote"
+    assert (await convert(ctx, content)).extendedTextMessage.text == "> only a quote"
+    no_reply = {"msgtype": "m.text", "body": "> a real quote\n\ntext"}
+    assert (await convert(ctx, no_reply)).extendedTextMessage.text == "> a real quote\n\ntext"
