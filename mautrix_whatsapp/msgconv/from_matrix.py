@@ -408,7 +408,9 @@ def convert_poll_start(
     for answer in answers:
         if not isinstance(answer, Mapping) or not isinstance(answer.get("id"), str):
             raise ConversionError("a poll answer has no id")
-        name = _msc1767_text(answer, "answer")
+        name = _msc1767_text(answer, "answer").strip()
+        if not name:
+            raise ConversionError("a poll answer is empty")
         if name in names:
             raise ConversionError("WhatsApp polls cannot have the same answer twice")
         names.append(name)

@@ -209,6 +209,8 @@ async def test_poll_start_builds_a_poll_with_a_secret() -> None:
 async def test_poll_start_refusals() -> None:
     with pytest.raises(ConversionError, match="same answer"):
         convert_poll_start(FakeContext(), poll_content(["A", "A"]))
+    with pytest.raises(ConversionError, match="answer is empty"):
+        convert_poll_start(FakeContext(), poll_content(["A", " "]))
     with pytest.raises(ConversionError, match="two answers"):
         convert_poll_start(FakeContext(), poll_content(["A"]))
     with pytest.raises(ConversionError):
