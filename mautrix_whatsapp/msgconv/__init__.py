@@ -4,6 +4,10 @@ WhatsApp → Matrix: :func:`message_kind` (routing), :func:`convert_to_matrix`,
 :func:`convert_reaction`, :func:`convert_revoke`, plus :func:`convert_call_start` and
 :func:`disappearing_notice` for events that are not messages. Everything the conversion
 needs from outside comes through a :class:`ToMatrixContext` the portal implements.
+
+Matrix → WhatsApp: :mod:`.from_matrix` (``convert_from_matrix``, ``convert_reaction``,
+``convert_redaction``, polls), through a ``FromMatrixContext`` (:mod:`.from_matrix_types`);
+what cannot be converted raises ``ConversionError`` with a reason for the room.
 """
 
 from __future__ import annotations
