@@ -7,7 +7,7 @@ by the bridge bot with the group's name and topic; WhatsApp admins get moderator
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mautrix.errors import MatrixRequestError
 from mautrix.types import RoomID, UserID
@@ -61,19 +61,20 @@ async def _create_dm_room(portal: Portal, source: User) -> RoomID:
 
 async def _create_group_room(portal: Portal, source: User) -> RoomID:
     summary = await _group_summary(portal, source)
-    bot = portal.bridge.az.bot_mxid
-    levels: dict[str, Any] = {"users": {bot: 100}}
-    for admin in summary.admins:
-        levels["users"][_matrix_id_of(portal, source, admin)] = ADMIN_LEVEL
     portal.row.name = summary.name or None
     portal.row.topic = summary.topic or None
-    room_id = await portal.main_intent.create_room(
-        name=portal.row.name,
-        topic=portal.row.topic,
-        invitees=[source.mxid],
-        power_level_override=levels,
+    intent = portal.main_intent
+    room_id = await intent.create_room(
+        name=portal.row.name, topic=portal.row.topic, invitees=[source.mxid]
     )
     await _save_room(portal, room_id)
+    if summary.admins:
+        # Set after creation rather than as an override: the creator's own level is the room
+        # version's business (v12 rooms refuse it in the content, older ones need it there).
+        levels = await intent.get_power_levels(room_id)
+        for admin in summary.admins:
+            levels.set_user_level(UserID(_matrix_id_of(portal, source, admin)), ADMIN_LEVEL)
+        await intent.set_power_levels(room_id, levels)
     return room_id
 
 

@@ -114,3 +114,45 @@ async def test_dm_text_both_ways(
             "hello from Matrix",
             "second",
         ]
+
+
+async def test_group_text_both_ways(
+    bridge: BridgeProcess,
+    synapse: SynapseInfo,
+    simulator: SimulatorInfo,
+    matrix_user: MakeUser,
+    tmp_path: Path,
+) -> None:
+    """A group the user is in: its first message makes a room named by the group's subject,
+    with the group's admin (its creator) as moderator; text goes both ways."""
+    async with BaileysPeer.start(
+        simulator, push_name="Alice", auth_dir=tmp_path / "alice", phone=ALICE
+    ) as alice:
+        user, management, scan = await linked_user(
+            matrix_user, synapse, simulator, silent_phone=True
+        )
+        our_phone = scan["phone"]
+        group = await alice.group_create("Weekend plans", [f"{our_phone}@s.whatsapp.net"])
+        group_jid = group["id"]
+
+        await alice.send_text(group_jid, "hi group")
+        room = await _portal_invite(user, management)
+        names = [
+            e["content"].get("name")
+            for e in user.invite_state(room)
+            if e.get("type") == "m.room.name"
+        ]
+        assert names == ["Weekend plans"]
+        await user.join(room)
+        message = await user.wait_for_event(room, _text("hi group"), TIMEOUT)
+        assert message["sender"] in _ghosts(synapse, alice)
+        levels = await user.request(
+            "GET", f"/_matrix/client/v3/rooms/{room}/state/m.room.power_levels/"
+        )
+        assert levels["users"].get(message["sender"]) == 50
+
+        await user.send_text(room, "hello group from Matrix")
+        received = await alice.wait_message(
+            lambda e: text_of(e) == "hello group from Matrix", timeout=TIMEOUT
+        )
+        assert received["key"]["remoteJid"] == group_jid
