@@ -3,7 +3,7 @@ as a process, the simulator with TLS and the bridge user's simulated phone."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,28 @@ def _ghosts(synapse: SynapseInfo, peer: BaileysPeer) -> set[str]:
     return ids
 
 
+World = tuple[BaileysPeer, MatrixTestUser, str, str]
+
+
+@pytest.fixture
+async def world(
+    bridge: BridgeProcess,
+    synapse: SynapseInfo,
+    simulator: SimulatorInfo,
+    matrix_user: MakeUser,
+    tmp_path: Path,
+) -> AsyncIterator[World]:
+    """Baileys as Alice, and a Matrix user linked (by QR, through the bridge) to a new
+    account with a silent phone: ``(alice, user, management room, the user's phone)``."""
+    async with BaileysPeer.start(
+        simulator, push_name="Alice", auth_dir=tmp_path / "alice", phone=ALICE
+    ) as alice:
+        user, management, scan = await linked_user(
+            matrix_user, synapse, simulator, silent_phone=True
+        )
+        yield alice, user, management, scan["phone"]
+
+
 async def _portal_invite(user: MatrixTestUser, management_room: str) -> str:
     """The first room the user is invited to other than their management room."""
     room = await user.wait_for_invite(timeout=TIMEOUT)
@@ -52,107 +74,82 @@ async def _portal_invite(user: MatrixTestUser, management_room: str) -> str:
 
 
 async def test_dm_text_both_ways(
-    bridge: BridgeProcess,
-    synapse: SynapseInfo,
-    simulator: SimulatorInfo,
-    matrix_user: MakeUser,
-    tmp_path: Path,
+    world: World, synapse: SynapseInfo, simulator: SimulatorInfo
 ) -> None:
-    async with BaileysPeer.start(
-        simulator, push_name="Alice", auth_dir=tmp_path / "alice", phone=ALICE
-    ) as alice:
-        user, management, scan = await linked_user(
-            matrix_user, synapse, simulator, silent_phone=True
-        )
-        our_phone = scan["phone"]
+    alice, user, management, our_phone = world
 
-        # WhatsApp → Matrix: the first message creates the DM portal.
-        sent = await alice.send(f"{our_phone}@s.whatsapp.net", {"text": "hello from WhatsApp"})
-        room = await _portal_invite(user, management)
-        invite = [
-            e
-            for e in user.invite_state(room)
-            if e.get("type") == "m.room.member" and e.get("state_key") == user.user_id
-        ]
-        assert invite and invite[0]["content"].get("is_direct") is True
-        await user.join(room)
-        message = await user.wait_for_event(room, _text("hello from WhatsApp"), TIMEOUT)
-        assert message["sender"] in _ghosts(synapse, alice)
-        assert message["content"]["msgtype"] == "m.text"
-        assert message["origin_server_ts"] == int(sent["messageTimestamp"]) * 1000
+    # WhatsApp → Matrix: the first message creates the DM portal.
+    sent = await alice.send(f"{our_phone}@s.whatsapp.net", {"text": "hello from WhatsApp"})
+    room = await _portal_invite(user, management)
+    invite = [
+        e
+        for e in user.invite_state(room)
+        if e.get("type") == "m.room.member" and e.get("state_key") == user.user_id
+    ]
+    assert invite and invite[0]["content"].get("is_direct") is True
+    await user.join(room)
+    message = await user.wait_for_event(room, _text("hello from WhatsApp"), TIMEOUT)
+    assert message["sender"] in _ghosts(synapse, alice)
+    assert message["content"]["msgtype"] == "m.text"
+    assert message["origin_server_ts"] == int(sent["messageTimestamp"]) * 1000
 
-        # What the user sends from their phone shows from their own ghost, in the same room.
-        await sim_admin(
-            simulator,
-            "POST",
-            f"/accounts/{our_phone}/send",
-            json={"to": ALICE, "text": "sent from my phone"},
-        )
-        own = await user.wait_for_event(room, _text("sent from my phone"), TIMEOUT)
-        assert own["sender"] == f"@whatsapp_{our_phone}:{synapse.server_name}"
-        await alice.wait_message(lambda e: text_of(e) == "sent from my phone", timeout=TIMEOUT)
+    # What the user sends from their phone shows from their own ghost, in the same room.
+    await sim_admin(
+        simulator,
+        "POST",
+        f"/accounts/{our_phone}/send",
+        json={"to": ALICE, "text": "sent from my phone"},
+    )
+    own = await user.wait_for_event(room, _text("sent from my phone"), TIMEOUT)
+    assert own["sender"] == f"@whatsapp_{our_phone}:{synapse.server_name}"
+    await alice.wait_message(lambda e: text_of(e) == "sent from my phone", timeout=TIMEOUT)
 
-        # Matrix → WhatsApp, in the same portal.
-        await user.send_text(room, "hello from Matrix")
-        received = await alice.wait_message(
-            lambda e: text_of(e) == "hello from Matrix", timeout=TIMEOUT
-        )
-        assert received["key"]["remoteJid"].split("@")[0].split(":")[0] in {
-            our_phone,
-            *(scan.get("lid", "").split("@")[:1] if scan.get("lid") else []),
-        }
+    # Matrix → WhatsApp, in the same portal.
+    await user.send_text(room, "hello from Matrix")
+    received = await alice.wait_message(
+        lambda e: text_of(e) == "hello from Matrix", timeout=TIMEOUT
+    )
+    # A DM from the user (by phone number or LID), not a group message.
+    assert received["key"]["remoteJid"].endswith(("@s.whatsapp.net", "@lid"))
+    assert "participant" not in received["key"] or not received["key"]["participant"]
 
-        # One portal for the chat: a second message lands in the same room, no new invite.
-        await alice.send_text(f"{our_phone}@s.whatsapp.net", "second")
-        await user.wait_for_event(room, _text("second"), TIMEOUT)
-        texts = [
-            e["content"]["body"] for e in user.events(room) if e.get("type") == "m.room.message"
-        ]
-        assert texts == [
-            "hello from WhatsApp",
-            "sent from my phone",
-            "hello from Matrix",
-            "second",
-        ]
+    # One portal for the chat: a second message lands in the same room, no new invite.
+    await alice.send_text(f"{our_phone}@s.whatsapp.net", "second")
+    await user.wait_for_event(room, _text("second"), TIMEOUT)
+    texts = [e["content"]["body"] for e in user.events(room) if e.get("type") == "m.room.message"]
+    assert texts == [
+        "hello from WhatsApp",
+        "sent from my phone",
+        "hello from Matrix",
+        "second",
+    ]
 
 
 async def test_group_text_both_ways(
-    bridge: BridgeProcess,
-    synapse: SynapseInfo,
-    simulator: SimulatorInfo,
-    matrix_user: MakeUser,
-    tmp_path: Path,
+    world: World, synapse: SynapseInfo, simulator: SimulatorInfo
 ) -> None:
     """A group the user is in: its first message makes a room named by the group's subject,
     with the group's admin (its creator) as moderator; text goes both ways."""
-    async with BaileysPeer.start(
-        simulator, push_name="Alice", auth_dir=tmp_path / "alice", phone=ALICE
-    ) as alice:
-        user, management, scan = await linked_user(
-            matrix_user, synapse, simulator, silent_phone=True
-        )
-        our_phone = scan["phone"]
-        group = await alice.group_create("Weekend plans", [f"{our_phone}@s.whatsapp.net"])
-        group_jid = group["id"]
+    alice, user, management, our_phone = world
+    group = await alice.group_create("Weekend plans", [f"{our_phone}@s.whatsapp.net"])
+    group_jid = group["id"]
 
-        await alice.send_text(group_jid, "hi group")
-        room = await _portal_invite(user, management)
-        names = [
-            e["content"].get("name")
-            for e in user.invite_state(room)
-            if e.get("type") == "m.room.name"
-        ]
-        assert names == ["Weekend plans"]
-        await user.join(room)
-        message = await user.wait_for_event(room, _text("hi group"), TIMEOUT)
-        assert message["sender"] in _ghosts(synapse, alice)
-        levels = await user.request(
-            "GET", f"/_matrix/client/v3/rooms/{room}/state/m.room.power_levels/"
-        )
-        assert levels["users"].get(message["sender"]) == 50
+    await alice.send_text(group_jid, "hi group")
+    room = await _portal_invite(user, management)
+    names = [
+        e["content"].get("name") for e in user.invite_state(room) if e.get("type") == "m.room.name"
+    ]
+    assert names == ["Weekend plans"]
+    await user.join(room)
+    message = await user.wait_for_event(room, _text("hi group"), TIMEOUT)
+    assert message["sender"] in _ghosts(synapse, alice)
+    levels = await user.request(
+        "GET", f"/_matrix/client/v3/rooms/{room}/state/m.room.power_levels/"
+    )
+    assert levels["users"].get(message["sender"]) == 50
 
-        await user.send_text(room, "hello group from Matrix")
-        received = await alice.wait_message(
-            lambda e: text_of(e) == "hello group from Matrix", timeout=TIMEOUT
-        )
-        assert received["key"]["remoteJid"] == group_jid
+    await user.send_text(room, "hello group from Matrix")
+    received = await alice.wait_message(
+        lambda e: text_of(e) == "hello group from Matrix", timeout=TIMEOUT
+    )
+    assert received["key"]["remoteJid"] == group_jid
