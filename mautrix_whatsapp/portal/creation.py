@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mautrix.errors import MatrixRequestError
-from mautrix.types import RoomID, UserID
+from mautrix.types import Membership, RoomID, UserID
 
 from ..puppet import InvalidJID, ghost_id_for_jid
 from ..session import GroupSummary
@@ -42,7 +42,8 @@ async def ensure_room(portal: Portal, source: User) -> RoomID | None:
 
 
 async def _invite(portal: Portal, room_id: RoomID, user_id: UserID) -> None:
-    if await portal.main_intent.state_store.is_joined(room_id, user_id):
+    membership = await portal.main_intent.state_store.get_membership(room_id, user_id)
+    if membership in (Membership.JOIN, Membership.INVITE):
         return
     try:
         await portal.main_intent.invite_user(room_id, user_id, check_cache=True)

@@ -33,6 +33,8 @@ async def handle_message(
         session = sender.session
         if session is None or sender.wa_jid is None:
             raise SendFailed("you're not logged in to WhatsApp")
+        if not portal.is_group and user_jid(sender.wa_jid) != portal.receiver:
+            raise SendFailed("this is another user's private chat")
         sent = await session.send_message(portal.jid, message)
     except (ConversionError, SendFailed) as e:
         portal.log.warning("Not sending %s to %s: %s", event_id, portal.jid, e)

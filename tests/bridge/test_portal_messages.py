@@ -186,6 +186,7 @@ async def test_matrix_text_is_sent_and_mapped(database: Database) -> None:
         (TextMessageEventContent(msgtype=MessageType.TEXT, body="x"), "ack error 479", "479"),
         (TextMessageEventContent(msgtype=MessageType.IMAGE, body="a.png"), None, "m.image"),
         (TextMessageEventContent(msgtype=MessageType.TEXT, body=""), None, "no text body"),
+        (TextMessageEventContent(msgtype=MessageType.TEXT, body="x"), None, "another user"),
     ],
 )
 async def test_failures_become_a_notice_in_the_room(
@@ -195,6 +196,8 @@ async def test_failures_become_a_notice_in_the_room(
     await portal.postinit()
     await portal.save()
     source.session.fail = fail
+    if reason == "another user":
+        source.wa_jid = "15558887777:2@s.whatsapp.net"
     await send_to_whatsapp(portal, source, content, EventID("$bad"))
     [(sender, _, notice, _)] = shared.sent
     assert sender == "@whatsapp_15550001111:x"  # the DM's main intent: the contact's ghost

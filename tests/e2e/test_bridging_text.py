@@ -113,10 +113,25 @@ async def test_dm_text_both_ways(
     assert received["key"]["remoteJid"].endswith(("@s.whatsapp.net", "@lid"))
     assert "participant" not in received["key"] or not received["key"]["participant"]
 
+    # What can't be sent yet gets a notice with the reason, in the room.
+    image = {"msgtype": "m.image", "body": "cat.png", "url": "mxc://example.org/cat"}
+    await user.send_event(room, "m.room.message", image)
+    notice = await user.wait_for_event(
+        room, lambda e: e.get("content", {}).get("msgtype") == "m.notice", TIMEOUT
+    )
+    assert notice["content"]["body"] == (
+        "Your message was not bridged: messages of type m.image can't be sent to WhatsApp yet"
+    )
+    assert notice["sender"] == message["sender"]
+
     # One portal for the chat: a second message lands in the same room, no new invite.
     await alice.send_text(f"{our_phone}@s.whatsapp.net", "second")
     await user.wait_for_event(room, _text("second"), TIMEOUT)
-    texts = [e["content"]["body"] for e in user.events(room) if e.get("type") == "m.room.message"]
+    texts = [
+        e["content"]["body"]
+        for e in user.events(room)
+        if e.get("type") == "m.room.message" and e["content"].get("msgtype") == "m.text"
+    ]
     assert texts == [
         "hello from WhatsApp",
         "sent from my phone",
