@@ -1,14 +1,22 @@
 """Matrix → WhatsApp: one Matrix message sent to the chat (run in the portal queue).
 
-A message that can't be converted or sent gets a notice in the room with the reason, and a
-failed message send status; a sent one is stored in the message table under the user's JID.
+A message that can't be converted or sent gets a notice in the room with the reason; a sent one
+is stored in the message table under the user's JID. Either way a remote message-send
+checkpoint reports the outcome (when ``homeserver.message_send_checkpoint_endpoint`` is set).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mautrix.types import EventID, MessageEventContent, MessageType, TextMessageEventContent
+from mautrix.types import (
+    EventID,
+    EventType,
+    MessageEventContent,
+    MessageType,
+    TextMessageEventContent,
+)
+from mautrix.util.message_send_checkpoint import MessageSendCheckpointStatus
 
 from ..db import MessageRow
 from ..session import SendFailed
@@ -38,6 +46,8 @@ async def handle_message(
         sent = await session.send_message(portal.jid, message)
     except (ConversionError, SendFailed) as e:
         portal.log.warning("Not sending %s to %s: %s", event_id, portal.jid, e)
+        status = MessageSendCheckpointStatus.PERM_FAILURE
+        sender.send_remote_checkpoint(status, event_id, room_id, EventType.ROOM_MESSAGE, error=e)
         await _notice(portal, room_id, SEND_FAILED_NOTICE.format(e))
         return
     row = MessageRow(
@@ -50,6 +60,8 @@ async def handle_message(
         timestamp=int(sent.timestamp * 1000),
     )
     await portal.bridge.tables.messages.insert(row)
+    status = MessageSendCheckpointStatus.SUCCESS
+    sender.send_remote_checkpoint(status, event_id, room_id, EventType.ROOM_MESSAGE)
     portal.log.debug("Sent %s to %s as %s", event_id, portal.jid, sent.id)
 
 

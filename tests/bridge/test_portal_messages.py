@@ -18,6 +18,7 @@ from mautrix.types import (
     UserID,
 )
 from mautrix.util.async_db import Database
+from mautrix.util.message_send_checkpoint import MessageSendCheckpointStatus
 
 from mautrix_whatsapp.db import BridgeDB, PortalRow
 from mautrix_whatsapp.portal import (
@@ -93,7 +94,24 @@ def _setup(database: Database) -> tuple[Portal, Any, FakeIntent, dict[str, FakeI
     jid, receiver = portal_key(CONTACT, ME)
     row = PortalRow(jid=jid, receiver=receiver, mxid=ROOM)
     portal = Portal(cast(Any, bridge), row, PlainTextToMatrix(), PlainTextToWhatsApp())
-    source = SimpleNamespace(wa_jid=ME, mxid=UserID("@me:example.org"), session=FakeSession())
+    checkpoints: list[tuple[MessageSendCheckpointStatus, EventID, str | None]] = []
+
+    def send_remote_checkpoint(
+        status: MessageSendCheckpointStatus,
+        event_id: EventID,
+        room_id: RoomID,
+        event_type: EventType,
+        error: Exception | None = None,
+    ) -> None:
+        checkpoints.append((status, event_id, str(error) if error else None))
+
+    source = SimpleNamespace(
+        wa_jid=ME,
+        mxid=UserID("@me:example.org"),
+        session=FakeSession(),
+        checkpoints=checkpoints,
+        send_remote_checkpoint=send_remote_checkpoint,
+    )
     return portal, source, shared, ghosts
 
 
@@ -178,6 +196,7 @@ async def test_matrix_text_is_sent_and_mapped(database: Database) -> None:
     assert row is not None
     assert (row.id, row.sender, row.timestamp) == ("3EB01", user_jid(ME), 1_700_000_000_500)
     assert shared.sent == []
+    assert source.checkpoints == [(MessageSendCheckpointStatus.SUCCESS, "$mx1", None)]
 
 
 @pytest.mark.parametrize(
@@ -204,6 +223,9 @@ async def test_failures_become_a_notice_in_the_room(
     assert notice.msgtype == MessageType.NOTICE
     assert notice.body.startswith("Your message was not bridged: ") and reason in notice.body
     assert await portal.bridge.tables.messages.get_by_mxid(EventID("$bad"), ROOM) is None
+    [(status, event_id, error)] = source.checkpoints
+    assert (status, event_id) == (MessageSendCheckpointStatus.PERM_FAILURE, "$bad")
+    assert error is not None and reason in error
 
 
 async def test_plain_text_to_whatsapp_emote_and_errors() -> None:
