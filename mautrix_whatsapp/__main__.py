@@ -17,7 +17,7 @@ from .config import Config, ConfigError, parse_duration
 from .db import BridgeDB, PuppetRow, UserRow, upgrade_table
 from .matrix import MatrixHandler
 from .metrics import MetricsServer, install_matrix_request_timing
-from .portal import Portal
+from .portal import Portal, PortalRegistry
 from .puppet import InvalidJID, Puppet, ghost_id_for_jid, jid_for_ghost_id
 from .session import SessionFactory
 from .user import User
@@ -86,6 +86,7 @@ class WhatsAppBridge(Bridge):
     config: Config
     matrix: MatrixHandler
     tables: BridgeDB
+    portals: PortalRegistry
     session_factory: SessionFactory
     provisioning: ProvisioningAPI | None = None
     login_page: LoginPage | None = None
@@ -146,6 +147,7 @@ class WhatsAppBridge(Bridge):
         self._ghost_re = re.compile(
             f"^@{re.escape(prefix)}(.+){re.escape(suffix)}:{re.escape(domain)}$"
         )
+        self.portals = PortalRegistry(self)
         super().prepare_bridge()
         settings = self.config.provisioning
         if settings.enabled:
@@ -196,6 +198,7 @@ class WhatsAppBridge(Bridge):
 
     def prepare_stop(self) -> None:
         self.add_shutdown_actions(*(user.disconnect() for user in self._users.values()))
+        self.add_shutdown_actions(self.portals.stop())
         if self.metrics_server is not None:
             self.add_shutdown_actions(self.metrics_server.stop())
 
@@ -226,8 +229,7 @@ class WhatsAppBridge(Bridge):
             return user
 
     async def get_portal(self, room_id: RoomID) -> Portal | None:  # type: ignore[override]
-        row = await self.tables.portals.get_by_mxid(room_id)
-        return Portal(self, row) if row else None
+        return await self.portals.get_by_mxid(room_id)
 
     async def get_puppet(  # type: ignore[override]
         self, user_id: UserID, create: bool = False

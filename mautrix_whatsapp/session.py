@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
+from .whatsapp.proto import wa_e2e_pb2
+
 
 class LogoutKind(Enum):
     """Why WhatsApp ended the link; each kind has its own notice and bridge-state code."""
@@ -89,6 +91,49 @@ class PhoneSeen:
     timestamp: float
 
 
+@dataclass(frozen=True)
+class MessageReceived:
+    """A message in one of the user's chats, from a contact or from the user's other devices.
+
+    JIDs are strings without a device: ``chat`` is the other person (DMs, also for the user's
+    own messages) or the group; ``sender`` is whoever wrote it. ``message`` is the content with
+    WhatsApp's wrappers already taken off; converting it is the portal's business.
+    """
+
+    chat: str
+    sender: str
+    id: str
+    timestamp: float  # unix seconds, WhatsApp's time
+    is_from_me: bool
+    is_group: bool
+    message: wa_e2e_pb2.Message
+    push_name: str = ""
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """WhatsApp accepted a message we sent: its id and the server's time (unix seconds)."""
+
+    id: str
+    timestamp: float
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    """What a portal needs of a group: its name, topic and members (user JIDs)."""
+
+    jid: str
+    name: str = ""
+    topic: str = ""
+    members: tuple[str, ...] = ()
+    admins: frozenset[str] = frozenset()
+    """Members that are admins or the super admin (the creator)."""
+
+
+class SendFailed(Exception):
+    """A message could not be sent; the text is the reason, fit to show the user."""
+
+
 SessionEvent = (
     Connected
     | Disconnected
@@ -98,6 +143,7 @@ SessionEvent = (
     | StreamReplaced
     | ConnectFailed
     | PhoneSeen
+    | MessageReceived
 )
 EventSink = Callable[[SessionEvent], Awaitable[None]]
 
@@ -171,6 +217,13 @@ class WhatsAppSession(Protocol):
     async def is_on_whatsapp(self, phone: str) -> str | None:
         """The account JID of ``phone`` (digits) if it has WhatsApp, else None (connected
         sessions only)."""
+
+    async def send_message(self, chat: str, message: wa_e2e_pb2.Message) -> SentMessage:
+        """Send ``message`` to a user or group JID; returns once WhatsApp acked it, raises
+        :class:`SendFailed` otherwise."""
+
+    async def get_group_info(self, jid: str) -> GroupSummary:
+        """The group's metadata; ``LookupError`` when WhatsApp won't tell us."""
 
 
 SessionFactory = Callable[[str, EventSink], Awaitable[WhatsAppSession]]

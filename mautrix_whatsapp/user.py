@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mautrix.bridge import BaseUser
 from mautrix.types import EventID, RoomID
@@ -14,6 +14,7 @@ from mautrix.util.bridge_state import BridgeState, BridgeStateEvent
 from . import metrics
 from .db import UserRow
 from .login import LoginProcess
+from .portal.jids import portal_key
 from .session import (
     ClientOutdated,
     Connected,
@@ -21,6 +22,7 @@ from .session import (
     Disconnected,
     LoggedOut,
     LogoutKind,
+    MessageReceived,
     PhoneSeen,
     SessionEvent,
     StreamReplaced,
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
     from .__main__ import WhatsAppBridge
     from .portal import Portal
     from .puppet import Puppet
+
+STATUS_BROADCAST = "status@broadcast"
 
 PHONE_OFFLINE_AFTER = 12 * 24 * 3600
 PHONE_OFFLINE_NOTICE_EVERY = 12 * 3600
@@ -124,9 +128,13 @@ class User(BaseUser):
         return await self.bridge.get_puppet_by_jid(self.row.wa_jid)
 
     async def get_portal_with(  # type: ignore[override]
-        self, puppet: Any, create: bool = True
+        self, puppet: Puppet, create: bool = True
     ) -> Portal | None:
-        return None  # DM portals arrive with the messaging issue
+        """The DM portal between this user and ``puppet``'s contact."""
+        if not self.row.wa_jid:
+            return None
+        jid, receiver = portal_key(puppet.jid, self.row.wa_jid)
+        return await self.bridge.portals.get_by_jid(jid, receiver, create=create)
 
     async def get_bridge_states(self) -> list[BridgeState]:
         if not await self.is_logged_in():
@@ -336,7 +344,7 @@ class User(BaseUser):
         try:
             if isinstance(evt, Connected):
                 self._connected_metric.set(await self.is_logged_in())
-            elif not isinstance(evt, PhoneSeen):
+            elif not isinstance(evt, PhoneSeen | MessageReceived):
                 self._connected_metric.set(False)  # every other event is a lost connection
             await self._handle_event(evt)
         except Exception:
@@ -430,6 +438,18 @@ class User(BaseUser):
             case PhoneSeen(timestamp=ts):
                 await self._note_phone_seen(int(ts))
                 await self._check_phone_offline()
+            case MessageReceived():
+                await self._handle_message(evt)
+
+    async def _handle_message(self, evt: MessageReceived) -> None:
+        """Hand a message to its portal's queue, making the portal (not yet its room) if the
+        chat has none. Status broadcasts wait for their own feature (off by default)."""
+        if self.row.wa_jid is None or evt.chat == STATUS_BROADCAST:
+            return
+        jid, receiver = portal_key(evt.chat, self.row.wa_jid)
+        portal = await self.bridge.portals.get_by_jid(jid, receiver)
+        if portal is not None:
+            portal.handle_whatsapp_message(self, evt)
 
     def __repr__(self) -> str:
         return f"User({self.mxid!r}, wa_jid={self.row.wa_jid!r})"

@@ -28,12 +28,17 @@ from .db.whatsapp_store import (
     delete_signal_state,
 )
 from .whatsapp import events as ev
+from .whatsapp import group
+from .whatsapp.binary.errors import JIDParseError
+from .whatsapp.binary.jid import JID
 from .whatsapp.binary.node import Node
 from .whatsapp.client import Client, ClientError, ConnectionTiming
 from .whatsapp.client_payload import ClientConfig
 from .whatsapp.device import DeviceIdentity
+from .whatsapp.group_info import GroupInfo
 from .whatsapp.pair_code import InvalidPhoneNumberError
 from .whatsapp.proto import wa_companion_reg_pb2 as companion_reg
+from .whatsapp.proto import wa_e2e_pb2
 from .whatsapp.qrchan import LoginChannel, QRTiming
 from .whatsapp.request import IQDisconnectedError, IQError, IQTimeoutError
 from .whatsapp.socket.errors import SocketError
@@ -83,7 +88,33 @@ def translate_event(event: object) -> s.SessionEvent | None:
             return s.ConnectFailed(code=reason, message=message)
         case ev.PhoneSeen(at=at):
             return s.PhoneSeen(timestamp=at.timestamp())
+        case ev.Message(info=info, message=message) if not info.is_peer:
+            return s.MessageReceived(
+                chat=str(info.chat.to_non_ad()),
+                sender=str(info.sender.to_non_ad()),
+                id=info.id,
+                timestamp=info.timestamp.timestamp(),
+                is_from_me=info.is_from_me,
+                is_group=info.is_group,
+                message=message,
+                push_name=info.push_name,
+            )
     return None
+
+
+def summarize_group(info: GroupInfo) -> s.GroupSummary:
+    """The bridge's view of a group (member JIDs without devices)."""
+    members = tuple(str(p.jid.to_non_ad()) for p in info.participants)
+    admins = frozenset(
+        str(p.jid.to_non_ad()) for p in info.participants if p.is_admin or p.is_super_admin
+    )
+    return s.GroupSummary(
+        jid=str(info.jid),
+        name=info.subject,
+        topic=info.description,
+        members=members,
+        admins=admins,
+    )
 
 
 class TimedClient(Client):
@@ -250,6 +281,30 @@ class ClientSession:
             if info.is_on_whatsapp:
                 return str(info.jid)
         return None
+
+    async def send_message(self, chat: str, message: wa_e2e_pb2.Message) -> s.SentMessage:
+        client = self.client
+        if client is None or not client.is_logged_in:
+            raise s.SendFailed("not connected to WhatsApp")
+        try:
+            to = JID.parse(chat)
+        except JIDParseError as e:
+            raise s.SendFailed(f"invalid chat JID {chat!r}") from e
+        try:
+            sent = await client.send_message(to, message)
+        except (ClientError, IQError, SocketError, OSError) as e:
+            raise s.SendFailed(str(e) or type(e).__name__) from e
+        return s.SentMessage(id=sent.id, timestamp=sent.timestamp.timestamp())
+
+    async def get_group_info(self, jid: str) -> s.GroupSummary:
+        client = self.client
+        if client is None or not client.is_logged_in:
+            raise LookupError("not connected to WhatsApp")
+        try:
+            info = await group.get_group_info(client, JID.parse(jid))
+        except (JIDParseError, ClientError, IQError, SocketError, OSError) as e:
+            raise LookupError(f"can't get the info of group {jid}: {e}") from e
+        return summarize_group(info)
 
     # ---- login -------------------------------------------------------------------------
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from mautrix.util.async_db import Database
 
+from .message import MessageRow, MessageTable
 from .portal import PortalRow, PortalTable
 from .puppet import PuppetRow, PuppetTable
+from .reaction import ReactionRow, ReactionTable
 from .upgrade import upgrade_table
 from .user import UserRow, UserTable
 
@@ -18,14 +20,20 @@ class BridgeDB:
         self.users = UserTable(db)
         self.puppets = PuppetTable(db)
         self.portals = PortalTable(db)
+        self.messages = MessageTable(db)
+        self.reactions = ReactionTable(db)
 
 
 __all__ = [
     "BridgeDB",
+    "MessageRow",
+    "MessageTable",
     "PortalRow",
     "PortalTable",
     "PuppetRow",
     "PuppetTable",
+    "ReactionRow",
+    "ReactionTable",
     "UserRow",
     "UserTable",
     "upgrade_table",

@@ -281,6 +281,10 @@ class MatrixTestUser:
                 raise TimeoutError(f"{self.user_id}: no invite after {timeout} s")
             await self.sync_once(min(MAX_POLL_MS, max(int(remaining * 1000), 1)))
 
+    def invite_state(self, room_id: str) -> list[Event]:
+        """The stripped state that came with the invite to ``room_id`` (until it is joined)."""
+        return list(self._invites.get(room_id, []))
+
     async def wait_for_join(self, room_id: str, user_id: str, timeout: float = 10.0) -> Event:
         """The membership event of ``user_id`` joining ``room_id``."""
         return await self.wait_for_event(

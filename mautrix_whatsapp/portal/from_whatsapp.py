@@ -1,0 +1,72 @@
+"""WhatsApp → Matrix: one received message into the portal's room (run in the portal queue).
+
+The message is bridged once: a message already in the message table (a redelivery, or the
+same group message reaching a second bridge user) is dropped. Each part is sent with
+WhatsApp's timestamp and stored as soon as Matrix has it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mautrix.appservice import IntentAPI
+from mautrix.types import MessageType, TextMessageEventContent
+
+from ..db import MessageRow
+from .convert import ConvertedPart
+from .jids import user_jid
+
+if TYPE_CHECKING:
+    from ..session import MessageReceived
+    from ..user import User
+    from .portal import Portal
+
+CONVERSION_FAILED_NOTICE = "Failed to bridge this message from WhatsApp: {}"
+
+
+async def handle_message(portal: Portal, source: User, message: MessageReceived) -> None:
+    tables = portal.bridge.tables
+    sender = user_jid(message.sender)
+    if await tables.messages.get_parts(portal.jid, portal.receiver, sender, message.id):
+        portal.log.debug("Dropping %s from %s: already bridged", message.id, sender)
+        return
+    try:
+        parts = await portal.to_matrix.to_matrix(portal, message)
+    except Exception as e:
+        portal.log.exception("Converting %s from %s failed", message.id, sender)
+        notice = TextMessageEventContent(
+            msgtype=MessageType.NOTICE, body=CONVERSION_FAILED_NOTICE.format(e)
+        )
+        parts = [ConvertedPart(notice)]
+    if not parts:
+        portal.log.debug("Nothing to show for %s from %s", message.id, sender)
+        return
+    room_id = await portal.ensure_room(source)
+    if room_id is None:
+        return
+    intent = await _sender_intent(portal, source, message)
+    await intent.ensure_joined(room_id, bot=portal.main_intent)
+    timestamp = int(message.timestamp * 1000)
+    for index, part in enumerate(parts):
+        event_id = await intent.send_message_event(
+            room_id, part.event_type, part.content, timestamp=timestamp
+        )
+        row = MessageRow(
+            chat_jid=portal.jid,
+            receiver=portal.receiver,
+            sender=sender,
+            id=message.id,
+            mxid=event_id,
+            mx_room=room_id,
+            timestamp=timestamp,
+            part=index,
+        )
+        await tables.messages.insert(row)
+
+
+async def _sender_intent(portal: Portal, source: User, message: MessageReceived) -> IntentAPI:
+    """The ghost that says it: the user's own ghost for what they sent from the phone (until
+    double puppeting), else the sender's; the portal's main intent as the last resort."""
+    jid = source.wa_jid if message.is_from_me and source.wa_jid else message.sender
+    puppet = await portal.bridge.get_puppet_by_jid(jid)
+    return puppet.intent if puppet is not None else portal.main_intent
