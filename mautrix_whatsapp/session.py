@@ -89,6 +89,44 @@ class PhoneSeen:
     timestamp: float
 
 
+# ---- contacts: what names and pictures the ghosts get (ghosts piece) -------------------
+
+
+@dataclass(frozen=True)
+class ContactNames:
+    """The user's address book names ``jid`` (app state ``contact``/``lid_contact``)."""
+
+    jid: str  # a user JID, phone number or LID
+    full_name: str
+    first_name: str
+
+
+@dataclass(frozen=True)
+class PushNames:
+    """Names people gave themselves (a message's ``notify``, history sync's push names)."""
+
+    names: tuple[tuple[str, str], ...]  # (user JID, push name)
+
+
+@dataclass(frozen=True)
+class UserPictureChanged:
+    """A user's profile picture was set (``picture_id``) or removed (``picture_id=""``)."""
+
+    jid: str
+    picture_id: str
+
+
+@dataclass(frozen=True)
+class ProfilePicture:
+    """A profile picture: its WhatsApp id and JPEG bytes (None: unchanged since the id asked)."""
+
+    id: str
+    data: bytes | None
+
+
+ContactEvent = ContactNames | PushNames | UserPictureChanged
+
+
 SessionEvent = (
     Connected
     | Disconnected
@@ -98,6 +136,9 @@ SessionEvent = (
     | StreamReplaced
     | ConnectFailed
     | PhoneSeen
+    | ContactNames
+    | PushNames
+    | UserPictureChanged
 )
 EventSink = Callable[[SessionEvent], Awaitable[None]]
 
@@ -171,6 +212,13 @@ class WhatsAppSession(Protocol):
     async def is_on_whatsapp(self, phone: str) -> str | None:
         """The account JID of ``phone`` (digits) if it has WhatsApp, else None (connected
         sessions only)."""
+
+    async def get_profile_picture(
+        self, jid: str, existing_id: str | None = None
+    ) -> ProfilePicture | None:
+        """The current picture of user ``jid`` (downloaded unless ``existing_id`` is still
+        current), or None when there is none or it is hidden from us (connected sessions
+        only)."""
 
 
 SessionFactory = Callable[[str, EventSink], Awaitable[WhatsAppSession]]

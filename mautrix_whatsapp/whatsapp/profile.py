@@ -32,6 +32,10 @@ class ProfilePictureError(Exception):
     """The server answered, but not with a usable picture (or it could not be downloaded)."""
 
 
+class ProfilePictureNotSet(ProfilePictureError):
+    """404: the user or group has no picture."""
+
+
 class ProfilePictureUnauthorized(ProfilePictureError):
     """401: the contact's privacy settings hide the picture from us."""
 
@@ -87,9 +91,9 @@ async def get_profile_picture_info(
 ) -> ProfilePictureInfo | None:
     """The current picture of ``jid`` (a user or a group).
 
-    Returns None when it has no picture (404) or when ``existing_id`` is still current;
-    raises :class:`ProfilePictureUnauthorized` when privacy settings hide it (401), other
-    :class:`IQError` as they come.
+    Returns None when ``existing_id`` is still current; raises :class:`ProfilePictureNotSet`
+    when there is no picture (404), :class:`ProfilePictureUnauthorized` when privacy settings
+    hide it (401), other :class:`IQError` as they come (whatsmeow's errors likewise).
     """
     query = picture_query(jid, preview=preview, existing_id=existing_id)
     user = jid.to_non_ad()
@@ -102,7 +106,7 @@ async def get_profile_picture_info(
             )
     except IQError as e:
         if e.code == 404:
-            return None
+            raise ProfilePictureNotSet(f"{user} has no picture") from e
         if e.code == 401:
             raise ProfilePictureUnauthorized(f"the picture of {user} is private") from e
         raise

@@ -12,6 +12,7 @@ from mautrix_whatsapp.whatsapp.client import Client
 from mautrix_whatsapp.whatsapp.profile import (
     ProfilePictureError,
     ProfilePictureInfo,
+    ProfilePictureNotSet,
     ProfilePictureUnauthorized,
     get_profile_picture_info,
 )
@@ -72,7 +73,8 @@ async def test_unchanged_missing_and_private_pictures() -> None:
     assert await _get(unchanged, ALICE, existing_id="5") is None
     not_modified = FakeClient(_result(id="5", status="304"))
     assert await _get(not_modified, ALICE, existing_id="5") is None
-    assert await _get(FakeClient(IQError(404, "item-not-found")), ALICE) is None
+    with pytest.raises(ProfilePictureNotSet):
+        await _get(FakeClient(IQError(404, "item-not-found")), ALICE)
     with pytest.raises(ProfilePictureUnauthorized):
         await _get(FakeClient(IQError(401, "not-authorized")), ALICE)
     with pytest.raises(IQError):
