@@ -142,12 +142,7 @@ class WhatsAppBridge(Bridge):
             from .wa_session import ClientSessionFactory
 
             self.session_factory = ClientSessionFactory(self)
-        template = self.config["bridge.username_template"]
-        prefix, suffix = template.split("{userid}", 1)
-        domain = self.config["homeserver.domain"]
-        self._ghost_re = re.compile(
-            f"^@{re.escape(prefix)}(.+){re.escape(suffix)}:{re.escape(domain)}$"
-        )
+        self.prepare_bridge_ghost_pattern()
         super().prepare_bridge()
         settings = self.config.provisioning
         if settings.enabled:
@@ -155,6 +150,15 @@ class WhatsAppBridge(Bridge):
             self.provisioning.register(self.az.app)
             self.login_page = LoginPage(self.provisioning)
             self.login_page.register(self.az.app)
+
+    def prepare_bridge_ghost_pattern(self) -> None:
+        """The pattern of ghost MXIDs, from ``username_template`` (split out for tests)."""
+        template = self.config["bridge.username_template"]
+        prefix, suffix = template.split("{userid}", 1)
+        domain = self.config["homeserver.domain"]
+        self._ghost_re = re.compile(
+            f"^@{re.escape(prefix)}(.+){re.escape(suffix)}:{re.escape(domain)}$"
+        )
 
     async def start(self) -> None:
         """Start mautrix's parts, then reconnect every logged-in user.

@@ -16,11 +16,11 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .session import ContactEvent, ContactNames, PushNames, UserPictureChanged, WhatsAppSession
+from .session import ContactEvent, ContactNames, PushNames, UserPictureChanged
 
 if TYPE_CHECKING:
     from .__main__ import WhatsAppBridge
-    from .puppet import Puppet
+    from .puppet import PictureSource, Puppet
 
 
 class ContactSync:
@@ -29,7 +29,7 @@ class ContactSync:
     def __init__(
         self,
         bridge: WhatsAppBridge,
-        session: Callable[[], WhatsAppSession | None],
+        session: Callable[[], PictureSource | None],
         log: logging.Logger,
     ) -> None:
         self.bridge = bridge

@@ -17,7 +17,7 @@ import asyncio
 import logging
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from mautrix.appservice import IntentAPI
 from mautrix.types import ContentURI, UserID
@@ -27,9 +27,20 @@ from .db import PuppetRow
 
 if TYPE_CHECKING:
     from .__main__ import WhatsAppBridge
-    from .session import WhatsAppSession
+    from .session import ProfilePicture
 
 log = logging.getLogger("mau.puppet")
+
+
+class PictureSource(Protocol):
+    """The part of a :class:`~.session.WhatsAppSession` avatars need."""
+
+    @property
+    def is_connected(self) -> bool: ...
+
+    async def get_profile_picture(
+        self, jid: str, existing_id: str | None = None
+    ) -> ProfilePicture | None: ...
 
 
 class InvalidJID(ValueError):
@@ -178,7 +189,7 @@ class Puppet:
 
     # ---- avatar ------------------------------------------------------------------------
 
-    async def update_avatar(self, session: WhatsAppSession, picture_id: str | None = None) -> bool:
+    async def update_avatar(self, session: PictureSource, picture_id: str | None = None) -> bool:
         """Make the ghost's avatar the contact's current WhatsApp picture.
 
         ``picture_id`` comes from a ``picture`` notification (``""``: removed); without it
