@@ -2,7 +2,7 @@
 
 ``<iq xmlns="w:profile:picture" type="get" to="s.whatsapp.net" target="JID">
 <picture type="image" query="url" id?/></iq>`` → ``<picture id url direct_path type/>``.
-Groups are asked at the group JID itself, without ``target``. Passing the picture id the
+Groups are asked the same way (as Baileys' ``profilePictureUrl`` does). Passing the picture id the
 caller already has (``existing_id``) lets the server answer "unchanged" without a URL.
 
 The URL is a signed, unencrypted CDN link: :func:`download_profile_picture` fetches it with a
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
-from .binary.jid import GROUP_SERVER, JID, SERVER_JID
+from .binary.jid import JID, SERVER_JID
 from .binary.node import Node
 from .media.conn import http_session
 from .request import IQError
@@ -98,12 +98,9 @@ async def get_profile_picture_info(
     query = picture_query(jid, preview=preview, existing_id=existing_id)
     user = jid.to_non_ad()
     try:
-        if user.server == GROUP_SERVER:
-            answer = await client.send_iq("w:profile:picture", "get", [query], to=user)
-        else:
-            answer = await client.send_iq(
-                "w:profile:picture", "get", [query], to=SERVER_JID, attrs={"target": user}
-            )
+        answer = await client.send_iq(
+            "w:profile:picture", "get", [query], to=SERVER_JID, attrs={"target": user}
+        )
     except IQError as e:
         if e.code == 404:
             raise ProfilePictureNotSet(f"{user} has no picture") from e

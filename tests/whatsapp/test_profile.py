@@ -59,12 +59,12 @@ async def test_user_picture_is_asked_of_the_server_with_the_user_as_target() -> 
     assert content[0].attrs == {"query": "url", "type": "image"}
 
 
-async def test_group_picture_is_asked_of_the_group_and_existing_id_is_sent() -> None:
+async def test_group_picture_is_asked_the_same_way_and_existing_id_is_sent() -> None:
     fake = FakeClient(_result(id="9", url="https://cdn/g.jpg"))
     info = await _get(fake, GROUP, preview=True, existing_id="8")
     assert info is not None and info.id == "9"
     _, _, content, kwargs = fake.sent[0]
-    assert kwargs["to"] == GROUP and "attrs" not in kwargs
+    assert kwargs["to"] == SERVER_JID and kwargs["attrs"]["target"] == GROUP
     assert content[0].attrs == {"query": "url", "type": "preview", "id": "8"}
 
 
