@@ -73,13 +73,7 @@ async def handle_get(conn: Connection, node: Node) -> Node | None:
     if query is not None and query.attr_str_opt("id") == picture.id:
         return iq_result(node, [Node("picture", {"id": picture.id, "status": "304"})])
     path = f"/accounts/{account.phone}/picture"
-    attrs = {
-        "id": picture.id,
-        "type": "image",
-        "direct_path": path,
-        "url": str(conn.state.info.get("admin_url", "")) + path,
-    }
-    return iq_result(node, [Node("picture", attrs)])
+    return iq_result(node, [group_iq.picture_node(conn, picture.id, path)])
 
 
 def set_picture(state: ServerState, account: Account, data: bytes | None) -> str:
