@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .session import ContactEvent, ContactNames, PushNames, UserPictureChanged
+from .session import BusinessName, ContactEvent, ContactNames, PushNames, UserPictureChanged
 
 if TYPE_CHECKING:
     from .__main__ import WhatsAppBridge
@@ -54,6 +54,11 @@ class ContactSync:
                     if puppet is not None:
                         await puppet.update_names(push_name=name)
                         self._want_first_avatar(puppet)
+            case BusinessName(jid=jid, name=name, push_name=push_name):
+                puppet = await self.bridge.get_puppet_by_jid(jid)
+                if puppet is not None:
+                    await puppet.update_names(business_name=name, push_name=push_name)
+                    self._want_first_avatar(puppet)
             case UserPictureChanged(jid=jid, picture_id=picture_id):
                 puppet = await self.bridge.get_puppet_by_jid(jid)
                 if puppet is not None:

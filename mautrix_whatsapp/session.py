@@ -109,6 +109,15 @@ class PushNames:
 
 
 @dataclass(frozen=True)
+class BusinessName:
+    """A business's verified name (with the push name of the same message, if any)."""
+
+    jid: str
+    name: str
+    push_name: str = ""
+
+
+@dataclass(frozen=True)
 class UserPictureChanged:
     """A user's profile picture was set (``picture_id``) or removed (``picture_id=""``)."""
 
@@ -124,7 +133,7 @@ class ProfilePicture:
     data: bytes | None
 
 
-ContactEvent = ContactNames | PushNames | UserPictureChanged
+ContactEvent = ContactNames | PushNames | BusinessName | UserPictureChanged
 
 
 SessionEvent = (
@@ -138,6 +147,7 @@ SessionEvent = (
     | PhoneSeen
     | ContactNames
     | PushNames
+    | BusinessName
     | UserPictureChanged
 )
 EventSink = Callable[[SessionEvent], Awaitable[None]]

@@ -16,6 +16,7 @@ from .contacts import ContactSync
 from .db import UserRow
 from .login import LoginProcess
 from .session import (
+    BusinessName,
     ClientOutdated,
     Connected,
     ConnectFailed,
@@ -341,7 +342,7 @@ class User(BaseUser):
     async def handle_event(self, evt: SessionEvent) -> None:
         """Turn one session event into notices, bridge states and DB updates; never raises."""
         try:
-            if isinstance(evt, ContactNames | PushNames | UserPictureChanged):
+            if isinstance(evt, ContactNames | PushNames | BusinessName | UserPictureChanged):
                 await self.contacts.handle(evt)
                 return
             if isinstance(evt, Connected):

@@ -93,7 +93,8 @@ def translate_contact_event(event: object) -> s.ContactEvent | None:
     """Names and pictures of people, for their ghosts (None for everything else).
 
     Address-book names come from app state, push names from messages (``notify``) and history
-    sync; group pictures are the portals' business and are left out here.
+    sync, verified business names from messages' certificates; group pictures are the portals'
+    business and are left out here.
     """
     match event:
         case (
@@ -101,6 +102,9 @@ def translate_contact_event(event: object) -> s.ContactEvent | None:
             | app_events.LIDContact(jid=jid, full_name=full, first_name=first)
         ):
             return s.ContactNames(jid=str(jid.to_non_ad()), full_name=full, first_name=first)
+        case ev.Message(info=info) if info.verified_name and not info.is_from_me:
+            sender = str(info.sender.to_non_ad())
+            return s.BusinessName(sender, info.verified_name, info.push_name)
         case ev.Message(info=info) if info.push_name and not info.is_from_me:
             return s.PushNames(((str(info.sender.to_non_ad()), info.push_name),))
         case ev.HistorySyncChunk(push_names=push_names) if push_names:

@@ -16,6 +16,7 @@ from mautrix_whatsapp.contacts import ContactSync
 from mautrix_whatsapp.db import BridgeDB, UserRow
 from mautrix_whatsapp.puppet import Names, format_displayname
 from mautrix_whatsapp.session import (
+    BusinessName,
     ContactNames,
     ProfilePicture,
     PushNames,
@@ -226,9 +227,18 @@ async def test_contact_events_name_ghosts_and_fetch_their_avatars(
     contacts = ContactSync(bridge, lambda: session, logging.getLogger("test.contacts"))
     await contacts.handle(ContactNames(BOB_PN, "Bob Smith", "Bob"))
     await contacts.handle(PushNames((("15550003333@s.whatsapp.net", "carol"), ("bad", "x"))))
+    await contacts.handle(BusinessName("15550004444@s.whatsapp.net", "Dan's Deli", "dan"))
     await contacts.wait_idle()
-    assert sorted(str(name) for _, _, name in names_set(az)) == ["Bob Smith (WA)", "carol (WA)"]
-    assert sorted(jid for jid, _ in session.asked) == [BOB_PN, "15550003333@s.whatsapp.net"]
+    assert sorted(str(name) for _, _, name in names_set(az)) == [
+        "Bob Smith (WA)",
+        "Dan's Deli (WA)",
+        "carol (WA)",
+    ]
+    assert sorted(jid for jid, _ in session.asked) == [
+        BOB_PN,
+        "15550003333@s.whatsapp.net",
+        "15550004444@s.whatsapp.net",
+    ]
     session.pictures[BOB_PN] = ("p2", b"new")
     await contacts.handle(UserPictureChanged(BOB_PN, "p2"))
     await contacts.wait_idle()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from mautrix_whatsapp.session import ContactNames, PushNames, UserPictureChanged
+from mautrix_whatsapp.session import BusinessName, ContactNames, PushNames, UserPictureChanged
 from mautrix_whatsapp.wa_session import translate_contact_event
 from mautrix_whatsapp.whatsapp import events as ev
 from mautrix_whatsapp.whatsapp.appstate import events as app_events
 from mautrix_whatsapp.whatsapp.binary.jid import JID
-from mautrix_whatsapp.whatsapp.message_info import MessageInfo
-from mautrix_whatsapp.whatsapp.proto import wa_e2e_pb2, wa_history_sync_pb2
+from mautrix_whatsapp.whatsapp.binary.node import Node
+from mautrix_whatsapp.whatsapp.message_info import MessageInfo, parse_verified_name
+from mautrix_whatsapp.whatsapp.proto import wa_e2e_pb2, wa_history_sync_pb2, wa_vname_cert_pb2
 from mautrix_whatsapp.whatsapp.proto import wa_sync_action_pb2 as sa
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -18,7 +19,9 @@ BOB = JID("15550002222", "s.whatsapp.net")
 BOB_LID = JID("8800112233", "lid")
 
 
-def _message(sender: JID, push_name: str, *, from_me: bool = False) -> ev.Message:
+def _message(
+    sender: JID, push_name: str, *, from_me: bool = False, verified_name: str = ""
+) -> ev.Message:
     info = MessageInfo(
         chat=BOB,
         sender=sender,
@@ -27,6 +30,7 @@ def _message(sender: JID, push_name: str, *, from_me: bool = False) -> ev.Messag
         is_from_me=from_me,
         is_group=False,
         push_name=push_name,
+        verified_name=verified_name,
     )
     return ev.Message(info=info, message=wa_e2e_pb2.Message(), raw=wa_e2e_pb2.Message())
 
@@ -74,3 +78,18 @@ def test_history_sync_push_names_without_the_empty_ones() -> None:
         raw=wa_history_sync_pb2.HistorySync(),
     )
     assert translate_contact_event(chunk) == PushNames(((str(BOB), "bobby"),))
+
+
+def test_business_senders_bring_their_verified_name() -> None:
+    event = translate_contact_event(_message(BOB, "bobby", verified_name="Bob's Bikes"))
+    assert event == BusinessName(str(BOB), "Bob's Bikes", "bobby")
+
+
+def test_verified_name_certificate_is_read_and_bad_ones_are_ignored() -> None:
+    cert = wa_vname_cert_pb2.VerifiedNameCertificate
+    details = cert.Details(serial=7, issuer="smb:wa", verifiedName="Bob's Bikes")
+    good = cert(details=details.SerializeToString(), signature=b"sig").SerializeToString()
+    assert parse_verified_name(Node("verified_name", {"v": "1"}, good)) == "Bob's Bikes"
+    assert parse_verified_name(None) == ""
+    assert parse_verified_name(Node("verified_name", {}, b"\xff\xff not protobuf")) == ""
+    assert parse_verified_name(Node("verified_name", {}, "text")) == ""
