@@ -96,6 +96,8 @@ class WhatsAppBridge(Bridge):
         self._session_factory_override = session_factory
         self._users: dict[UserID, User] = {}
         self._puppets: dict[str, Puppet] = {}
+        self._puppets_lock = asyncio.Lock()
+        self._pn_by_lid: dict[str, str] = {}
         self._users_lock = asyncio.Lock()
         self._ghost_re: re.Pattern[str] | None = None
         self.metrics_server: MetricsServer | None = None
@@ -141,12 +143,7 @@ class WhatsAppBridge(Bridge):
             from .wa_session import ClientSessionFactory
 
             self.session_factory = ClientSessionFactory(self)
-        template = self.config["bridge.username_template"]
-        prefix, suffix = template.split("{userid}", 1)
-        domain = self.config["homeserver.domain"]
-        self._ghost_re = re.compile(
-            f"^@{re.escape(prefix)}(.+){re.escape(suffix)}:{re.escape(domain)}$"
-        )
+        self.prepare_bridge_ghost_pattern()
         self.portals = PortalRegistry(self)
         super().prepare_bridge()
         settings = self.config.provisioning
@@ -155,6 +152,15 @@ class WhatsAppBridge(Bridge):
             self.provisioning.register(self.az.app)
             self.login_page = LoginPage(self.provisioning)
             self.login_page.register(self.az.app)
+
+    def prepare_bridge_ghost_pattern(self) -> None:
+        """The pattern of ghost MXIDs, from ``username_template`` (split out for tests)."""
+        template = self.config["bridge.username_template"]
+        prefix, suffix = template.split("{userid}", 1)
+        domain = self.config["homeserver.domain"]
+        self._ghost_re = re.compile(
+            f"^@{re.escape(prefix)}(.+){re.escape(suffix)}:{re.escape(domain)}$"
+        )
 
     async def start(self) -> None:
         """Start mautrix's parts, then reconnect every logged-in user.
@@ -244,22 +250,64 @@ class WhatsAppBridge(Bridge):
         return await self.get_puppet_by_jid(jid, create=create)
 
     async def get_puppet_by_jid(self, jid: str, create: bool = True) -> Puppet | None:
+        """The ghost of ``jid`` (any device, phone number or LID): the same ghost for both
+        forms of one person once the LID's number is known (see :mod:`.puppet`)."""
         try:
             user_jid = jid_for_ghost_id(ghost_id_for_jid(jid))
         except InvalidJID:
             return None
-        puppet = self._puppets.get(user_jid)
-        if puppet is not None:
+        async with self._puppets_lock:
+            user_jid = await self._canonical_jid(user_jid)
+            puppet = self._puppets.get(user_jid)
+            if puppet is not None:
+                return puppet
+            row = await self.tables.puppets.get_by_jid(user_jid)
+            if row is None:
+                if not create:
+                    return None
+                phone, _, server = user_jid.partition("@")
+                row = PuppetRow(jid=user_jid, phone=phone if server == "s.whatsapp.net" else None)
+                await self.tables.puppets.upsert(row)
+            puppet = Puppet(self, row)
+            self._puppets[user_jid] = puppet
             return puppet
-        row = await self.tables.puppets.get_by_jid(user_jid)
+
+    async def _canonical_jid(self, user_jid: str) -> str:
+        """A LID whose phone number is known becomes the number; the LID's ghost (if it was
+        made before the number was known) gives its names to the number's and is dropped."""
+        lid, _, server = user_jid.partition("@")
+        if server != "lid":
+            return user_jid
+        pn = self._pn_by_lid.get(lid) or await self.tables.puppets.pn_for_lid(lid)
+        if pn is None:
+            return user_jid
+        self._pn_by_lid[lid] = pn
+        pn_jid = f"{pn}@s.whatsapp.net"
+        old = self._puppets.pop(user_jid, None)
+        old_row = old.row if old else await self.tables.puppets.get_by_jid(user_jid)
+        if old_row is not None:
+            await self._fold_lid_ghost(old_row, pn_jid)
+        return pn_jid
+
+    async def _fold_lid_ghost(self, lid_row: PuppetRow, pn_jid: str) -> None:
+        """Copy what the LID ghost knew into the phone-number ghost's row, then forget it.
+
+        The LID ghost's Matrix account stays (it may be in rooms); portals replace it in
+        their members as they sync. Names the phone-number ghost already has win.
+        """
+        row = self._puppets[pn_jid].row if pn_jid in self._puppets else None
+        row = row or await self.tables.puppets.get_by_jid(pn_jid)
         if row is None:
-            if not create:
-                return None
-            row = PuppetRow(jid=user_jid, phone=user_jid.partition("@")[0])
-            await self.tables.puppets.upsert(row)
-        puppet = Puppet(self, row)
-        self._puppets[user_jid] = puppet
-        return puppet
+            row = PuppetRow(jid=pn_jid, phone=pn_jid.partition("@")[0])
+        for name in ("full_name", "first_name", "push_name", "business_name"):
+            if not getattr(row, name) and getattr(lid_row, name):
+                setattr(row, name, getattr(lid_row, name))
+        if row.avatar_id is None and lid_row.avatar_id is not None:
+            row.avatar_id, row.avatar_url = lid_row.avatar_id, lid_row.avatar_url
+        row.name_set = row.avatar_set = False  # the merged names and avatar are set anew
+        await self.tables.puppets.upsert(row)
+        await self.tables.puppets.delete(lid_row.jid)
+        self.log.debug("Folded the ghost of %s into %s", lid_row.jid, pn_jid)
 
     async def get_double_puppet(self, user_id: UserID) -> Puppet | None:  # type: ignore[override]
         return None  # double puppeting comes later

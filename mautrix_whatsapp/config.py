@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -107,10 +108,23 @@ class ProvisioningSettings:
     login_session_lifetime: float
 
 
+NAME_SOURCES = ("full_name", "first_name", "push_name", "business_name", "phone")
+"""What a ghost's name can be made from (``bridge.displayname_preference``)."""
+
+
+@dataclass(frozen=True)
+class DisplaynameFormat:
+    """How ghosts are named: the template and the order ``{displayname}`` picks names in."""
+
+    template: str
+    preference: tuple[str, ...]
+
+
 # Keys the bridge copies from the user's config on every update, on top of the framework's.
 _COPIED_KEYS = (
     "bridge.username_template",
     "bridge.displayname_template",
+    "bridge.displayname_preference",
     "bridge.command_prefix",
     "bridge.sync_direct_chat_list",
     "bridge.disconnect_notice_delay",
@@ -254,6 +268,32 @@ class Config(BaseBridgeConfig):
             ),
         )
 
+    @property
+    def displayname_format(self) -> DisplaynameFormat:
+        """``bridge.displayname_template`` and ``…_preference``, checked."""
+        template = self["bridge.displayname_template"]
+        preference = self["bridge.displayname_preference"]
+        if not isinstance(template, str) or not template.strip():
+            raise ConfigError("bridge.displayname_template must be a non-empty string")
+        if not isinstance(preference, list) or not preference:
+            raise ConfigError("bridge.displayname_preference must be a non-empty list")
+        for name in preference:
+            if name not in NAME_SOURCES:
+                raise ConfigError(
+                    f"bridge.displayname_preference: unknown name {name!r} "
+                    f"(one of {', '.join(NAME_SOURCES)})"
+                )
+        try:
+            fields = {field for _, field, _, _ in string.Formatter().parse(template) if field}
+        except ValueError as e:
+            raise ConfigError(f"bridge.displayname_template is malformed: {e}") from None
+        unknown = fields - {"displayname", *NAME_SOURCES}
+        if unknown:
+            raise ConfigError(
+                f"bridge.displayname_template: unknown variable {{{sorted(unknown)[0]}}}"
+            )
+        return DisplaynameFormat(template, tuple(preference))
+
     def validate(self) -> None:
         """Check the bridge's own sections; raises :class:`ConfigError` naming the key."""
         _ = self.history_sync
@@ -267,6 +307,7 @@ class Config(BaseBridgeConfig):
         _ = self.whatsapp
         _ = self.metrics_listen
         parse_duration("bridge.disconnect_notice_delay", self["bridge.disconnect_notice_delay"])
+        _ = self.displayname_format
         template = str(self["bridge.username_template"])
         if "{userid}" not in template:
             raise ConfigError("bridge.username_template must contain {userid}")

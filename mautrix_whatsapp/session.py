@@ -110,6 +110,34 @@ class MessageReceived:
     push_name: str = ""
 
 
+# ---- contacts: what names and pictures the ghosts get (ghosts piece) -------------------
+
+
+@dataclass(frozen=True)
+class ContactNames:
+    """The user's address book names ``jid`` (app state ``contact``/``lid_contact``)."""
+
+    jid: str  # a user JID, phone number or LID
+    full_name: str
+    first_name: str
+
+
+@dataclass(frozen=True)
+class PushNames:
+    """Names people gave themselves (a message's ``notify``, history sync's push names)."""
+
+    names: tuple[tuple[str, str], ...]  # (user JID, push name)
+
+
+@dataclass(frozen=True)
+class BusinessName:
+    """A business's verified name (with the push name of the same message, if any)."""
+
+    jid: str
+    name: str
+    push_name: str = ""
+
+
 @dataclass(frozen=True)
 class SentMessage:
     """WhatsApp accepted a message we sent: its id and the server's time (unix seconds)."""
@@ -134,6 +162,25 @@ class SendFailed(Exception):
     """A message could not be sent; the text is the reason, fit to show the user."""
 
 
+@dataclass(frozen=True)
+class UserPictureChanged:
+    """A user's profile picture was set (``picture_id``) or removed (``picture_id=""``)."""
+
+    jid: str
+    picture_id: str
+
+
+@dataclass(frozen=True)
+class ProfilePicture:
+    """A profile picture: its WhatsApp id and JPEG bytes (None: unchanged since the id asked)."""
+
+    id: str
+    data: bytes | None
+
+
+ContactEvent = ContactNames | PushNames | BusinessName | UserPictureChanged
+
+
 SessionEvent = (
     Connected
     | Disconnected
@@ -144,6 +191,10 @@ SessionEvent = (
     | ConnectFailed
     | PhoneSeen
     | MessageReceived
+    | ContactNames
+    | PushNames
+    | BusinessName
+    | UserPictureChanged
 )
 EventSink = Callable[[SessionEvent], Awaitable[None]]
 
@@ -224,6 +275,13 @@ class WhatsAppSession(Protocol):
 
     async def get_group_info(self, jid: str) -> GroupSummary:
         """The group's metadata; ``LookupError`` when WhatsApp won't tell us."""
+
+    async def get_profile_picture(
+        self, jid: str, existing_id: str | None = None
+    ) -> ProfilePicture | None:
+        """The current picture of user ``jid`` (downloaded unless ``existing_id`` is still
+        current), or None when there is none or it is hidden from us (connected sessions
+        only)."""
 
 
 SessionFactory = Callable[[str, EventSink], Awaitable[WhatsAppSession]]

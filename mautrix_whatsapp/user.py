@@ -12,21 +12,26 @@ from mautrix.util import markdown
 from mautrix.util.bridge_state import BridgeState, BridgeStateEvent
 
 from . import metrics
+from .contacts import ContactSync
 from .db import UserRow
 from .login import LoginProcess
 from .portal.jids import portal_key
 from .session import (
+    BusinessName,
     ClientOutdated,
     Connected,
     ConnectFailed,
+    ContactNames,
     Disconnected,
     LoggedOut,
     LogoutKind,
     MessageReceived,
     PhoneSeen,
+    PushNames,
     SessionEvent,
     StreamReplaced,
     TemporaryBan,
+    UserPictureChanged,
     WhatsAppSession,
 )
 
@@ -98,6 +103,7 @@ class User(BaseUser):
         self._logging_out = False
         self._state: BridgeState | None = None
         self._connected_metric = metrics.ConnectionTracker()
+        self.contacts = ContactSync(bridge, lambda: self.session, self.log.getChild("contacts"))
 
     # ---- persistence -------------------------------------------------------------------
 
@@ -208,6 +214,7 @@ class User(BaseUser):
         if self.login_task and not self.login_task.done():
             self.login_task.cancel()
         self._connected_metric.set(False)
+        await self.contacts.stop()
         session = self.session
         if session is not None:
             await session.disconnect()
@@ -220,6 +227,7 @@ class User(BaseUser):
         # WhatsApp may end the stream (401) while we unlink; that is this logout, not news.
         self._logging_out = True
         self._connected_metric.set(False)
+        await self.contacts.stop()
         try:
             await session.logout()
         finally:
@@ -342,6 +350,9 @@ class User(BaseUser):
     async def handle_event(self, evt: SessionEvent) -> None:
         """Turn one session event into notices, bridge states and DB updates; never raises."""
         try:
+            if isinstance(evt, ContactNames | PushNames | BusinessName | UserPictureChanged):
+                await self.contacts.handle(evt)
+                return
             if isinstance(evt, Connected):
                 self._connected_metric.set(await self.is_logged_in())
             elif not isinstance(evt, PhoneSeen | MessageReceived):

@@ -28,9 +28,10 @@ from .db.whatsapp_store import (
     delete_signal_state,
 )
 from .whatsapp import events as ev
-from .whatsapp import group
+from .whatsapp import group, profile
+from .whatsapp.appstate import events as app_events
 from .whatsapp.binary.errors import JIDParseError
-from .whatsapp.binary.jid import JID
+from .whatsapp.binary.jid import DEFAULT_USER_SERVER, HIDDEN_USER_SERVER, JID
 from .whatsapp.binary.node import Node
 from .whatsapp.client import Client, ClientError, ConnectionTiming
 from .whatsapp.client_payload import ClientConfig
@@ -115,6 +116,37 @@ def summarize_group(info: GroupInfo) -> s.GroupSummary:
         members=members,
         admins=admins,
     )
+
+
+def translate_contact_event(event: object) -> s.ContactEvent | None:
+    """Names and pictures of people, for their ghosts (None for everything else).
+
+    Address-book names come from app state, push names from messages (``notify``) and history
+    sync, verified business names from messages' certificates; group pictures are the portals'
+    business and are left out here.
+    """
+    match event:
+        case (
+            app_events.Contact(jid=jid, full_name=full, first_name=first)
+            | app_events.LIDContact(jid=jid, full_name=full, first_name=first)
+        ):
+            return s.ContactNames(jid=str(jid.to_non_ad()), full_name=full, first_name=first)
+        case ev.Message(info=info) if info.verified_name and not info.is_from_me:
+            sender = str(info.sender.to_non_ad())
+            return s.BusinessName(sender, info.verified_name, info.push_name)
+        case ev.Message(info=info) if info.push_name and not info.is_from_me:
+            return s.PushNames(((str(info.sender.to_non_ad()), info.push_name),))
+        case ev.HistorySyncChunk(push_names=push_names) if push_names:
+            names = tuple((str(jid.to_non_ad()), name) for jid, name in push_names if name)
+            return s.PushNames(names) if names else None
+        case ev.PictureChanged(jid=jid, picture_id=picture_id, removed=removed) if jid.server in (
+            DEFAULT_USER_SERVER,
+            HIDDEN_USER_SERVER,
+        ):
+            return s.UserPictureChanged(
+                jid=str(jid.to_non_ad()), picture_id="" if removed else picture_id
+            )
+    return None
 
 
 class TimedClient(Client):
@@ -218,6 +250,9 @@ class ClientSession:
         translated = translate_event(event)
         if translated is not None:
             await self.sink(translated)
+        contact = translate_contact_event(event)
+        if contact is not None:
+            await self.sink(contact)
 
     # ---- connection --------------------------------------------------------------------
 
@@ -305,6 +340,22 @@ class ClientSession:
         except (JIDParseError, ClientError, IQError, SocketError, OSError) as e:
             raise LookupError(f"can't get the info of group {jid}: {e}") from e
         return summarize_group(info)
+
+    async def get_profile_picture(
+        self, jid: str, existing_id: str | None = None
+    ) -> s.ProfilePicture | None:
+        client = self.client
+        if client is None or not client.is_logged_in:
+            raise ClientError("not connected to WhatsApp")
+        try:
+            info = await profile.get_profile_picture_info(
+                client, JID.parse(jid), existing_id=existing_id
+            )
+        except (profile.ProfilePictureNotSet, profile.ProfilePictureUnauthorized):
+            return None
+        if info is None:  # existing_id is still current
+            return s.ProfilePicture(existing_id or "", None)
+        return s.ProfilePicture(info.id, await profile.download_profile_picture(client, info))
 
     # ---- login -------------------------------------------------------------------------
 

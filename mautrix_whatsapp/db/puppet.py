@@ -1,4 +1,10 @@
-"""The ``puppet`` table: one ghost per WhatsApp contact, keyed by the contact's JID."""
+"""The ``puppet`` table: one ghost per WhatsApp contact, keyed by the contact's JID.
+
+Besides the Matrix profile it last set (``displayname``, ``avatar_url``), a row keeps what the
+name is made from (``full_name``/``first_name`` from the address book, ``push_name``,
+``business_name``) and ``avatar_id``, the WhatsApp picture id the avatar was uploaded from
+(``""``: the contact has no picture; None: never asked).
+"""
 
 from __future__ import annotations
 
@@ -21,6 +27,11 @@ class PuppetRow:
     custom_mxid: UserID | None = None
     access_token: str | None = None
     base_url: str | None = None
+    full_name: str | None = None
+    first_name: str | None = None
+    push_name: str | None = None
+    business_name: str | None = None
+    avatar_id: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> PuppetRow:
@@ -33,7 +44,10 @@ class PuppetRow:
         return tuple(getattr(self, f.name) for f in fields(self))
 
 
-_COLUMNS = ", ".join(f.name for f in fields(PuppetRow))
+_NAMES = [f.name for f in fields(PuppetRow)]
+_COLUMNS = ", ".join(_NAMES)
+_PLACEHOLDERS = ", ".join(f"${i}" for i in range(1, len(_NAMES) + 1))
+_UPDATES = ", ".join(f"{name}=excluded.{name}" for name in _NAMES if name != "jid")
 
 
 class PuppetTable:
@@ -50,12 +64,22 @@ class PuppetTable:
 
     async def upsert(self, puppet: PuppetRow) -> None:
         await self.db.execute(
-            f"""INSERT INTO puppet ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-               ON CONFLICT (jid) DO UPDATE SET
-                   phone=excluded.phone, displayname=excluded.displayname,
-                   name_set=excluded.name_set, avatar_url=excluded.avatar_url,
-                   avatar_set=excluded.avatar_set, is_registered=excluded.is_registered,
-                   custom_mxid=excluded.custom_mxid, access_token=excluded.access_token,
-                   base_url=excluded.base_url""",
+            f"""INSERT INTO puppet ({_COLUMNS}) VALUES ({_PLACEHOLDERS})
+               ON CONFLICT (jid) DO UPDATE SET {_UPDATES}""",
             *puppet.values(),
         )
+
+    async def delete(self, jid: str) -> None:
+        await self.db.execute("DELETE FROM puppet WHERE jid=$1", jid)
+
+    async def pn_for_lid(self, lid_user: str) -> str | None:
+        """The phone number of LID ``lid_user`` as any bridge user's client learned it.
+
+        A LID names one account for everyone, so any user's mapping will do; it is read from
+        the clients' ``wa_lid_map`` (``db/whatsapp_store.py``), the same rows ``client.lids``
+        keeps.
+        """
+        value = await self.db.fetchval(
+            "SELECT pn FROM wa_lid_map WHERE lid=$1 ORDER BY owner LIMIT 1", lid_user
+        )
+        return str(value) if value is not None else None

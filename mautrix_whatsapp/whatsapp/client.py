@@ -50,7 +50,8 @@ Messaging parts the client holds: ``locks`` (per-device session and per-group se
 phone-number map, :mod:`.lid`), ``secrets`` (poll secrets and votes, :mod:`.msgsecret`),
 ``sender`` (:mod:`.send`) and ``resender`` (answers retry receipts, :mod:`.resend`), over
 ``messaging_store`` (:class:`~.store.MessagingStore`; in memory by default). Media (upload,
-download, media retry, message builders) is ``client.media`` (:mod:`.media`). Messages arrive
+download, media retry, message builders) is ``client.media`` (:mod:`.media`); profile pictures
+(:mod:`.profile`) are functions of the client too. Messages arrive
 as :class:`~.events.Message` events (:mod:`.message`); :meth:`Client.mark_read` sends read and
 played receipts; LID ↔ phone-number pairs seen in stanzas go to ``client.lids``. History sync
 from our phone arrives as :class:`~.events.HistorySyncChunk` events; ``client.history``

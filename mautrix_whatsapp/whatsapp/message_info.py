@@ -14,10 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from google.protobuf.message import DecodeError
+
 from .binary import BinaryError
 from .binary.jid import BROADCAST_SERVER, JID
 from .binary.node import Node
 from .message_source import parse_message_source
+from .proto import wa_vname_cert_pb2 as vname_pb
 
 
 class MessageInfoError(ValueError):
@@ -41,6 +44,8 @@ class MessageInfo:
     addressing_mode: str = ""
     """``pn`` or ``lid`` in groups."""
     push_name: str = ""
+    verified_name: str = ""
+    """A business sender's verified name (from ``<verified_name>``; empty for the rest)."""
     category: str = ""
     """``peer`` for messages between our own devices."""
     type: str = ""
@@ -77,6 +82,22 @@ class MessageInfo:
         return f"{self.id} from {self.sender}"
 
 
+def parse_verified_name(node: Node | None) -> str:
+    """The name in a ``<verified_name>`` certificate (whatsmeow ``parseVerifiedNameContent``);
+    ``""`` when absent or unreadable: a bad certificate must not cost the message."""
+    if node is None:
+        return ""
+    content = node.content
+    if not isinstance(content, bytes):
+        return ""
+    try:
+        cert = vname_pb.VerifiedNameCertificate.FromString(content)
+        details = vname_pb.VerifiedNameCertificate.Details.FromString(cert.details)
+    except DecodeError:
+        return ""
+    return details.verifiedName
+
+
 def parse_message_info(node: Node, own: JID | None, own_lid: JID | None) -> MessageInfo:
     """Read ``node``'s attributes; raises :class:`MessageInfoError`."""
     try:
@@ -111,6 +132,7 @@ def parse_message_info(node: Node, own: JID | None, own_lid: JID | None) -> Mess
             recipient_alt=recipient_alt,
             addressing_mode=mode,
             push_name=node.attr_str_opt("notify") or "",
+            verified_name=parse_verified_name(node.get_optional_child_by_tag("verified_name")),
             category=node.attr_str_opt("category") or "",
             type=node.attr_str_opt("type") or "",
             edit=node.attr_str_opt("edit") or "",

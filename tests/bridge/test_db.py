@@ -38,7 +38,7 @@ async def _users(db: Database, *mxids: UserID) -> BridgeDB:
 
 async def test_upgrades_reach_latest_version(database: Database) -> None:
     version = await database.fetchval("SELECT version FROM version")
-    assert version == len(upgrade_table.upgrades) == 5
+    assert version == len(upgrade_table.upgrades) == 6
     for table in (
         "user",
         "puppet",
@@ -56,7 +56,7 @@ async def test_upgrades_reach_latest_version(database: Database) -> None:
 
 async def test_upgrade_is_idempotent(database: Database) -> None:
     await upgrade_table.upgrade(database)
-    assert await database.fetchval("SELECT version FROM version") == 5
+    assert await database.fetchval("SELECT version FROM version") == len(upgrade_table.upgrades)
 
 
 async def test_user_round_trip_and_logged_in_queries(database: Database) -> None:

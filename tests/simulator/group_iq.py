@@ -219,13 +219,19 @@ async def handle_picture(conn: Connection, node: Node) -> Node:
     if not group.picture_id:
         return iq_error(node, "404", "item-not-found")
     path = f"/groups/{group.id}@{GROUP_SERVER}/picture"
+    return iq_result(node, [picture_node(conn, group.picture_id, path)])
+
+
+def picture_node(conn: Connection, picture_id: str, admin_path: str) -> Node:
+    """``<picture id type direct_path url/>`` for a picture served at ``/admin{admin_path}``
+    (users' pictures in ``profile.py`` use it too)."""
     attrs = {
-        "id": group.picture_id,
+        "id": picture_id,
         "type": "image",
-        "direct_path": path,
-        "url": str(conn.state.info.get("admin_url", "")) + path,
+        "direct_path": admin_path,
+        "url": str(conn.state.info.get("admin_url", "")) + admin_path,
     }
-    return iq_result(node, [Node("picture", attrs)])
+    return Node("picture", attrs)
 
 
 def install(state: ServerState) -> None:

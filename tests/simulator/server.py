@@ -41,6 +41,7 @@ PLUGINS: tuple[str, ...] = (
     "tests.simulator.privacy",
     "tests.simulator.media",
     "tests.simulator.media_retry",
+    "tests.simulator.profile",
 )
 """Feature modules loaded at start-up, in order; each defines ``install(state: ServerState)``."""
 
