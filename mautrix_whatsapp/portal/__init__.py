@@ -2,7 +2,8 @@
 
 ``portal`` (the object and its registry), ``queue`` (per-portal order, both ways),
 ``creation`` (rooms), ``from_whatsapp`` / ``from_matrix`` (one message each way) and
-``convert`` (the converter protocols and the minimal plain-text converters).
+``convert`` (the converter protocols and the minimal plain-text converters) and
+``converters`` (the default ones: msgconv's formatting, mentions and replies, text only).
 """
 
 from .convert import (
@@ -13,6 +14,7 @@ from .convert import (
     PlainTextToWhatsApp,
     ToMatrixConverter,
 )
+from .converters import MsgconvToMatrix, MsgconvToWhatsApp
 from .jids import portal_key, user_jid
 from .portal import Portal, PortalRegistry
 
@@ -20,6 +22,8 @@ __all__ = [
     "ConversionError",
     "ConvertedPart",
     "FromMatrixConverter",
+    "MsgconvToMatrix",
+    "MsgconvToWhatsApp",
     "PlainTextToMatrix",
     "PlainTextToWhatsApp",
     "Portal",

@@ -15,12 +15,8 @@ from mautrix.appservice import IntentAPI
 from mautrix.types import EventID, MessageEventContent, RoomID
 
 from ..db import PortalRow
-from .convert import (
-    FromMatrixConverter,
-    PlainTextToMatrix,
-    PlainTextToWhatsApp,
-    ToMatrixConverter,
-)
+from .convert import FromMatrixConverter, ToMatrixConverter
+from .converters import MsgconvToMatrix, MsgconvToWhatsApp
 from .creation import ensure_room
 from .from_matrix import handle_message as send_to_whatsapp
 from .from_whatsapp import handle_message as bridge_to_matrix
@@ -117,8 +113,8 @@ class PortalRegistry:
         from_matrix: FromMatrixConverter | None = None,
     ) -> None:
         self.bridge = bridge
-        self.to_matrix: ToMatrixConverter = to_matrix or PlainTextToMatrix()
-        self.from_matrix: FromMatrixConverter = from_matrix or PlainTextToWhatsApp()
+        self.to_matrix: ToMatrixConverter = to_matrix or MsgconvToMatrix()
+        self.from_matrix: FromMatrixConverter = from_matrix or MsgconvToWhatsApp()
         self._by_key: dict[tuple[str, str], Portal] = {}
         self._lock = asyncio.Lock()
 

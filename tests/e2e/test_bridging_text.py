@@ -168,3 +168,49 @@ async def test_group_text_both_ways(
         lambda e: text_of(e) == "hello group from Matrix", timeout=TIMEOUT
     )
     assert received["key"]["remoteJid"] == group_jid
+
+
+async def test_dm_formatting_and_mentions_both_ways(
+    world: World, synapse: SynapseInfo, simulator: SimulatorInfo
+) -> None:
+    """WhatsApp ``*bold* _it_`` and a mention become HTML with a pill and ``m.mentions``; Matrix
+    ``<b>`` and a pill become ``*bold*`` and a mention WhatsApp resolves (``mentionedJid``)."""
+    alice, user, management, our_phone = world
+    ours = f"{our_phone}@s.whatsapp.net"
+    own_ghost = f"@whatsapp_{our_phone}:{synapse.server_name}"
+
+    await alice.send_text(ours, f"*bold* _it_ @{our_phone}", mentions=[ours])
+    room = await _portal_invite(user, management)
+    await user.join(room)
+    message = await user.wait_for_event(
+        room, lambda e: e.get("content", {}).get("body", "").startswith("*bold* _it_ "), TIMEOUT
+    )
+    content = message["content"]
+    # The plain body names the mentioned user (here their number: their ghost has no name).
+    assert content["body"] == f"*bold* _it_ {our_phone}"
+    assert content["format"] == "org.matrix.custom.html"
+    assert content["formatted_body"].startswith("<strong>bold</strong> <em>it</em> ")
+    assert f'href="https://matrix.to/#/{own_ghost}"' in content["formatted_body"]
+    assert content["m.mentions"] == {"user_ids": [own_ghost]}
+    alice_ghost = message["sender"]
+    assert alice_ghost in _ghosts(synapse, alice)
+
+    pill = f'<a href="https://matrix.to/#/{alice_ghost}">Alice</a>'
+    await user.send_event(
+        room,
+        "m.room.message",
+        {
+            "msgtype": "m.text",
+            "body": "bold Alice",
+            "format": "org.matrix.custom.html",
+            "formatted_body": f"<b>bold</b> {pill}",
+            "m.mentions": {"user_ids": [alice_ghost]},
+        },
+    )
+    received = await alice.wait_message(
+        lambda e: (text_of(e) or "").startswith("*bold* @"), timeout=TIMEOUT
+    )
+    extended = received["message"]["extendedTextMessage"]
+    mentioned = extended["contextInfo"]["mentionedJid"]
+    assert len(mentioned) == 1 and mentioned[0] in {alice.jid, alice.lid}
+    assert extended["text"] == f"*bold* @{mentioned[0].split('@')[0]}"
