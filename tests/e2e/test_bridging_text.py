@@ -214,3 +214,32 @@ async def test_dm_formatting_and_mentions_both_ways(
     mentioned = extended["contextInfo"]["mentionedJid"]
     assert len(mentioned) == 1 and mentioned[0] in {alice.jid, alice.lid}
     assert extended["text"] == f"*bold* @{mentioned[0].split('@')[0]}"
+
+
+async def test_dm_replies_both_ways(world: World, synapse: SynapseInfo) -> None:
+    """A WhatsApp quote becomes an ``m.in_reply_to`` on the bridged event; a Matrix reply to a
+    bridged message reaches WhatsApp quoting it (``contextInfo.stanzaId``)."""
+    alice, user, management, our_phone = world
+    ours = f"{our_phone}@s.whatsapp.net"
+
+    first = await alice.send_text(ours, "the question")
+    room = await _portal_invite(user, management)
+    await user.join(room)
+    question = await user.wait_for_event(room, _text("the question"), TIMEOUT)
+    await alice.send_text(ours, "the follow-up", quoted=first)
+    follow_up = await user.wait_for_event(room, _text("the follow-up"), TIMEOUT)
+    relates = follow_up["content"]["m.relates_to"]
+    assert relates["m.in_reply_to"]["event_id"] == question["event_id"]
+
+    await user.send_event(
+        room,
+        "m.room.message",
+        {
+            "msgtype": "m.text",
+            "body": "the answer",
+            "m.relates_to": {"m.in_reply_to": {"event_id": question["event_id"]}},
+        },
+    )
+    received = await alice.wait_message(lambda e: text_of(e) == "the answer", timeout=TIMEOUT)
+    info = received["message"]["extendedTextMessage"]["contextInfo"]
+    assert info["stanzaId"] == first["id"]
