@@ -3,55 +3,8 @@
 // `messaging-history.status` event is forwarded as one JSON line, and `fetch_history` asks the
 // phone for older messages of a chat (Baileys' `fetchMessageHistory`, a peer data operation).
 //
-// Baileys downloads history blobs from `https://mmg.whatsapp.net<directPath>` (its default media
-// host: a history notification carries no URL and the peer has not fetched `media_conn` yet when
-// the first syncs arrive). As DNS would for a real WhatsApp, that host leads to the simulator
-// here: the peer's fetch dispatcher connects it to the simulator's own host and port (TLS for a
-// `wss://` simulator, plain TCP for a `ws://` one); every other host is connected as usual.
-import net from 'node:net'
-import tls from 'node:tls'
-
-const MEDIA_HOSTS = new Set(['mmg.whatsapp.net'])
-const GLOBAL_DISPATCHER = Symbol.for('undici.globalDispatcher.1')
-
-const simulatorAddress = () => {
-	const url = new URL(process.argv[process.argv.indexOf('--url') + 1])
-	return { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port), secure: url.protocol === 'wss:' }
-}
-
-const connectTo = ({ host, port, secure, servername }, callback) => {
-	const socket = secure
-		? tls.connect({ host, port, servername: net.isIP(host) ? undefined : servername || host, ALPNProtocols: ['http/1.1'] })
-		: net.connect({ host, port })
-	const fail = error => callback(error, null)
-	socket.once('error', fail)
-	socket.once(secure ? 'secureConnect' : 'connect', () => {
-		socket.off('error', fail)
-		callback(null, socket)
-	})
-	return socket
-}
-
-/** Replace Node's global fetch dispatcher by one of the same class (undici's Agent, which Node
- * does not export) whose connections to the media host go to the simulator. */
-const routeMediaHostToSimulator = async () => {
-	await fetch('data:,') // makes Node create its global dispatcher
-	const Agent = globalThis[GLOBAL_DISPATCHER].constructor
-	const simulator = simulatorAddress()
-	const connect = (opts, callback) =>
-		MEDIA_HOSTS.has(opts.hostname)
-			? connectTo(simulator, callback)
-			: connectTo(
-					{
-						host: opts.hostname,
-						port: Number(opts.port) || (opts.protocol === 'https:' ? 443 : 80),
-						secure: opts.protocol === 'https:',
-						servername: opts.servername
-					},
-					callback
-				)
-	globalThis[GLOBAL_DISPATCHER] = new Agent({ connect })
-}
+// Baileys downloads history blobs from `https://mmg.whatsapp.net<directPath>`; every peer socket
+// routes that host to the simulator (`simulatorMediaDispatcher` in simulator_socket.mjs).
 
 const long = value => (value === null || value === undefined ? null : Number(value))
 
@@ -79,8 +32,6 @@ const historyMessageJson = (messageJson, message) => ({
 })
 
 export const register = ({ commands, socketHooks, emit, messageJson, requireSocket, remember }) => {
-	const routed = routeMediaHostToSimulator().catch(error => emit({ event: 'error', error: `media host routing: ${error}` }))
-	socketHooks.push(() => void routed)
 	socketHooks.push(sock => {
 		sock.ev.on('messaging-history.set', data => {
 			for (const message of data.messages ?? []) remember(message) // for media_download etc.
