@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
+from .whatsapp.media.types import MediaType
+from .whatsapp.media.upload import UploadResult
 from .whatsapp.proto import wa_e2e_pb2
 
 
@@ -282,6 +284,18 @@ class WhatsAppSession(Protocol):
         """The current picture of user ``jid`` (downloaded unless ``existing_id`` is still
         current), or None when there is none or it is hidden from us (connected sessions
         only)."""
+
+    # ---- media ----
+
+    async def download_media(
+        self, message: wa_e2e_pb2.Message, origin: MessageReceived | None = None
+    ) -> bytes:
+        """The decrypted file of the media ``message`` (one media field set). With ``origin``
+        (the received message it came in), expired media is asked again of the phone (media
+        retry). Raises a ``whatsapp.media`` error (``MediaError``) when it can't be had."""
+
+    async def upload_media(self, data: bytes, media_type: MediaType) -> UploadResult:
+        """Encrypt and upload ``data`` to WhatsApp's media hosts (connected sessions only)."""
 
 
 SessionFactory = Callable[[str, EventSink], Awaitable[WhatsAppSession]]

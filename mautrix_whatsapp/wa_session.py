@@ -27,6 +27,7 @@ from .db.whatsapp_store import (
     SQLSignalStore,
     delete_signal_state,
 )
+from .wa_media import download_message_media, upload_media_data
 from .whatsapp import events as ev
 from .whatsapp import group, profile
 from .whatsapp.appstate import events as app_events
@@ -37,6 +38,7 @@ from .whatsapp.client import Client, ClientError, ConnectionTiming
 from .whatsapp.client_payload import ClientConfig
 from .whatsapp.device import DeviceIdentity
 from .whatsapp.group_info import GroupInfo
+from .whatsapp.media import MediaType, UploadResult
 from .whatsapp.pair_code import InvalidPhoneNumberError
 from .whatsapp.proto import wa_companion_reg_pb2 as companion_reg
 from .whatsapp.proto import wa_e2e_pb2
@@ -466,6 +468,16 @@ class ClientSession:
                     await asyncio.wait({stopping}, timeout=CLIENT_STOP_WAIT)
                 with contextlib.suppress(Exception):
                     await client.disconnect()
+
+    # ---- media ----
+
+    async def download_media(
+        self, message: wa_e2e_pb2.Message, origin: s.MessageReceived | None = None
+    ) -> bytes:
+        return await download_message_media(self.client, message, origin)
+
+    async def upload_media(self, data: bytes, media_type: MediaType) -> UploadResult:
+        return await upload_media_data(self.client, data, media_type)
 
 
 class ClientSessionFactory:

@@ -98,8 +98,7 @@ async def _transcode(
 ) -> bytes:
     if converter is None:
         raise ConversionError(
-            f"{why}: converting {source} to {target} needs a media converter (ffmpeg), "
-            "which this bridge does not have"
+            f"can't convert {source} to {target}: ffmpeg isn't installed ({why})"
         )
     try:
         return await converter.convert(data, source, target)

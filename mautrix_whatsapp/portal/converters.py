@@ -3,9 +3,9 @@
 msgconv's contexts are synchronous for lookups (``mention``, ``jid_for_user``,
 ``reply_target``) while the bridge's lookups (ghosts, the message table) are async, so each
 conversion first resolves everything the message names, then converts with a context that
-answers from those results. Text only for now: the media methods raise
-:class:`MediaNotSupported`, which msgconv turns into its failure notice (to Matrix) or a
-reason shown in the room (to WhatsApp).
+answers from those results. Media goes through :mod:`.media` (the files' I/O); a context
+made without it raises :class:`MediaNotSupported`, which msgconv turns into its failure notice
+(to Matrix) or a reason shown in the room (to WhatsApp).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from ..msgconv.from_matrix_types import (
 from ..whatsapp.media.types import MediaType
 from ..whatsapp.proto import wa_e2e_pb2
 from .convert import ConversionError, ConvertedPart
+from .media import PortalMedia, declared_size_problem, media_converter, media_origin
 
 if TYPE_CHECKING:
     from ..session import MessageReceived
@@ -69,15 +70,25 @@ def _context_infos(message: wa_e2e_pb2.Message) -> list[wa_e2e_pb2.ContextInfo]:
 class _ToMatrixContext:
     """msgconv's :class:`~..msgconv.ToMatrixContext` answering from pre-resolved lookups."""
 
-    def __init__(self, mentions: dict[str, MentionTarget], replies: dict[str, str]) -> None:
+    def __init__(
+        self,
+        mentions: dict[str, MentionTarget],
+        replies: dict[str, str],
+        media: PortalMedia | None = None,
+    ) -> None:
         self._mentions = mentions
         self._replies = replies
+        self._media = media
 
     async def download_media(self, message: Any) -> bytes:
-        raise MediaNotSupported()
+        if self._media is None:
+            raise MediaNotSupported()
+        return await self._media.download_from_whatsapp(message)
 
     async def upload_media(self, data: bytes, mimetype: str, filename: str) -> str:
-        raise MediaNotSupported()
+        if self._media is None:
+            raise MediaNotSupported()
+        return await self._media.upload_to_matrix(data, mimetype, filename)
 
     def mention(self, jid: str) -> MentionTarget | None:
         return self._mentions.get(jid)
@@ -110,7 +121,7 @@ class MsgconvToMatrix:
                 )
                 if rows:
                     replies[info.stanzaID] = min(rows, key=lambda r: r.part).mxid
-        ctx = _ToMatrixContext(mentions, replies)
+        ctx = _ToMatrixContext(mentions, replies, PortalMedia(portal, media_origin.get()))
         converted = await convert_to_matrix(
             ctx, message.message, is_from_me=message.is_from_me, sender=message.sender
         )
@@ -135,20 +146,31 @@ _PILL = re.compile(r"https://matrix\.to/#/(@[^\"'?/<>]+)")
 class _FromMatrixContext:
     """msgconv's ``FromMatrixContext`` answering from pre-resolved lookups."""
 
-    def __init__(self, chat: str, jids: dict[str, str], replies: dict[str, ReplyTarget]) -> None:
+    def __init__(
+        self,
+        chat: str,
+        jids: dict[str, str],
+        replies: dict[str, ReplyTarget],
+        media: PortalMedia | None = None,
+    ) -> None:
         self._chat = chat
         self._jids = jids
         self._replies = replies
+        self._media = media
 
     @property
     def chat_jid(self) -> str:
         return self._chat
 
     async def download_mxc(self, url: str, encrypted_file: dict[str, Any] | None) -> bytes:
-        raise MediaNotSupported()
+        if self._media is None:
+            raise MediaNotSupported()
+        return await self._media.download_from_matrix(url, encrypted_file)
 
     async def upload_media(self, data: bytes, kind: MediaType, mimetype: str) -> UploadedMedia:
-        raise MediaNotSupported()
+        if self._media is None:
+            raise MediaNotSupported()
+        return await self._media.upload_to_whatsapp(data, kind, mimetype)
 
     def jid_for_user(self, user_id: str) -> str | None:
         return self._jids.get(user_id)
@@ -167,20 +189,30 @@ class _FromMatrixContext:
 
 
 _TEXT_TYPES = (MessageType.TEXT, MessageType.NOTICE, MessageType.EMOTE)
+_MEDIA_TYPES = (
+    MessageType.IMAGE,
+    MessageType.VIDEO,
+    MessageType.AUDIO,
+    MessageType.FILE,
+    MessageType.STICKER,
+)
+_BRIDGED_TYPES = (*_TEXT_TYPES, *_MEDIA_TYPES, MessageType.LOCATION)
 
 
 class MsgconvToWhatsApp:
-    """Matrix → WhatsApp with formatting, pills as mentions and reply quotes; text msgtypes
-    only (media is refused with a reason until its plumbing exists)."""
+    """Matrix → WhatsApp with formatting, pills as mentions and reply quotes; text, media
+    (``m.sticker`` events arrive with the msgtype ``m.sticker``) and locations."""
 
     async def to_whatsapp(
         self, portal: Portal, content: MessageEventContent
     ) -> wa_e2e_pb2.Message:
         msgtype = getattr(content, "msgtype", None)
-        if msgtype not in _TEXT_TYPES:
+        if msgtype not in _BRIDGED_TYPES:
             kind = f"messages of type {msgtype}" if msgtype else "messages without a msgtype"
             raise ConversionError(f"{kind} can't be sent to WhatsApp yet")
         raw: dict[str, Any] = content.serialize()
+        if msgtype in _MEDIA_TYPES and (problem := declared_size_problem(raw)) is not None:
+            raise ConversionError(problem)
         jids: dict[str, str] = {}
         users = set(_PILL.findall(str(raw.get("formatted_body", ""))))
         mentions = raw.get("m.mentions")
@@ -201,9 +233,11 @@ class MsgconvToWhatsApp:
                 )
                 if row is not None:
                     replies[event_id] = ReplyTarget(message_id=row.id, sender_jid=row.sender)
-        ctx = _FromMatrixContext(portal.jid, jids, replies)
+        media = PortalMedia(portal, media_origin.get())
+        ctx = _FromMatrixContext(portal.jid, jids, replies, media)
+        event_type = "m.sticker" if msgtype == MessageType.STICKER else "m.room.message"
         try:
-            return await convert_from_matrix(ctx, "m.room.message", raw)
+            return await convert_from_matrix(ctx, event_type, raw, converter=media_converter())
         except FromMatrixError as e:
             raise ConversionError(e.reason) from e
 

@@ -22,6 +22,7 @@ from ..db import MessageRow
 from ..session import SendFailed
 from .convert import ConversionError
 from .jids import user_jid
+from .media import set_media_origin
 
 if TYPE_CHECKING:
     from ..user import User
@@ -36,6 +37,7 @@ async def handle_message(
     room_id = portal.mxid
     if room_id is None:
         return
+    set_media_origin(sender)  # ---- media ---- (whose session uploads files)
     try:
         message = await portal.from_matrix.to_whatsapp(portal, content)
         session = sender.session

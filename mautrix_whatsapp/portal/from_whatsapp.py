@@ -15,6 +15,7 @@ from mautrix.types import MessageType, TextMessageEventContent
 from ..db import MessageRow
 from .convert import ConvertedPart
 from .jids import user_jid
+from .media import set_media_origin
 
 if TYPE_CHECKING:
     from ..session import MessageReceived
@@ -30,6 +31,7 @@ async def handle_message(portal: Portal, source: User, message: MessageReceived)
     if await tables.messages.get_parts(portal.jid, portal.receiver, sender, message.id):
         portal.log.debug("Dropping %s from %s: already bridged", message.id, sender)
         return
+    set_media_origin(source, message)  # ---- media ---- (whose session downloads files)
     try:
         parts = await portal.to_matrix.to_matrix(portal, message)
     except Exception as e:
