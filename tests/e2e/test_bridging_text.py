@@ -113,14 +113,16 @@ async def test_dm_text_both_ways(
     assert received["key"]["remoteJid"].endswith(("@s.whatsapp.net", "@lid"))
     assert "participant" not in received["key"] or not received["key"]["participant"]
 
-    # What can't be sent yet gets a notice with the reason, in the room.
+    # What can't be sent gets a notice with the reason, in the room (media the homeserver
+    # won't serve).
     image = {"msgtype": "m.image", "body": "cat.png", "url": "mxc://example.org/cat"}
     await user.send_event(room, "m.room.message", image)
     notice = await user.wait_for_event(
         room, lambda e: e.get("content", {}).get("msgtype") == "m.notice", TIMEOUT
     )
     assert notice["content"]["body"] == (
-        "Your message was not bridged: messages of type m.image can't be sent to WhatsApp yet"
+        "Your message was not bridged: failed to download the media from Matrix: "
+        "the homeserver can't serve mxc://example.org/cat (HTTP 403 Forbidden)"
     )
     assert notice["sender"] == message["sender"]
 
