@@ -244,49 +244,43 @@ async def test_media_from_matrix(
     room = await _portal_invite(user, management)
     await user.join(room)
 
-    async def send(event_type: str, content: dict[str, Any]) -> None:
+    async def send(msgtype: str, body: str, data: bytes, mime: str, **extra: Any) -> None:
+        """Upload ``data`` and send it as ``msgtype`` (``m.sticker``: that event type);
+        ``info`` keys come in ``extra["info"]``; ``encrypt`` sends it as an encrypted room's
+        ``file``."""
+        content: dict[str, Any] = {"msgtype": msgtype, "body": body, **extra}
+        content["info"] = {"mimetype": mime, **extra.get("info", {})}
+        if content.pop("encrypt", False):
+            ciphertext, content["file"] = _encrypt_attachment(data)
+            content["file"]["url"] = await user.upload(ciphertext)
+        else:
+            content["url"] = await user.upload(data, mime, body)
+        event_type = "m.room.message"
+        if msgtype == "m.sticker":
+            event_type = content.pop("msgtype")
         await user.send_event(room, event_type, content)
 
     photo = media_samples.jpeg(200, 100)
-    url = await user.upload(photo, "image/jpeg", "photo.jpg")
-    await send(
-        "m.room.message",
-        {
-            "msgtype": "m.image",
-            "body": "photo.jpg",
-            "url": url,
-            "info": {"mimetype": "image/jpeg", "w": 200, "h": 100},
-        },
-    )
+    await send("m.image", "photo.jpg", photo, "image/jpeg", info={"w": 200, "h": 100})
     image = await alice.wait_message(_has("imageMessage"), timeout=TIMEOUT)
     assert await _downloaded(alice, image) == photo
     part = image["message"]["imageMessage"]
     assert (part["width"], part["height"], part["mimetype"]) == (200, 100, "image/jpeg")
 
     clip = media_samples.mp4(640, 360, 4)
-    url = await user.upload(clip, "video/mp4", "clip.mp4")
-    await send(
-        "m.room.message",
-        {
-            "msgtype": "m.video",
-            "body": "clip.mp4",
-            "url": url,
-            "info": {"mimetype": "video/mp4", "duration": 4000, "w": 640, "h": 360},
-        },
-    )
+    await send("m.video", "clip.mp4", clip, "video/mp4", info={"duration": 4000})
     video = await alice.wait_message(_has("videoMessage"), timeout=TIMEOUT)
     assert await _downloaded(alice, video) == clip
     assert video["message"]["videoMessage"]["seconds"] == 4
 
     recording = b"OggS" + os.urandom(3000)
-    url = await user.upload(recording, "audio/ogg", "Voice message.ogg")
     await send(
-        "m.room.message",
-        {
-            "msgtype": "m.audio",
-            "body": "Voice message.ogg",
-            "url": url,
-            "info": {"mimetype": "audio/ogg", "duration": 2500},
+        "m.audio",
+        "Voice message.ogg",
+        recording,
+        "audio/ogg",
+        info={"duration": 2500},
+        **{
             "org.matrix.msc1767.audio": {"duration": 2500, "waveform": [0, 512, 1024]},
             "org.matrix.msc3245.voice": {},
         },
@@ -299,59 +293,35 @@ async def test_media_from_matrix(
     assert len(base64.b64decode(audio["waveform"])) == 64
 
     blob = os.urandom(40_000)
-    url = await user.upload(blob, "application/octet-stream", "data.bin")
-    await send(
-        "m.room.message",
-        {
-            "msgtype": "m.file",
-            "body": "data.bin",
-            "url": url,
-            "info": {"mimetype": "application/octet-stream"},
-        },
-    )
+    await send("m.file", "data.bin", blob, "application/octet-stream")
     document = await alice.wait_message(_has("documentMessage"), timeout=TIMEOUT)
     assert await _downloaded(alice, document) == blob
     assert document["message"]["documentMessage"]["fileName"] == "data.bin"
 
     # An encrypted room's attachment (``file`` with its key): WhatsApp gets the plaintext.
     secret = os.urandom(20_000)
-    ciphertext, encrypted = _encrypt_attachment(secret)
-    encrypted["url"] = await user.upload(ciphertext, "application/octet-stream")
-    await send(
-        "m.room.message",
-        {
-            "msgtype": "m.file",
-            "body": "secret.bin",
-            "file": encrypted,
-            "info": {"mimetype": "application/octet-stream"},
-        },
-    )
+    await send("m.file", "secret.bin", secret, "application/octet-stream", encrypt=True)
     secret_event = await alice.wait_message(_has("documentMessage"), timeout=TIMEOUT)
     assert await _downloaded(alice, secret_event) == secret
 
     # A sticker (event type m.sticker): WhatsApp wants a square WebP.
     png = io.BytesIO()
     Image.new("RGBA", (100, 60), (200, 30, 30, 255)).save(png, "PNG")
-    url = await user.upload(png.getvalue(), "image/png", "sticker.png")
-    await send(
-        "m.sticker",
-        {"body": "a sticker", "url": url, "info": {"mimetype": "image/png", "w": 100, "h": 60}},
-    )
+    await send("m.sticker", "a sticker", png.getvalue(), "image/png", info={"w": 100, "h": 60})
     sticker = await alice.wait_message(_has("stickerMessage"), timeout=TIMEOUT)
     with Image.open(io.BytesIO(await _downloaded(alice, sticker))) as webp:
         assert (webp.format, webp.size) == ("WEBP", (100, 100))
 
-    await send(
-        "m.room.message",
-        {"msgtype": "m.location", "body": "Meet here", "geo_uri": "geo:48.8584,2.2945"},
-    )
-    location = await alice.wait_message(_has("locationMessage"), timeout=TIMEOUT)
-    place = location["message"]["locationMessage"]
+    location = {"msgtype": "m.location", "body": "Meet here", "geo_uri": "geo:48.8584,2.2945"}
+    await user.send_event(room, "m.room.message", location)
+    located = await alice.wait_message(_has("locationMessage"), timeout=TIMEOUT)
+    place = located["message"]["locationMessage"]
     assert (place["degreesLatitude"], place["degreesLongitude"]) == (48.8584, 2.2945)
 
     # Media the homeserver doesn't have: a notice with the reason, nothing sent.
     missing = f"mxc://{synapse.server_name}/no_such_media"
-    await send("m.room.message", {"msgtype": "m.image", "body": "gone.jpg", "url": missing})
+    gone = {"msgtype": "m.image", "body": "gone.jpg", "url": missing}
+    await user.send_event(room, "m.room.message", gone)
     notice = await user.wait_for_event(room, _notice(), TIMEOUT)
     assert notice["content"]["body"].startswith(
         f"{NOT_BRIDGED}failed to download the media from Matrix: the homeserver can't serve "
@@ -361,16 +331,7 @@ async def test_media_from_matrix(
     # A format WhatsApp can't take as is: converted by ffmpeg, or a notice saying it's missing.
     ffmpeg = shutil.which("ffmpeg")
     webm = _webm(ffmpeg, tmp_path) if ffmpeg else b"\x1aE\xdf\xa3" + os.urandom(500)
-    url = await user.upload(webm, "video/webm", "clip.webm")
-    await send(
-        "m.room.message",
-        {
-            "msgtype": "m.video",
-            "body": "clip.webm",
-            "url": url,
-            "info": {"mimetype": "video/webm"},
-        },
-    )
+    await send("m.video", "clip.webm", webm, "video/webm")
     if ffmpeg is None:
         notice = await user.wait_for_event(room, _notice(), TIMEOUT)
         assert notice["content"]["body"] == (
