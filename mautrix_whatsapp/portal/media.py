@@ -24,7 +24,6 @@ import hashlib
 import logging
 import shutil
 import tempfile
-import time
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -50,8 +49,6 @@ log = logging.getLogger("mau.portal.media")
 MIB = 1024 * 1024
 WHATSAPP_MAX_FILE_SIZE = 2000 * MIB
 """The largest file WhatsApp accepts (the Go bridge's limit, as WhatsApp's apps)."""
-UPLOAD_LIMIT_TTL = 3600.0
-"""Seconds the homeserver's announced upload limit is trusted before asking again."""
 FFMPEG_TIMEOUT = 300.0
 
 
@@ -103,25 +100,15 @@ def _mib(size: int) -> str:
 
 # ---- Matrix side -----------------------------------------------------------------------
 
-_upload_limits: dict[int, tuple[float, int | None]] = {}
-"""Cache of each homeserver API's upload limit: ``id(api) → (asked at, limit)``."""
-
 
 async def homeserver_upload_limit(portal: Portal) -> int | None:
     """The homeserver's ``m.upload.size`` (None when it doesn't say or can't be asked)."""
-    intent = portal.bridge.az.intent
-    key = id(intent.api)
-    cached = _upload_limits.get(key)
-    if cached is not None and time.monotonic() - cached[0] < UPLOAD_LIMIT_TTL:
-        return cached[1]
-    limit: int | None = None
     try:
-        config = await intent.get_media_repo_config()
-        limit = config.upload_size or None
+        config = await portal.bridge.az.intent.get_media_repo_config()
     except Exception as e:
         log.debug("Can't ask the homeserver for its upload limit: %s", e)
-    _upload_limits[key] = (time.monotonic(), limit)
-    return limit
+        return None
+    return config.upload_size or None
 
 
 def _unb64(value: Any, what: str, *, urlsafe: bool = False) -> bytes:
@@ -163,6 +150,13 @@ class PortalMedia:
     def __init__(self, portal: Portal, origin: MediaOrigin | None) -> None:
         self.portal = portal
         self.origin = origin
+        self._upload_limit: tuple[int | None] | None = None
+
+    async def upload_limit(self) -> int | None:
+        """The homeserver's upload limit, asked once per message (it may change any time)."""
+        if self._upload_limit is None:
+            self._upload_limit = (await homeserver_upload_limit(self.portal),)
+        return self._upload_limit[0]
 
     def _user(self) -> User:
         if self.origin is None:
@@ -174,7 +168,7 @@ class PortalMedia:
         receiving user's phone. Files larger than the homeserver accepts are refused before
         downloading."""
         declared = int(getattr(media, "fileLength", 0) or 0)
-        limit = await homeserver_upload_limit(self.portal)
+        limit = await self.upload_limit()
         if limit is not None and declared > limit:
             raise MediaTransferError(
                 f"the file is too large for the homeserver ({_mib(declared)}; it accepts at "
@@ -188,7 +182,7 @@ class PortalMedia:
 
     async def upload_to_matrix(self, data: bytes, mimetype: str, filename: str) -> str:
         """Upload to the homeserver's media repository with the bot; the ``mxc://`` URI."""
-        limit = await homeserver_upload_limit(self.portal)
+        limit = await self.upload_limit()
         if limit is not None and len(data) > limit:
             raise MediaTransferError(
                 f"the file is too large for the homeserver ({_mib(len(data))}; it accepts at "

@@ -23,7 +23,6 @@ from mautrix_whatsapp.portal.media import (
     WHATSAPP_MAX_FILE_SIZE,
     FfmpegConverter,
     MediaTransferError,
-    _upload_limits,
     declared_size_problem,
     decrypt_attachment,
     media_converter,
@@ -90,7 +89,6 @@ class FakeSession:
 
 def _world(upload_size: int | None = None) -> tuple[Any, FakeIntent, FakeSession, Any]:
     intent = FakeIntent(upload_size)
-    _upload_limits.clear()
     bridge = SimpleNamespace(az=SimpleNamespace(intent=intent))
     portal = SimpleNamespace(bridge=bridge, jid=CONTACT, receiver="me", mxid=None)
     session = FakeSession()
