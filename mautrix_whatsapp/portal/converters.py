@@ -11,6 +11,7 @@ reason shown in the room (to WhatsApp).
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from mautrix.types import (
@@ -37,6 +38,7 @@ from ..msgconv.from_matrix_types import (
 from ..whatsapp.media.types import MediaType
 from ..whatsapp.proto import wa_e2e_pb2
 from .convert import ConversionError, ConvertedPart
+from .edits import matrix_edit_targets, whatsapp_edit_targets
 
 if TYPE_CHECKING:
     from ..session import MessageReceived
@@ -66,12 +68,23 @@ def _context_infos(message: wa_e2e_pb2.Message) -> list[wa_e2e_pb2.ContextInfo]:
     return infos
 
 
+VoteDecrypter = Callable[[wa_e2e_pb2.PollUpdateMessage], Awaitable[list[bytes]]]
+
+
 class _ToMatrixContext:
     """msgconv's :class:`~..msgconv.ToMatrixContext` answering from pre-resolved lookups."""
 
-    def __init__(self, mentions: dict[str, MentionTarget], replies: dict[str, str]) -> None:
+    def __init__(
+        self,
+        mentions: dict[str, MentionTarget],
+        replies: dict[str, str],
+        edits: dict[str, str] | None = None,
+        decrypt_vote: VoteDecrypter | None = None,
+    ) -> None:
         self._mentions = mentions
         self._replies = replies
+        self._edits = edits or {}
+        self._decrypt_vote = decrypt_vote
 
     async def download_media(self, message: Any) -> bytes:
         raise MediaNotSupported()
@@ -86,10 +99,12 @@ class _ToMatrixContext:
         return self._replies.get(message_id)
 
     def edit_target(self, chat: str, message_id: str) -> str | None:
-        return None  # edits come with the edits piece
+        return self._edits.get(message_id)
 
     async def decrypt_poll_vote(self, update: wa_e2e_pb2.PollUpdateMessage) -> list[bytes]:
-        raise RuntimeError("poll votes aren't supported by the bridge yet")
+        if self._decrypt_vote is None:  # votes go through portal.polls, which passes one
+            raise RuntimeError("no session to decrypt the poll vote with")
+        return await self._decrypt_vote(update)
 
 
 class MsgconvToMatrix:
@@ -110,13 +125,16 @@ class MsgconvToMatrix:
                 )
                 if rows:
                     replies[info.stanzaID] = min(rows, key=lambda r: r.part).mxid
-        ctx = _ToMatrixContext(mentions, replies)
+        edits = await whatsapp_edit_targets(portal, message)
+        ctx = _ToMatrixContext(mentions, replies, edits)
         converted = await convert_to_matrix(
             ctx, message.message, is_from_me=message.is_from_me, sender=message.sender
         )
         return [
             ConvertedPart(TextMessageEventContent.deserialize(part.content))  # type: ignore[arg-type]
-            if part.event_type == "m.room.message"
+            # An edit goes out as msgconv made it: mautrix's content class would add its
+            # own "* " fallback on top on serializing.
+            if part.event_type == "m.room.message" and converted.edit_of is None
             else _raw_part(part.event_type, part.content)
             for part in converted.parts
         ]
@@ -135,10 +153,22 @@ _PILL = re.compile(r"https://matrix\.to/#/(@[^\"'?/<>]+)")
 class _FromMatrixContext:
     """msgconv's ``FromMatrixContext`` answering from pre-resolved lookups."""
 
-    def __init__(self, chat: str, jids: dict[str, str], replies: dict[str, ReplyTarget]) -> None:
+    def __init__(
+        self,
+        chat: str,
+        jids: dict[str, str],
+        replies: dict[str, ReplyTarget],
+        *,
+        edits: dict[str, EditTarget] | None = None,
+        reactions: dict[str, ReplyTarget] | None = None,
+        polls: dict[str, PollTarget] | None = None,
+    ) -> None:
         self._chat = chat
         self._jids = jids
         self._replies = replies
+        self._edits = edits or {}
+        self._reactions = reactions or {}
+        self._polls = polls or {}
 
     @property
     def chat_jid(self) -> str:
@@ -157,13 +187,13 @@ class _FromMatrixContext:
         return self._replies.get(event_id)
 
     def edit_target(self, event_id: str) -> EditTarget | None:
-        return None
+        return self._edits.get(event_id)
 
     def reaction_target(self, event_id: str) -> ReplyTarget | None:
-        return None
+        return self._reactions.get(event_id)
 
     def poll_target(self, event_id: str) -> PollTarget | None:
-        return None
+        return self._polls.get(event_id)
 
 
 _TEXT_TYPES = (MessageType.TEXT, MessageType.NOTICE, MessageType.EMOTE)
@@ -201,7 +231,8 @@ class MsgconvToWhatsApp:
                 )
                 if row is not None:
                     replies[event_id] = ReplyTarget(message_id=row.id, sender_jid=row.sender)
-        ctx = _FromMatrixContext(portal.jid, jids, replies)
+        edits = await matrix_edit_targets(portal, raw)
+        ctx = _FromMatrixContext(portal.jid, jids, replies, edits=edits)
         try:
             return await convert_from_matrix(ctx, "m.room.message", raw)
         except FromMatrixError as e:
