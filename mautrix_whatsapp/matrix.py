@@ -62,6 +62,16 @@ class MatrixHandler(BaseMatrixHandler):
     # Poll events have unstable types, which mautrix parses as GenericEvent.
     allowed_event_classes = (*BaseMatrixHandler.allowed_event_classes, GenericEvent)
 
+    async def allow_matrix_event(self, evt: Event) -> bool:
+        """Of the generic events only polls, and not the bridge's own (mautrix checks the
+        sender of room events only)."""
+        if isinstance(evt, GenericEvent):
+            sender = evt.sender
+            if sender is None or sender == self.az.bot_mxid or self.bridge.is_bridge_ghost(sender):
+                return False
+            return is_relation_event(evt)
+        return await super().allow_matrix_event(evt)
+
     async def handle_event(self, evt: Event) -> None:
         """Reactions, redactions and polls of logged-in users, to their portal."""
         if not is_relation_event(evt):
@@ -70,8 +80,6 @@ class MatrixHandler(BaseMatrixHandler):
         room_id = getattr(evt, "room_id", None)
         if sender_id is None or room_id is None:
             return
-        if sender_id == self.az.bot_mxid or self.bridge.is_bridge_ghost(sender_id):
-            return  # GenericEvents skip mautrix's own check of this
         user = await self.bridge.get_user(sender_id)
         portal = await self.bridge.get_portal(room_id)
         if user is None or portal is None or not await self.allow_message(user):

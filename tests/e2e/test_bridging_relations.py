@@ -277,3 +277,31 @@ async def test_polls_and_votes_both_ways(world: World, synapse: SynapseInfo) -> 
     to_matrix_poll = _relation(POLL_RESPONSE, poll_id, "m.reference")
     vote = await user.wait_for_event(room, to_matrix_poll, TIMEOUT)
     assert vote["content"][POLL_RESPONSE]["answers"] == ["blue"]
+
+
+async def test_group_reactions_edits_and_revokes(world: World) -> None:
+    """In a group the keys name the message's author (``participant``): a Matrix reaction
+    to Alice's message reaches her on that message; her edit and revoke find theirs."""
+    alice, user, _management, our_phone = world
+    group = await alice.group_create("Relations", [f"{our_phone}@s.whatsapp.net"])
+    group_jid = group["id"]
+    message_key = await alice.send_text(group_jid, "group hello")
+    room = await user.wait_for_invite(timeout=TIMEOUT)
+    await user.join(room)
+    message = await user.wait_for_event(room, _text("group hello"), TIMEOUT)
+
+    await _react(user, room, message["event_id"], "👍")
+    await _their_reaction(alice, message_key["id"], "👍")
+    await alice.edit(group_jid, message_key, "group hello, edited")
+    edit = await user.wait_for_event(
+        room, _relation("m.room.message", message["event_id"], "m.replace"), TIMEOUT
+    )
+    assert edit["content"]["m.new_content"]["body"] == "group hello, edited"
+    await alice.react(group_jid, message_key, "🎉")
+    annotation = _relation("m.reaction", message["event_id"], "m.annotation")
+    reaction = await user.wait_for_event(
+        room, lambda e: annotation(e) and e["sender"] == message["sender"], TIMEOUT
+    )
+    assert _no_selectors(reaction["content"]["m.relates_to"]["key"]) == "🎉"
+    await alice.revoke(group_jid, message_key)
+    await user.wait_for_event(room, is_redaction_of(message["event_id"]), TIMEOUT)
