@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mautrix.bridge import BaseMatrixHandler
-from mautrix.types import RoomID
+from mautrix.types import Event, GenericEvent, RoomID
 from mautrix.util import markdown
 
 from .commands import WACommandProcessor
+from .portal.relation_events import is_relation_event
 
 if TYPE_CHECKING:
     from mautrix.bridge import BaseUser
@@ -55,3 +56,34 @@ class MatrixHandler(BaseMatrixHandler):
         else:
             text = "\n\n".join(paragraphs)
             await self.az.intent.send_notice(room_id, text, html=markdown.render(text))
+
+    # ---- relations ----
+
+    # Poll events have unstable types, which mautrix parses as GenericEvent.
+    allowed_event_classes = (*BaseMatrixHandler.allowed_event_classes, GenericEvent)
+
+    async def allow_matrix_event(self, evt: Event) -> bool:
+        """Of the generic events only polls, and not the bridge's own (mautrix checks the
+        sender of room events only)."""
+        if isinstance(evt, GenericEvent):
+            sender = evt.sender
+            if sender is None or sender == self.az.bot_mxid or self.bridge.is_bridge_ghost(sender):
+                return False
+            return is_relation_event(evt)
+        return await super().allow_matrix_event(evt)
+
+    async def handle_event(self, evt: Event) -> None:
+        """Reactions, redactions and polls of logged-in users, to their portal."""
+        if not is_relation_event(evt):
+            return
+        sender_id = getattr(evt, "sender", None)
+        room_id = getattr(evt, "room_id", None)
+        if sender_id is None or room_id is None:
+            return
+        user = await self.bridge.get_user(sender_id)
+        portal = await self.bridge.get_portal(room_id)
+        if user is None or portal is None or not await self.allow_message(user):
+            return
+        if not await user.is_logged_in():  # no relay mode (yet): only users act
+            return
+        await portal.handle_matrix_relation(user, evt)

@@ -297,6 +297,20 @@ class WhatsAppSession(Protocol):
     async def upload_media(self, data: bytes, media_type: MediaType) -> UploadResult:
         """Encrypt and upload ``data`` to WhatsApp's media hosts (connected sessions only)."""
 
+    # ---- relations ----
+
+    async def decrypt_poll_vote(
+        self, chat: str, voter: str, update: wa_e2e_pb2.PollUpdateMessage
+    ) -> list[bytes]:
+        """The SHA-256 option hashes ``voter`` chose in a received vote (the poll's secret is
+        kept by the client); raises ``ValueError`` when it can't be decrypted."""
+
+    async def send_poll_vote(
+        self, chat: str, poll_id: str, poll_sender: str, options: list[str]
+    ) -> SentMessage:
+        """Vote ``options`` (names; ``[]`` retracts) on a poll whose secret the client knows
+        (sent or received by us); raises :class:`SendFailed`."""
+
 
 SessionFactory = Callable[[str, EventSink], Awaitable[WhatsAppSession]]
 """Builds the session of the Matrix user ``mxid``; events go to the sink."""

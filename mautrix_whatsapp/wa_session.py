@@ -32,13 +32,14 @@ from .whatsapp import events as ev
 from .whatsapp import group, profile
 from .whatsapp.appstate import events as app_events
 from .whatsapp.binary.errors import JIDParseError
-from .whatsapp.binary.jid import DEFAULT_USER_SERVER, HIDDEN_USER_SERVER, JID
+from .whatsapp.binary.jid import DEFAULT_USER_SERVER, GROUP_SERVER, HIDDEN_USER_SERVER, JID
 from .whatsapp.binary.node import Node
 from .whatsapp.client import Client, ClientError, ConnectionTiming
 from .whatsapp.client_payload import ClientConfig
 from .whatsapp.device import DeviceIdentity
 from .whatsapp.group_info import GroupInfo
 from .whatsapp.media import MediaType, UploadResult
+from .whatsapp.msgsecret import MessageSecretError
 from .whatsapp.pair_code import InvalidPhoneNumberError
 from .whatsapp.proto import wa_companion_reg_pb2 as companion_reg
 from .whatsapp.proto import wa_e2e_pb2
@@ -358,6 +359,45 @@ class ClientSession:
         if info is None:  # existing_id is still current
             return s.ProfilePicture(existing_id or "", None)
         return s.ProfilePicture(info.id, await profile.download_profile_picture(client, info))
+
+    # ---- relations ----
+
+    async def decrypt_poll_vote(
+        self, chat: str, voter: str, update: wa_e2e_pb2.PollUpdateMessage
+    ) -> list[bytes]:
+        client = self.client
+        if client is None:
+            raise MessageSecretError("not logged in")
+        key = update.pollCreationMessageKey
+        try:
+            chat_jid, voter_jid = JID.parse(chat), JID.parse(voter)
+            # whatsmeow's getOrigSenderFromKey: fromMe is from the voter's point of view.
+            if key.fromMe:
+                creator = voter_jid
+            elif chat_jid.server != GROUP_SERVER:
+                creator = JID.parse(key.remoteJID)
+            else:
+                creator = JID.parse(key.participant)
+        except JIDParseError as e:
+            raise MessageSecretError(f"bad JID in the poll vote: {e}") from e
+        vote = await client.secrets.decrypt_poll_vote(chat_jid, voter_jid, update, creator)
+        return list(vote.selectedOptions)
+
+    async def send_poll_vote(
+        self, chat: str, poll_id: str, poll_sender: str, options: list[str]
+    ) -> s.SentMessage:
+        client = self.client
+        if client is None or not client.is_logged_in:
+            raise s.SendFailed("not connected to WhatsApp")
+        try:
+            message = await client.build_poll_vote(
+                JID.parse(chat), poll_id, JID.parse(poll_sender), options
+            )
+        except JIDParseError as e:
+            raise s.SendFailed(f"invalid JID in the poll: {e}") from e
+        except MessageSecretError as e:
+            raise s.SendFailed(f"the poll's secret is unknown: {e}") from e
+        return await self.send_message(chat, message)
 
     # ---- login -------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ made without it raises :class:`MediaNotSupported`, which msgconv turns into its 
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from mautrix.types import (
@@ -37,6 +38,7 @@ from ..msgconv.from_matrix_types import (
 from ..whatsapp.media.types import MediaType
 from ..whatsapp.proto import wa_e2e_pb2
 from .convert import ConversionError, ConvertedPart
+from .edits import matrix_edit_targets, whatsapp_edit_targets
 from .media import PortalMedia, declared_size_problem, media_converter, media_origin
 
 if TYPE_CHECKING:
@@ -67,6 +69,9 @@ def _context_infos(message: wa_e2e_pb2.Message) -> list[wa_e2e_pb2.ContextInfo]:
     return infos
 
 
+VoteDecrypter = Callable[[wa_e2e_pb2.PollUpdateMessage], Awaitable[list[bytes]]]
+
+
 class _ToMatrixContext:
     """msgconv's :class:`~..msgconv.ToMatrixContext` answering from pre-resolved lookups."""
 
@@ -75,10 +80,14 @@ class _ToMatrixContext:
         mentions: dict[str, MentionTarget],
         replies: dict[str, str],
         media: PortalMedia | None = None,
+        edits: dict[str, str] | None = None,
+        decrypt_vote: VoteDecrypter | None = None,
     ) -> None:
         self._mentions = mentions
         self._replies = replies
         self._media = media
+        self._edits = edits or {}
+        self._decrypt_vote = decrypt_vote
 
     async def download_media(self, message: Any) -> bytes:
         if self._media is None:
@@ -97,10 +106,12 @@ class _ToMatrixContext:
         return self._replies.get(message_id)
 
     def edit_target(self, chat: str, message_id: str) -> str | None:
-        return None  # edits come with the edits piece
+        return self._edits.get(message_id)
 
     async def decrypt_poll_vote(self, update: wa_e2e_pb2.PollUpdateMessage) -> list[bytes]:
-        raise RuntimeError("poll votes aren't supported by the bridge yet")
+        if self._decrypt_vote is None:  # votes go through portal.polls, which passes one
+            raise RuntimeError("no session to decrypt the poll vote with")
+        return await self._decrypt_vote(update)
 
 
 class MsgconvToMatrix:
@@ -121,13 +132,16 @@ class MsgconvToMatrix:
                 )
                 if rows:
                     replies[info.stanzaID] = min(rows, key=lambda r: r.part).mxid
-        ctx = _ToMatrixContext(mentions, replies, PortalMedia(portal, media_origin.get()))
+        edits = await whatsapp_edit_targets(portal, message)
+        ctx = _ToMatrixContext(mentions, replies, PortalMedia(portal, media_origin.get()), edits)
         converted = await convert_to_matrix(
             ctx, message.message, is_from_me=message.is_from_me, sender=message.sender
         )
         return [
             ConvertedPart(TextMessageEventContent.deserialize(part.content))  # type: ignore[arg-type]
-            if part.event_type == "m.room.message"
+            # An edit goes out as msgconv made it: mautrix's content class would add its
+            # own "* " fallback on top on serializing.
+            if part.event_type == "m.room.message" and converted.edit_of is None
             else _raw_part(part.event_type, part.content)
             for part in converted.parts
         ]
@@ -152,11 +166,18 @@ class _FromMatrixContext:
         jids: dict[str, str],
         replies: dict[str, ReplyTarget],
         media: PortalMedia | None = None,
+        *,
+        edits: dict[str, EditTarget] | None = None,
+        reactions: dict[str, ReplyTarget] | None = None,
+        polls: dict[str, PollTarget] | None = None,
     ) -> None:
         self._chat = chat
         self._jids = jids
         self._replies = replies
         self._media = media
+        self._edits = edits or {}
+        self._reactions = reactions or {}
+        self._polls = polls or {}
 
     @property
     def chat_jid(self) -> str:
@@ -179,13 +200,13 @@ class _FromMatrixContext:
         return self._replies.get(event_id)
 
     def edit_target(self, event_id: str) -> EditTarget | None:
-        return None
+        return self._edits.get(event_id)
 
     def reaction_target(self, event_id: str) -> ReplyTarget | None:
-        return None
+        return self._reactions.get(event_id)
 
     def poll_target(self, event_id: str) -> PollTarget | None:
-        return None
+        return self._polls.get(event_id)
 
 
 _TEXT_TYPES = (MessageType.TEXT, MessageType.NOTICE, MessageType.EMOTE)
@@ -234,8 +255,9 @@ class MsgconvToWhatsApp:
                 if row is not None:
                     replies[event_id] = ReplyTarget(message_id=row.id, sender_jid=row.sender)
         media = PortalMedia(portal, media_origin.get())
-        ctx = _FromMatrixContext(portal.jid, jids, replies, media)
         event_type = "m.sticker" if msgtype == MessageType.STICKER else "m.room.message"
+        edits = await matrix_edit_targets(portal, raw)
+        ctx = _FromMatrixContext(portal.jid, jids, replies, media, edits=edits)
         try:
             return await convert_from_matrix(ctx, event_type, raw, converter=media_converter())
         except FromMatrixError as e:

@@ -21,6 +21,7 @@ from mautrix.util.message_send_checkpoint import MessageSendCheckpointStatus
 from ..db import MessageRow
 from ..session import SendFailed
 from .convert import ConversionError
+from .edits import check_matrix_edit
 from .jids import user_jid
 from .media import set_media_origin
 
@@ -39,6 +40,7 @@ async def handle_message(
         return
     set_media_origin(sender)  # ---- media ---- (whose session uploads files)
     try:
+        await check_matrix_edit(portal, sender, content)
         message = await portal.from_matrix.to_whatsapp(portal, content)
         session = sender.session
         if session is None or sender.wa_jid is None:

@@ -13,9 +13,14 @@ from mautrix.appservice import IntentAPI
 from mautrix.types import MessageType, TextMessageEventContent
 
 from ..db import MessageRow
+from ..msgconv import convert_revoke
+from ..whatsapp.message_builders import unwrap
 from .convert import ConvertedPart
 from .jids import user_jid
 from .media import set_media_origin
+from .polls import handle_whatsapp_vote
+from .reactions import handle_whatsapp_reaction
+from .redactions import handle_whatsapp_revoke
 
 if TYPE_CHECKING:
     from ..session import MessageReceived
@@ -32,6 +37,8 @@ async def handle_message(portal: Portal, source: User, message: MessageReceived)
         portal.log.debug("Dropping %s from %s: already bridged", message.id, sender)
         return
     set_media_origin(source, message)  # ---- media ---- (whose session downloads files)
+    if await _handle_relation(portal, source, message):
+        return
     try:
         parts = await portal.to_matrix.to_matrix(portal, message)
     except Exception as e:
@@ -72,3 +79,25 @@ async def _sender_intent(portal: Portal, source: User, message: MessageReceived)
     jid = source.wa_jid if message.is_from_me and source.wa_jid else message.sender
     puppet = await portal.bridge.get_puppet_by_jid(jid)
     return puppet.intent if puppet is not None else portal.main_intent
+
+
+# ---- relations ----
+
+
+async def _handle_relation(portal: Portal, source: User, message: MessageReceived) -> bool:
+    """Reactions, revokes and poll votes change a bridged message rather than show one: they
+    go to their own handlers (True), from the same ghost a message would come from."""
+    inner = unwrap(message.message)
+    if inner.HasField("reactionMessage"):
+        handler = handle_whatsapp_reaction
+    elif convert_revoke(inner) is not None:
+        handler = handle_whatsapp_revoke
+    elif inner.HasField("pollUpdateMessage"):
+        handler = handle_whatsapp_vote
+    else:
+        return False
+    if portal.mxid is None:
+        portal.log.debug("Dropping %s: the chat has no room, nothing to change", message.id)
+        return True
+    await handler(portal, source, message, await _sender_intent(portal, source, message))
+    return True

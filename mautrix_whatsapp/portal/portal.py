@@ -12,7 +12,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from mautrix.appservice import IntentAPI
-from mautrix.types import EventID, MessageEventContent, RoomID
+from mautrix.types import Event, EventID, MessageEventContent, RoomID
 
 from ..db import PortalRow
 from .convert import FromMatrixConverter, ToMatrixConverter
@@ -21,6 +21,7 @@ from .creation import ensure_room
 from .from_matrix import handle_message as send_to_whatsapp
 from .from_whatsapp import handle_message as bridge_to_matrix
 from .queue import PortalQueue
+from .relation_events import handle_matrix_event as handle_relation_event
 
 if TYPE_CHECKING:
     from ..__main__ import WhatsAppBridge
@@ -101,6 +102,16 @@ class Portal:
 
     def __repr__(self) -> str:
         return f"Portal({self.row.jid!r}, receiver={self.row.receiver!r})"
+
+    # ---- relations ----
+
+    async def handle_matrix_relation(self, sender: User, evt: Event) -> None:
+        """A Matrix reaction, redaction or poll event, in order with the chat's messages."""
+
+        async def job() -> None:
+            await handle_relation_event(self, sender, evt)
+
+        await self.queue.run(job)
 
 
 class PortalRegistry:
