@@ -14,6 +14,7 @@ from mautrix.types import MessageType, TextMessageEventContent
 
 from ..db import MessageRow
 from .convert import ConvertedPart
+from .disappearing import after_whatsapp_message
 from .jids import user_jid
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ async def handle_message(portal: Portal, source: User, message: MessageReceived)
             part=index,
         )
         await tables.messages.insert(row)
+    await after_whatsapp_message(portal, message)  # ---- receipts ----: disappearing timers
 
 
 async def _sender_intent(portal: Portal, source: User, message: MessageReceived) -> IntentAPI:
