@@ -157,6 +157,7 @@ _COPIED_KEYS = (
     "bridge.call_start_notices",
     "bridge.enable_status_broadcast",
     "bridge.disable_status_broadcast_send",
+    "bridge.disable_view_once",
 )
 
 

@@ -108,6 +108,7 @@ class MessageReceived:
     is_group: bool
     message: wa_e2e_pb2.Message
     push_name: str = ""
+    is_view_once: bool = False  # ---- receipts ----: it came in a view-once wrapper
 
 
 # ---- contacts: what names and pictures the ghosts get (ghosts piece) -------------------

@@ -89,7 +89,7 @@ def translate_event(event: object) -> s.SessionEvent | None:
             return s.ConnectFailed(code=reason, message=message)
         case ev.PhoneSeen(at=at):
             return s.PhoneSeen(timestamp=at.timestamp())
-        case ev.Message(info=info, message=message) if not info.is_peer:
+        case ev.Message(info=info, message=message, is_view_once=view_once) if not info.is_peer:
             return s.MessageReceived(
                 chat=str(info.chat.to_non_ad()),
                 sender=str(info.sender.to_non_ad()),
@@ -99,6 +99,7 @@ def translate_event(event: object) -> s.SessionEvent | None:
                 is_group=info.is_group,
                 message=message,
                 push_name=info.push_name,
+                is_view_once=view_once,
             )
         # ---- receipts ----
         case ev.Receipt() | ev.ChatPresence() | call.CallOffer():

@@ -10,17 +10,19 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
-from mautrix.types import EventID, EventType, RoomID, UserID
+from mautrix.types import EventID, EventType, MessageType, RoomID, UserID
 from mautrix.util.async_db import Database
 
 from mautrix_whatsapp.config import Config
 from mautrix_whatsapp.db import BridgeDB, MessageRow, PortalRow, UserRow
+from mautrix_whatsapp.msgconv.to_matrix import VIEW_ONCE_RECEIVED, VIEW_ONCE_SENT
 from mautrix_whatsapp.portal import (
     PlainTextToMatrix,
     PlainTextToWhatsApp,
     Portal,
     status_broadcast,
 )
+from mautrix_whatsapp.portal.converters import MsgconvToMatrix
 from mautrix_whatsapp.portal.receipts import (
     handle_call_offer,
     handle_matrix_receipt,
@@ -340,3 +342,39 @@ async def test_status_room_send_is_refused_by_default(config: Config) -> None:
         status_broadcast.check_send(cast(Any, portal))
     config["bridge.disable_status_broadcast_send"] = False
     status_broadcast.check_send(cast(Any, portal))
+
+
+# ---- view-once -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("disabled", "from_me", "expected"),
+    [
+        (True, False, VIEW_ONCE_RECEIVED),
+        (True, True, VIEW_ONCE_SENT),
+        (False, False, None),  # bridged as the media it is (as mautrix-whatsapp by default)
+    ],
+)
+async def test_view_once_media_follows_disable_view_once(
+    disabled: bool, from_me: bool, expected: str | None
+) -> None:
+    portal = type("P", (), {"bridge": type("B", (), {"config": {}})()})()
+    portal.bridge.config = {"bridge.disable_view_once": disabled}
+    image = wa_e2e_pb2.ImageMessage(mimetype="image/jpeg", viewOnce=True, URL="https://x/y")
+    received = MessageReceived(
+        chat=CONTACT,
+        sender=ME if from_me else CONTACT,
+        id="V1",
+        timestamp=T,
+        is_from_me=from_me,
+        is_group=False,
+        message=wa_e2e_pb2.Message(imageMessage=image),
+        is_view_once=True,
+    )
+    [part] = await MsgconvToMatrix().to_matrix(cast(Any, portal), received)
+    body = getattr(part.content, "body", None)
+    if expected is None:
+        assert body not in (VIEW_ONCE_RECEIVED, VIEW_ONCE_SENT)
+    else:
+        assert body == expected
+        assert getattr(part.content, "msgtype", None) == MessageType.NOTICE

@@ -1,9 +1,10 @@
-"""Read receipts, typing and call notices through the bridge, end to end: Baileys as the
-contact, a real Synapse (pushing receipts and typing to the bridge, MSC2409), the bridge as a
-process and the simulator with TLS."""
+"""Read receipts, typing, call notices and view-once media through the bridge, end to end:
+Baileys as the contact, a real Synapse (pushing receipts and typing to the bridge, MSC2409),
+the bridge as a process and the simulator with TLS."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -25,6 +26,10 @@ pytestmark = [pytest.mark.synapse, pytest.mark.timeout(300)]
 ALICE = "15550003001"
 TIMEOUT = 60.0
 CALL_NOTICE = "Incoming call. Use the WhatsApp app to answer."
+VIEW_ONCE_NOTICE = (
+    "You received a view once message. For added privacy, you can only open it on the "
+    "WhatsApp app."
+)
 _EPHEMERAL_FILTER = json.dumps(
     {
         "presence": {"types": []},
@@ -32,6 +37,12 @@ _EPHEMERAL_FILTER = json.dumps(
         "room": {"timeline": {"limit": 0}, "state": {"types": []}, "account_data": {"types": []}},
     }
 )
+
+
+@pytest.fixture
+def bridge_overrides() -> dict[str, Any]:
+    """View-once media as a notice (the option; by default it is bridged as media)."""
+    return {"bridge.disable_view_once": True}
 
 
 @pytest.fixture
@@ -197,3 +208,10 @@ async def test_receipts_typing_and_calls_both_ways(
     assert [a["id"] for a in acks if a.get("class") == "call"] == ["CALLSTANZA01"] * 2
     notices = [e for e in user.events(room) if _text(CALL_NOTICE)(e)]
     assert len(notices) == 1
+
+    # A view-once photo, with bridge.disable_view_once: the notice, not the photo.
+    jpeg = base64.b64encode(b"\xff\xd8\xff\xe0 a secret \xff\xd9").decode()
+    await alice.request("send_view_once", jid=ours, data=jpeg)
+    view_once = await user.wait_for_event(room, _text(VIEW_ONCE_NOTICE), TIMEOUT)
+    assert view_once["content"]["msgtype"] == "m.notice"
+    assert view_once["sender"] == ghost
