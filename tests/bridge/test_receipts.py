@@ -378,3 +378,30 @@ async def test_view_once_media_follows_disable_view_once(
     else:
         assert body == expected
         assert getattr(part.content, "msgtype", None) == MessageType.NOTICE
+
+
+async def test_status_room_is_made_once_by_the_bot(database: Database) -> None:
+    bridge = FakeBridge(database)
+    created: list[dict[str, Any]] = []
+
+    async def create_room(**kwargs: Any) -> RoomID:
+        created.append(kwargs)
+        return RoomID("!status:x")
+
+    bridge.az.intent.create_room = create_room
+    row = PortalRow(jid="status@broadcast", receiver=ME)
+    await bridge.tables.portals.upsert(row)
+    portal = Portal(cast(Any, bridge), row, PlainTextToMatrix(), PlainTextToWhatsApp())
+    # (postinit leaves the bot as the main intent: status@broadcast has no ghost)
+    source = _user()
+    assert await status_broadcast.ensure_room(portal, source) == "!status:x"
+    assert await status_broadcast.ensure_room(portal, source) == "!status:x"
+    assert created == [
+        {
+            "name": "WhatsApp Status Broadcast",
+            "topic": "WhatsApp status updates from your contacts",
+            "invitees": ["@me:x"],
+        }
+    ]
+    saved = await bridge.tables.portals.get_by_jid("status@broadcast", ME)
+    assert saved is not None and saved.mxid == "!status:x"
