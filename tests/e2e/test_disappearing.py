@@ -99,8 +99,12 @@ async def test_disappearing_messages(world: World, bridge: BridgeProcess) -> Non
     assert redaction["origin_server_ts"] >= (int(sent["messageTimestamp"]) + 3) * 1000
 
     # Expiry survives a restart: scheduled before the stop, redacted by the new process.
-    await _send_ephemeral(alice, ours, "outlives the bridge", 10)
+    await _send_ephemeral(alice, ours, "outlives the bridge", 15)
     long_lived = await user.wait_for_event(room, _body("outlives the bridge"), TIMEOUT)
+    # The portal handles a chat's messages in order: once the next one is in the room, the
+    # previous one's expiry is stored (it is written right after its events are sent).
+    await alice.send_text(ours, "ordered after it")
+    await user.wait_for_event(room, _body("ordered after it"), TIMEOUT)
     await asyncio.to_thread(bridge.stop)
     stopped_at = time.time() * 1000
     assert not [e for e in user.events(room) if is_redaction_of(long_lived["event_id"])(e)]
