@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import pkgutil
 import re
@@ -18,6 +19,7 @@ from .db import BridgeDB, PuppetRow, UserRow, upgrade_table
 from .matrix import MatrixHandler
 from .metrics import MetricsServer, install_matrix_request_timing
 from .portal import Portal, PortalRegistry
+from .portal.disappearing import DisappearingLoop
 from .puppet import InvalidJID, Puppet, ghost_id_for_jid, jid_for_ghost_id
 from .session import SessionFactory
 from .user import User
@@ -177,6 +179,7 @@ class WhatsAppBridge(Bridge):
         await super().start()
         for signum in (signal.SIGINT, signal.SIGTERM):
             self.loop.add_signal_handler(signum, self._stop_on_signal)
+        self.disappearing.start()  # ---- receipts ----
         await self._reconnect_users()
 
     def _stop_on_signal(self) -> None:
@@ -205,6 +208,7 @@ class WhatsAppBridge(Bridge):
     def prepare_stop(self) -> None:
         self.add_shutdown_actions(*(user.disconnect() for user in self._users.values()))
         self.add_shutdown_actions(self.portals.stop())
+        self.add_shutdown_actions(self.disappearing.stop())  # ---- receipts ----
         if self.metrics_server is not None:
             self.add_shutdown_actions(self.metrics_server.stop())
 
@@ -314,6 +318,13 @@ class WhatsAppBridge(Bridge):
 
     async def count_logged_in_users(self) -> int:
         return await self.tables.users.count_logged_in()
+
+    # ---- receipts ----
+
+    @functools.cached_property
+    def disappearing(self) -> DisappearingLoop:
+        """Redacts disappearing messages when they expire (started with the bridge)."""
+        return DisappearingLoop(self)
 
 
 def main() -> None:

@@ -153,6 +153,11 @@ _COPIED_KEYS = (
     "provisioning.public_url",
     "provisioning.login_token_lifetime",
     "provisioning.login_session_lifetime",
+    # ---- receipts ----
+    "bridge.call_start_notices",
+    "bridge.enable_status_broadcast",
+    "bridge.disable_status_broadcast_send",
+    "bridge.disable_view_once",
 )
 
 

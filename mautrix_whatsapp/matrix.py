@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from mautrix.bridge import BaseMatrixHandler
-from mautrix.types import Event, GenericEvent, RoomID
+from mautrix.types import (
+    Event,
+    EventID,
+    GenericEvent,
+    PresenceEvent,
+    ReceiptEvent,
+    RoomID,
+    SingleReceiptEventContent,
+    TypingEvent,
+    UserID,
+)
 from mautrix.util import markdown
 
 from .commands import WACommandProcessor
 from .portal.relation_events import is_relation_event
+from .portal.typing import MatrixTyping
 
 if TYPE_CHECKING:
     from mautrix.bridge import BaseUser
 
     from .__main__ import WhatsAppBridge
+    from .portal import Portal
+    from .user import User
 
 MANAGEMENT_ROOM_NOTE = "This room has been marked as your management room."
 
@@ -87,3 +101,39 @@ class MatrixHandler(BaseMatrixHandler):
         if not await user.is_logged_in():  # no relay mode (yet): only users act
             return
         await portal.handle_matrix_relation(user, evt)
+
+    # ---- receipts ----
+
+    @functools.cached_property
+    def typing(self) -> MatrixTyping:
+        return MatrixTyping()
+
+    async def handle_read_receipt(  # type: ignore[override]
+        self,
+        user: User,
+        portal: Portal,
+        event_id: EventID,
+        data: SingleReceiptEventContent,
+    ) -> None:
+        await portal.handle_matrix_read_receipt(user, event_id)
+
+    async def handle_ephemeral_event(
+        self, evt: ReceiptEvent | PresenceEvent | TypingEvent
+    ) -> None:
+        if isinstance(evt, TypingEvent):
+            await self.handle_typing(evt.room_id, evt.content.user_ids)
+        else:
+            await super().handle_ephemeral_event(evt)
+
+    async def handle_typing(self, room_id: RoomID, user_ids: list[UserID]) -> None:
+        """Bridge users who started or stopped typing in a portal: the same on WhatsApp."""
+        portal = await self.bridge.get_portal(room_id)
+        if portal is None:
+            return
+        started, stopped = self.typing.changes(room_id, user_ids)
+        for user_id, typing in [(u, True) for u in started] + [(u, False) for u in stopped]:
+            if user_id == self.az.bot_mxid or self.bridge.is_bridge_ghost(user_id):
+                continue
+            user = await self.bridge.get_user(user_id, create=False)
+            if user is not None and await user.is_logged_in():
+                await portal.handle_matrix_typing(user, typing)

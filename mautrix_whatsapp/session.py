@@ -110,6 +110,7 @@ class MessageReceived:
     is_group: bool
     message: wa_e2e_pb2.Message
     push_name: str = ""
+    is_view_once: bool = False  # ---- receipts ----: it came in a view-once wrapper
 
 
 # ---- contacts: what names and pictures the ghosts get (ghosts piece) -------------------
@@ -180,6 +181,47 @@ class ProfilePicture:
     data: bytes | None
 
 
+# ---- receipts: read receipts, typing and calls (receipts piece) -------------------------
+
+
+@dataclass(frozen=True)
+class ReceiptReceived:
+    """``sender`` read ``message_ids`` in ``chat``: a contact (``read``), or the user on the
+    phone or another companion (``is_from_me``: WhatsApp's ``read-self``, or ``read`` from one
+    of our own devices). Delivery and played receipts are not the bridge's business."""
+
+    chat: str
+    sender: str
+    message_ids: tuple[str, ...]
+    timestamp: float  # unix seconds
+    is_from_me: bool
+    is_group: bool
+
+
+@dataclass(frozen=True)
+class ChatTyping:
+    """``sender`` started (``typing``) or stopped typing in ``chat``; ``recording`` for a
+    voice message being recorded."""
+
+    chat: str
+    sender: str
+    is_group: bool
+    typing: bool
+    recording: bool = False
+
+
+@dataclass(frozen=True)
+class CallOffer:
+    """An incoming call: ``chat`` is the group for group calls, else the caller (``sender``).
+    ``call_type`` is ``""`` for an ordinary offer, or an offer notice's ``type`` (``group``)."""
+
+    chat: str
+    sender: str
+    call_id: str
+    timestamp: float  # unix seconds, when the call was started
+    call_type: str = ""
+
+
 ContactEvent = ContactNames | PushNames | BusinessName | UserPictureChanged
 
 
@@ -197,6 +239,9 @@ SessionEvent = (
     | PushNames
     | BusinessName
     | UserPictureChanged
+    | ReceiptReceived
+    | ChatTyping
+    | CallOffer
 )
 EventSink = Callable[[SessionEvent], Awaitable[None]]
 
@@ -310,6 +355,17 @@ class WhatsAppSession(Protocol):
     ) -> SentMessage:
         """Vote ``options`` (names; ``[]`` retracts) on a poll whose secret the client knows
         (sent or received by us); raises :class:`SendFailed`."""
+
+    # ---- receipts ----
+
+    async def mark_read(
+        self, chat: str, sender: str | None, message_ids: list[str], timestamp: float
+    ) -> None:
+        """Tell WhatsApp the user read ``message_ids`` (sent by ``sender``, needed in groups)
+        in ``chat``; raises :class:`SendFailed` when that can't be sent."""
+
+    async def send_typing(self, chat: str, typing: bool) -> None:
+        """Show the user as typing in ``chat`` (or stop); raises :class:`SendFailed`."""
 
 
 SessionFactory = Callable[[str, EventSink], Awaitable[WhatsAppSession]]

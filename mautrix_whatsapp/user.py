@@ -15,9 +15,12 @@ from . import metrics
 from .contacts import ContactSync
 from .db import UserRow
 from .login import LoginProcess
+from .portal import status_broadcast
 from .portal.jids import portal_key
 from .session import (
     BusinessName,
+    CallOffer,
+    ChatTyping,
     ClientOutdated,
     Connected,
     ConnectFailed,
@@ -28,6 +31,7 @@ from .session import (
     MessageReceived,
     PhoneSeen,
     PushNames,
+    ReceiptReceived,
     SessionEvent,
     StreamReplaced,
     TemporaryBan,
@@ -353,6 +357,9 @@ class User(BaseUser):
             if isinstance(evt, ContactNames | PushNames | BusinessName | UserPictureChanged):
                 await self.contacts.handle(evt)
                 return
+            if isinstance(evt, ReceiptReceived | ChatTyping | CallOffer):  # ---- receipts ----
+                await self._handle_receipts_event(evt)
+                return
             if isinstance(evt, Connected):
                 self._connected_metric.set(await self.is_logged_in())
             elif not isinstance(evt, PhoneSeen | MessageReceived):
@@ -455,12 +462,37 @@ class User(BaseUser):
     async def _handle_message(self, evt: MessageReceived) -> None:
         """Hand a message to its portal's queue, making the portal (not yet its room) if the
         chat has none. Status broadcasts wait for their own feature (off by default)."""
-        if self.row.wa_jid is None or evt.chat == STATUS_BROADCAST:
+        if self.row.wa_jid is None:
+            return
+        if evt.chat == STATUS_BROADCAST and not status_broadcast.enabled(self.bridge):
             return
         jid, receiver = portal_key(evt.chat, self.row.wa_jid)
         portal = await self.bridge.portals.get_by_jid(jid, receiver)
         if portal is not None:
+            if evt.chat == STATUS_BROADCAST:  # ---- receipts ----: its own kind of room
+                await status_broadcast.ensure_room(portal, self)
             portal.handle_whatsapp_message(self, evt)
 
     def __repr__(self) -> str:
         return f"User({self.mxid!r}, wa_jid={self.row.wa_jid!r})"
+
+    # ---- receipts ----
+
+    async def _handle_receipts_event(self, evt: ReceiptReceived | ChatTyping | CallOffer) -> None:
+        """Receipts and typing go to an existing portal only; a call makes one (as a message
+        would: the notice must be seen)."""
+        if self.row.wa_jid is None or evt.chat == STATUS_BROADCAST:
+            return
+        jid, receiver = portal_key(evt.chat, self.row.wa_jid)
+        portal = await self.bridge.portals.get_by_jid(
+            jid, receiver, create=isinstance(evt, CallOffer)
+        )
+        if portal is None:
+            return
+        match evt:
+            case ReceiptReceived():
+                portal.handle_whatsapp_receipt(self, evt)
+            case ChatTyping():
+                await portal.handle_whatsapp_typing(evt)
+            case CallOffer():
+                portal.handle_whatsapp_call(self, evt)

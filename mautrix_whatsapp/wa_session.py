@@ -28,8 +28,8 @@ from .db.whatsapp_store import (
     delete_signal_state,
 )
 from .wa_media import download_message_media, upload_media_data
+from .whatsapp import call, group, presence, profile
 from .whatsapp import events as ev
-from .whatsapp import group, profile
 from .whatsapp.appstate import events as app_events
 from .whatsapp.binary.errors import JIDParseError
 from .whatsapp.binary.jid import DEFAULT_USER_SERVER, GROUP_SERVER, HIDDEN_USER_SERVER, JID
@@ -92,7 +92,7 @@ def translate_event(event: object) -> s.SessionEvent | None:
             return s.ConnectFailed(code=reason, message=message)
         case ev.PhoneSeen(at=at):
             return s.PhoneSeen(timestamp=at.timestamp())
-        case ev.Message(info=info, message=message) if not info.is_peer:
+        case ev.Message(info=info, message=message, is_view_once=view_once) if not info.is_peer:
             return s.MessageReceived(
                 chat=str(info.chat.to_non_ad()),
                 sender=str(info.sender.to_non_ad()),
@@ -102,6 +102,51 @@ def translate_event(event: object) -> s.SessionEvent | None:
                 is_group=info.is_group,
                 message=message,
                 push_name=info.push_name,
+                is_view_once=view_once,
+            )
+        # ---- receipts ----
+        case ev.Receipt() | ev.ChatPresence() | call.CallOffer():
+            return translate_receipts_event(event)
+    return None
+
+
+# ---- receipts ----
+
+_READ_RECEIPTS = ("read", "read-self")
+
+
+def translate_receipts_event(
+    event: ev.Receipt | ev.ChatPresence | call.CallOffer,
+) -> s.ReceiptReceived | s.ChatTyping | s.CallOffer | None:
+    """Read receipts, typing and call offers in the bridge's terms (None for delivery and
+    played receipts, which the bridge doesn't show)."""
+    match event:
+        case ev.Receipt(type=receipt_type) if receipt_type in _READ_RECEIPTS:
+            at = event.timestamp.timestamp() if event.timestamp is not None else time.time()
+            return s.ReceiptReceived(
+                chat=str(event.chat.to_non_ad()),
+                sender=str(event.sender.to_non_ad()),
+                message_ids=event.message_ids,
+                timestamp=at,
+                is_from_me=event.is_from_me,
+                is_group=event.is_group,
+            )
+        case ev.ChatPresence():
+            return s.ChatTyping(
+                chat=str(event.chat.to_non_ad()),
+                sender=str(event.sender.to_non_ad()),
+                is_group=event.is_group,
+                typing=event.state == presence.ChatState.COMPOSING,
+                recording=event.media == presence.ChatStateMedia.AUDIO,
+            )
+        case call.CallOffer():
+            caller = str(event.call_creator.to_non_ad())
+            return s.CallOffer(
+                chat=str(event.group.to_non_ad()) if event.group is not None else caller,
+                sender=caller,
+                call_id=event.call_id,
+                timestamp=event.timestamp.timestamp(),
+                call_type=event.type if event.is_notice else "",
             )
     return None
 
@@ -239,6 +284,7 @@ class ClientSession:
             log=self.log.getChild("client"),
         )
         client.add_event_handler(self._on_event)
+        call.install(client)  # ---- receipts ----: incoming calls, for call notices
         return client
 
     async def _seed_phone_last_seen(self, client: Client) -> None:
@@ -398,6 +444,34 @@ class ClientSession:
         except MessageSecretError as e:
             raise s.SendFailed(f"the poll's secret is unknown: {e}") from e
         return await self.send_message(chat, message)
+
+    # ---- receipts ----
+
+    def _client_for_sending(self) -> Client:
+        client = self.client
+        if client is None or not client.is_logged_in:
+            raise s.SendFailed("not connected to WhatsApp")
+        return client
+
+    async def mark_read(
+        self, chat: str, sender: str | None, message_ids: list[str], timestamp: float
+    ) -> None:
+        client = self._client_for_sending()
+        try:
+            chat_jid = JID.parse(chat)
+            sender_jid = JID.parse(sender) if sender else None
+            at = datetime.fromtimestamp(timestamp, UTC)
+            await client.mark_read(chat_jid, sender_jid, message_ids, at)
+        except (JIDParseError, ValueError, ClientError, SocketError, OSError) as e:
+            raise s.SendFailed(str(e) or type(e).__name__) from e
+
+    async def send_typing(self, chat: str, typing: bool) -> None:
+        client = self._client_for_sending()
+        state = presence.ChatState.COMPOSING if typing else presence.ChatState.PAUSED
+        try:
+            await presence.send_chat_presence(client, JID.parse(chat), state)
+        except (JIDParseError, ClientError, SocketError, OSError) as e:
+            raise s.SendFailed(str(e) or type(e).__name__) from e
 
     # ---- login -------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mautrix.util.async_db import Database
 
+from .disappearing import DisappearingTable
 from .message import MessageRow, MessageTable
 from .portal import PortalRow, PortalTable
 from .puppet import PuppetRow, PuppetTable
@@ -22,6 +23,7 @@ class BridgeDB:
         self.portals = PortalTable(db)
         self.messages = MessageTable(db)
         self.reactions = ReactionTable(db)
+        self.disappearing = DisappearingTable(db)  # ---- receipts ----: also timers, reads
 
 
 __all__ = [

@@ -135,7 +135,12 @@ class MsgconvToMatrix:
         edits = await whatsapp_edit_targets(portal, message)
         ctx = _ToMatrixContext(mentions, replies, PortalMedia(portal, media_origin.get()), edits)
         converted = await convert_to_matrix(
-            ctx, message.message, is_from_me=message.is_from_me, sender=message.sender
+            ctx,
+            message.message,
+            is_from_me=message.is_from_me,
+            sender=message.sender,
+            is_view_once=message.is_view_once,  # ---- receipts ----: view-once as Go
+            disable_view_once=bool(portal.bridge.config["bridge.disable_view_once"]),
         )
         return [
             ConvertedPart(TextMessageEventContent.deserialize(part.content))  # type: ignore[arg-type]

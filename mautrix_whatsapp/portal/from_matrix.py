@@ -21,9 +21,11 @@ from mautrix.util.message_send_checkpoint import MessageSendCheckpointStatus
 from ..db import MessageRow
 from ..session import SendFailed
 from .convert import ConversionError
+from .disappearing import add_expiration, after_matrix_message
 from .edits import check_matrix_edit
 from .jids import user_jid
 from .media import set_media_origin
+from .status_broadcast import check_send as check_status_send
 
 if TYPE_CHECKING:
     from ..user import User
@@ -41,7 +43,9 @@ async def handle_message(
     set_media_origin(sender)  # ---- media ---- (whose session uploads files)
     try:
         await check_matrix_edit(portal, sender, content)
+        check_status_send(portal)  # ---- receipts ----
         message = await portal.from_matrix.to_whatsapp(portal, content)
+        timer = await add_expiration(portal, message)  # ---- receipts ----
         session = sender.session
         if session is None or sender.wa_jid is None:
             raise SendFailed("you're not logged in to WhatsApp")
@@ -64,6 +68,7 @@ async def handle_message(
         timestamp=int(sent.timestamp * 1000),
     )
     await portal.bridge.tables.messages.insert(row)
+    await after_matrix_message(portal, room_id, event_id, sent.timestamp, timer)  # receipts
     status = MessageSendCheckpointStatus.SUCCESS
     sender.send_remote_checkpoint(status, event_id, room_id, EventType.ROOM_MESSAGE)
     portal.log.debug("Sent %s to %s as %s", event_id, portal.jid, sent.id)

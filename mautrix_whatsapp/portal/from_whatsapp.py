@@ -16,6 +16,7 @@ from ..db import MessageRow
 from ..msgconv import convert_revoke
 from ..whatsapp.message_builders import unwrap
 from .convert import ConvertedPart
+from .disappearing import after_whatsapp_message
 from .jids import user_jid
 from .media import set_media_origin
 from .polls import handle_whatsapp_vote
@@ -71,6 +72,7 @@ async def handle_message(portal: Portal, source: User, message: MessageReceived)
             part=index,
         )
         await tables.messages.insert(row)
+    await after_whatsapp_message(portal, message)  # ---- receipts ----: disappearing timers
 
 
 async def _sender_intent(portal: Portal, source: User, message: MessageReceived) -> IntentAPI:

@@ -21,11 +21,13 @@ from .creation import ensure_room
 from .from_matrix import handle_message as send_to_whatsapp
 from .from_whatsapp import handle_message as bridge_to_matrix
 from .queue import PortalQueue
+from .receipts import handle_call_offer, handle_matrix_receipt, handle_whatsapp_receipt
 from .relation_events import handle_matrix_event as handle_relation_event
+from .typing import handle_whatsapp_typing, send_typing
 
 if TYPE_CHECKING:
     from ..__main__ import WhatsAppBridge
-    from ..session import MessageReceived
+    from ..session import CallOffer, ChatTyping, MessageReceived, ReceiptReceived
     from ..user import User
 
 
@@ -112,6 +114,35 @@ class Portal:
             await handle_relation_event(self, sender, evt)
 
         await self.queue.run(job)
+
+    # ---- receipts ----
+
+    def handle_whatsapp_receipt(self, source: User, receipt: ReceiptReceived) -> None:
+        """Queued behind the messages it is about, so their events exist when it's handled."""
+
+        async def job() -> None:
+            await handle_whatsapp_receipt(self, source, receipt)
+
+        self.queue.submit(job)
+
+    async def handle_whatsapp_typing(self, typing: ChatTyping) -> None:
+        await handle_whatsapp_typing(self, typing)
+
+    def handle_whatsapp_call(self, source: User, call: CallOffer) -> None:
+        async def job() -> None:
+            await handle_call_offer(self, source, call)
+
+        self.queue.submit(job)
+
+    async def handle_matrix_read_receipt(self, user: User, event_id: EventID) -> None:
+        await handle_matrix_receipt(self, user, event_id)
+
+    async def handle_matrix_typing(self, user: User, typing: bool) -> None:
+        await send_typing(self, user, typing)
+
+    async def schedule_disappearing(self) -> None:
+        """mautrix calls this on every Matrix read receipt (for timers that start when read).
+        WhatsApp's timers start when a message is sent: nothing to start here."""
 
 
 class PortalRegistry:

@@ -144,6 +144,7 @@ async def _world(database: Database, log: Log | None = None) -> World:
         tables=BridgeDB(database),
         az=SimpleNamespace(intent=bot),
         get_puppet_by_jid=get_puppet_by_jid,
+        config={"bridge.disable_view_once": False, "bridge.disable_status_broadcast_send": True},
     )
     jid, receiver = portal_key(CONTACT, ME)
     registry_row = PortalRow(jid=jid, receiver=receiver, mxid=ROOM)

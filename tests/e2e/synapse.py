@@ -197,6 +197,7 @@ def registration_dict(
         "hs_token": hs_token,
         "sender_localpart": BOT_LOCALPART,
         "rate_limited": False,
+        "receive_ephemeral": True,  # MSC2409: typing and receipts for the bridge
         "namespaces": {
             "users": [
                 {"regex": f"@{GHOST_PREFIX}.*:{domain}", "exclusive": True},
