@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mautrix.bridge import BaseMatrixHandler
-from mautrix.types import RoomID
+from mautrix.types import EventID, EventType, RoomID, StateEvent, UserID
 from mautrix.util import markdown
 
 from .commands import WACommandProcessor
+from .portal.membership import handle_matrix_kick, handle_matrix_state
 
 if TYPE_CHECKING:
     from mautrix.bridge import BaseUser
@@ -55,3 +56,37 @@ class MatrixHandler(BaseMatrixHandler):
         else:
             text = "\n\n".join(paragraphs)
             await self.az.intent.send_notice(room_id, text, html=markdown.render(text))
+
+    # ---- groups ----
+
+    _GROUP_STATE = (
+        EventType.ROOM_NAME,
+        EventType.ROOM_TOPIC,
+        EventType.ROOM_AVATAR,
+        EventType.ROOM_POWER_LEVELS,
+    )
+
+    async def handle_state_event(self, evt: StateEvent) -> None:
+        """Name, topic, avatar and power levels of a group portal go to WhatsApp."""
+        if evt.type not in self._GROUP_STATE:
+            return
+        portal = await self.bridge.get_portal(evt.room_id)
+        user = await self.bridge.get_user(evt.sender, create=False)
+        if portal is not None and portal.is_group and user is not None:
+            await handle_matrix_state(portal, user, evt)
+
+    async def handle_kick(
+        self, room_id: RoomID, user_id: UserID, kicked_by: UserID, reason: str, event_id: EventID
+    ) -> None:
+        await self._remove_from_group(room_id, user_id, kicked_by)
+
+    async def handle_ban(
+        self, room_id: RoomID, user_id: UserID, banned_by: UserID, reason: str, event_id: EventID
+    ) -> None:
+        await self._remove_from_group(room_id, user_id, banned_by)
+
+    async def _remove_from_group(self, room_id: RoomID, user_id: UserID, by: UserID) -> None:
+        portal = await self.bridge.get_portal(room_id)
+        sender = await self.bridge.get_user(by, create=False)
+        if portal is not None and portal.is_group and sender is not None:
+            await handle_matrix_kick(portal, sender, user_id)

@@ -16,6 +16,7 @@ from .contacts import ContactSync
 from .db import UserRow
 from .login import LoginProcess
 from .portal.jids import portal_key
+from .portal.metadata import handle_group_event
 from .session import (
     BusinessName,
     ClientOutdated,
@@ -23,6 +24,9 @@ from .session import (
     ConnectFailed,
     ContactNames,
     Disconnected,
+    GroupChanged,
+    GroupPictureChanged,
+    JoinedGroup,
     LoggedOut,
     LogoutKind,
     MessageReceived,
@@ -352,6 +356,10 @@ class User(BaseUser):
         try:
             if isinstance(evt, ContactNames | PushNames | BusinessName | UserPictureChanged):
                 await self.contacts.handle(evt)
+                return
+            # ---- groups ----
+            if isinstance(evt, GroupChanged | JoinedGroup | GroupPictureChanged):
+                await handle_group_event(self, evt)
                 return
             if isinstance(evt, Connected):
                 self._connected_metric.set(await self.is_logged_in())
