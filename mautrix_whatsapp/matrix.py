@@ -90,3 +90,14 @@ class MatrixHandler(BaseMatrixHandler):
         sender = await self.bridge.get_user(by, create=False)
         if portal is not None and portal.is_group and sender is not None:
             await handle_matrix_kick(portal, sender, user_id)
+
+    async def handle_invite(
+        self, room_id: RoomID, user_id: UserID, invited_by: BaseUser, evt: StateEvent
+    ) -> None:
+        """A ghost nobody has talked to yet (no row, so mautrix didn't find it) is made and
+        handled like any ghost invite (added to a group, or the room's group to be)."""
+        if not self.bridge.is_bridge_ghost(user_id):
+            return
+        puppet = await self.bridge.get_puppet(user_id, create=True)
+        if puppet is not None:
+            await self.handle_puppet_invite(room_id, puppet, invited_by, evt)  # type: ignore[arg-type]

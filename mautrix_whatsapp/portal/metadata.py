@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING
 
 from mautrix.appservice import IntentAPI
-from mautrix.errors import MatrixRequestError
+from mautrix.errors import IntentError, MatrixError
 from mautrix.types import (
     ContentURI,
     EventType,
@@ -78,8 +78,13 @@ async def joined_group(portal: Portal, source: User, evt: JoinedGroup) -> None:
     creations = portal.bridge.portals.group_creations
     made_here = creations.get(evt.create_key) if evt.create_key else None
     if made_here is not None:
+        # The command syncs the group itself once its room is the portal (this event's info
+        # predates the topic and picture it sets); others in the group are just invited.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(made_here.wait(), OWN_CREATION_WAIT)
+        if portal.mxid is not None:
+            await portal.ensure_room(source)
+            return
     if portal.mxid is None:
         await portal.ensure_room(source)  # creation syncs the whole group
         return
@@ -176,7 +181,7 @@ async def add_member(portal: Portal, room_id: RoomID, members: Members, jid: str
         return
     try:
         await intent.ensure_joined(room_id, bot=portal.main_intent)
-    except MatrixRequestError as e:
+    except (MatrixError, IntentError) as e:
         portal.log.warning("%s couldn't join %s: %s", intent.mxid, room_id, e)
 
 
@@ -187,7 +192,7 @@ async def invite_real_user(portal: Portal, room_id: RoomID, user_id: UserID) -> 
         return
     try:
         await portal.main_intent.invite_user(room_id, user_id, check_cache=True)
-    except MatrixRequestError as e:
+    except (MatrixError, IntentError) as e:
         portal.log.debug("Didn't invite %s to %s: %s", user_id, room_id, e)
 
 
@@ -249,7 +254,7 @@ async def remove_member(
             try:
                 await intent.leave_room(room_id)
                 return
-            except MatrixRequestError as e:
+            except (MatrixError, IntentError) as e:
                 portal.log.debug("%s couldn't leave %s: %s", target, room_id, e)
     kickers = [a for a in (actor, portal.main_intent) if a is not None]
     await _kick(portal, room_id, target, "" if left else "Removed on WhatsApp", kickers)
@@ -262,7 +267,7 @@ async def _kick(
         try:
             await intent.kick_user(room_id, target, reason)
             return
-        except MatrixRequestError as e:
+        except (MatrixError, IntentError) as e:
             portal.log.debug("%s couldn't kick %s: %s", intent.mxid, target, e)
     portal.log.warning("Nobody could remove %s from %s", target, room_id)
 
@@ -281,7 +286,7 @@ async def _as_actor(
                 await intent.ensure_joined(portal.mxid, bot=portal.main_intent)
             await call(intent)
             return
-        except MatrixRequestError as e:
+        except (MatrixError, IntentError) as e:
             portal.log.debug("%s couldn't set the %s: %s", intent.mxid, what, e)
     portal.log.warning("Couldn't set the %s of %s", what, portal.mxid)
 
@@ -395,5 +400,5 @@ async def sync_power_levels(
         levels = await intent.get_power_levels(room_id, ignore_cache=True)
         if group_levels(levels, admin_ids, other_ids, announce, locked):
             await intent.set_power_levels(room_id, levels)
-    except MatrixRequestError as e:
+    except (MatrixError, IntentError) as e:
         portal.log.warning("Couldn't update the power levels of %s: %s", room_id, e)
