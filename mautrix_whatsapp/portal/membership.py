@@ -160,6 +160,13 @@ async def _set_text(portal: Portal, sender: User, field: str, value: str, what: 
 
 
 async def _set_avatar(portal: Portal, sender: User, url: object) -> None:
+    """A new room avatar becomes the group's picture; no avatar removes it."""
+    if url not in (None, "") and not (isinstance(url, str) and url.startswith("mxc://")):
+        await notice(
+            portal,
+            "Couldn't change the WhatsApp group's picture: the avatar URL isn't an mxc:// URI.",
+        )
+        return
     mxc = ContentURI(url) if isinstance(url, str) and url else None
     if mxc == portal.row.avatar_url:
         return

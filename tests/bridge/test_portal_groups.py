@@ -10,11 +10,16 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from mautrix.types import EventType, PowerLevelStateEventContent, UserID
+from mautrix.types import EventType, PowerLevelStateEventContent, StateEvent, UserID
 from PIL import Image
 
 from mautrix_whatsapp import session as s
-from mautrix_whatsapp.portal.membership import AvatarError, avatar_jpeg, update_member
+from mautrix_whatsapp.portal.membership import (
+    AvatarError,
+    avatar_jpeg,
+    handle_matrix_state,
+    update_member,
+)
 from mautrix_whatsapp.portal.metadata import Members, group_levels
 from mautrix_whatsapp.wa_session import _group_failure, summarize_group, translate_event
 from mautrix_whatsapp.whatsapp import events as ev
@@ -180,3 +185,43 @@ async def test_update_member_reasons() -> None:
     assert await update_member(portal, logged_out, "1@x", "add") == (  # type: ignore[arg-type]
         "you're not logged in to WhatsApp"
     )
+
+
+# ---- bad Matrix input ----------------------------------------------------------------------
+
+
+class NoticeIntent:
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    async def send_message(self, room_id: str, content: Any) -> None:
+        self.sent.append(content.body)
+
+
+def _state_event(event_type: str, content: dict[str, Any]) -> StateEvent:
+    data: Any = {
+        "type": event_type,
+        "room_id": "!room:x",
+        "event_id": "$e",
+        "sender": "@ann:x",
+        "state_key": "",
+        "origin_server_ts": 1,
+        "content": content,
+    }
+    return StateEvent.deserialize(data)
+
+
+async def test_bad_room_state_gets_a_notice_and_reaches_nobody() -> None:
+    intent = NoticeIntent()
+    row = SimpleNamespace(name="Trip", topic=None, avatar_url=None)
+    portal: Any = SimpleNamespace(is_group=True, mxid="!room:x", main_intent=intent, row=row)
+    session = FakeGroupSession(refuse="must not be called")
+    sender = _sender(session)
+    await handle_matrix_state(portal, sender, _state_event("m.room.avatar", {"url": 42}))
+    await handle_matrix_state(portal, sender, _state_event("m.room.name", {"name": ""}))
+    await handle_matrix_state(portal, sender, _state_event("m.room.name", {"name": "Trip"}))
+    assert intent.sent == [
+        "Couldn't change the WhatsApp group's picture: the avatar URL isn't an mxc:// URI.",
+        "WhatsApp groups must have a name: the group keeps its old one.",
+    ]
+    assert session.calls == []
