@@ -219,6 +219,10 @@ async def test_group_both_ways(
     await alice.group_participants_update(jid, [pat], "remove")
     kicked = await user.wait_for_event(room, member(pat_ghost, "leave"), TIMEOUT)
     assert kicked["sender"] == alice_ghost
+    await alice.group_participants_update(jid, [pat], "add")
+    await user.wait_for_event(room, member(pat_ghost, "join"), TIMEOUT)
+    await alice.group_participants_update(jid, [pat], "remove")
+    await user.wait_for_event(room, member(pat_ghost, "leave"), TIMEOUT)
 
     # Matrix → WhatsApp refused: the user isn't an admin, so adding Pat back fails with a notice
     # and the ghost doesn't stay.
@@ -282,6 +286,12 @@ async def test_group_both_ways(
     )
     assert avatar["sender"] == alice_ghost
     assert await user.download_media(avatar["content"]["url"]) == blue
+
+    # Pat leaving on WhatsApp: Pat's ghost leaves the room itself.
+    await sim_admin(simulator, "POST", f"/groups/{jid}/leave", json={"phone": PAT})
+    await user.wait_for_event(
+        room, lambda e: member(pat_ghost, "leave")(e) and e["sender"] == pat_ghost, TIMEOUT
+    )
 
     # The user removed from the group on WhatsApp is kicked from the room, with the reason.
     await alice.group_participants_update(jid, [ours], "remove")
