@@ -63,6 +63,16 @@ async def _participants(evt: CommandEvent) -> list[str]:
     return jids
 
 
+async def _bot_is_admin(bot: IntentAPI, room_id: RoomID) -> bool:
+    """Whether the bot may change the room's power levels (it made the room, or was raised)."""
+    try:
+        levels = await bot.get_power_levels(room_id, ignore_cache=True)
+    except MatrixRequestError:
+        return False
+    needed = levels.get_event_level(EventType.ROOM_POWER_LEVELS)
+    return bool(levels.get_user_level(bot.mxid) >= needed)
+
+
 def _failures(failed: list[ParticipantResult]) -> str:
     if not failed:
         return ""
@@ -137,5 +147,10 @@ async def create_group(evt: CommandEvent) -> None:
         except (AvatarError, GroupRequestFailed, MatrixRequestError) as e:
             problems.append(f"The avatar wasn't set as the group's picture: {e}")
     await sync_group(portal, user, replace(summary, name=name, topic=topic))
+    if not await _bot_is_admin(bot, room_id):
+        problems.append(
+            "Give the bridge bot power level 100 in this room, so that changes made on "
+            "WhatsApp (name, topic, picture, members, admins) can be bridged here."
+        )
     extra = _failures(failed) + "".join(f"\n\n{p}" for p in problems)
     await evt.reply(f"Successfully created WhatsApp group `{summary.jid}`{extra}")

@@ -318,6 +318,8 @@ async def test_create_group_from_a_matrix_room(
         user, room, bot, "!wa create-group", "Successfully created WhatsApp group", timeout=TIMEOUT
     )
     jid = reply["content"]["body"].split("`")[1]
+    # The bot joined the user's room without power: the reply says what to give it.
+    assert "Give the bridge bot power level 100 in this room" in reply["content"]["body"]
     assert jid.endswith("@g.us")
     group = await wait_group(simulator, jid, lambda g: g["description"] == "One book a month")
     assert group["subject"] == "Book club"
