@@ -9,17 +9,20 @@ from mautrix.bridge import BaseMatrixHandler
 from mautrix.types import (
     Event,
     EventID,
+    EventType,
     GenericEvent,
     PresenceEvent,
     ReceiptEvent,
     RoomID,
     SingleReceiptEventContent,
+    StateEvent,
     TypingEvent,
     UserID,
 )
 from mautrix.util import markdown
 
 from .commands import WACommandProcessor
+from .portal.membership import handle_matrix_kick, handle_matrix_state
 from .portal.relation_events import is_relation_event
 from .portal.typing import MatrixTyping
 
@@ -137,3 +140,48 @@ class MatrixHandler(BaseMatrixHandler):
             user = await self.bridge.get_user(user_id, create=False)
             if user is not None and await user.is_logged_in():
                 await portal.handle_matrix_typing(user, typing)
+
+    # ---- groups ----
+
+    _GROUP_STATE = (
+        EventType.ROOM_NAME,
+        EventType.ROOM_TOPIC,
+        EventType.ROOM_AVATAR,
+        EventType.ROOM_POWER_LEVELS,
+    )
+
+    async def handle_state_event(self, evt: StateEvent) -> None:
+        """Name, topic, avatar and power levels of a group portal go to WhatsApp."""
+        if evt.type not in self._GROUP_STATE:
+            return
+        portal = await self.bridge.get_portal(evt.room_id)
+        user = await self.bridge.get_user(evt.sender, create=False)
+        if portal is not None and portal.is_group and user is not None:
+            await handle_matrix_state(portal, user, evt)
+
+    async def handle_kick(
+        self, room_id: RoomID, user_id: UserID, kicked_by: UserID, reason: str, event_id: EventID
+    ) -> None:
+        await self._remove_from_group(room_id, user_id, kicked_by)
+
+    async def handle_ban(
+        self, room_id: RoomID, user_id: UserID, banned_by: UserID, reason: str, event_id: EventID
+    ) -> None:
+        await self._remove_from_group(room_id, user_id, banned_by)
+
+    async def _remove_from_group(self, room_id: RoomID, user_id: UserID, by: UserID) -> None:
+        portal = await self.bridge.get_portal(room_id)
+        sender = await self.bridge.get_user(by, create=False)
+        if portal is not None and portal.is_group and sender is not None:
+            await handle_matrix_kick(portal, sender, user_id)
+
+    async def handle_invite(
+        self, room_id: RoomID, user_id: UserID, invited_by: BaseUser, evt: StateEvent
+    ) -> None:
+        """A ghost nobody has talked to yet (no row, so mautrix didn't find it) is made and
+        handled like any ghost invite (added to a group, or the room's group to be)."""
+        if not self.bridge.is_bridge_ghost(user_id):
+            return
+        puppet = await self.bridge.get_puppet(user_id, create=True)
+        if puppet is not None:
+            await self.handle_puppet_invite(room_id, puppet, invited_by, evt)  # type: ignore[arg-type]

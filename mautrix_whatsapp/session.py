@@ -159,6 +159,10 @@ class GroupSummary:
     members: tuple[str, ...] = ()
     admins: frozenset[str] = frozenset()
     """Members that are admins or the super admin (the creator)."""
+    announce: bool = False
+    """Only admins may send messages."""
+    locked: bool = False
+    """Only admins may edit the group's name, topic and picture."""
 
 
 class SendFailed(Exception):
@@ -222,6 +226,67 @@ class CallOffer:
     call_type: str = ""
 
 
+# ---- groups ----
+
+
+@dataclass(frozen=True)
+class GroupChanged:
+    """Something changed in group ``jid`` (a ``w:gp2`` notification); None/empty = unchanged.
+
+    JIDs are user JIDs without device, phone numbers where WhatsApp revealed them. ``sender``
+    is who made the change ("" when WhatsApp itself did, e.g. promoting a new admin).
+    """
+
+    jid: str
+    sender: str = ""
+    timestamp: float = 0.0
+    name: str | None = None
+    topic: str | None = None
+    announce: bool | None = None
+    locked: bool | None = None
+    join: tuple[str, ...] = ()
+    leave: tuple[str, ...] = ()
+    promote: tuple[str, ...] = ()
+    demote: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class JoinedGroup:
+    """The user was added to (or created) group ``jid``; ``info`` when WhatsApp sent it.
+
+    ``create_key`` is the key of a group we created (so the creator can tell its own)."""
+
+    jid: str
+    info: GroupSummary | None = None
+    sender: str = ""
+    create_key: str = ""
+
+
+@dataclass(frozen=True)
+class GroupPictureChanged:
+    """The picture of group ``jid`` was set (``picture_id``) or removed (``""``) by ``sender``."""
+
+    jid: str
+    sender: str
+    picture_id: str
+
+
+class GroupRequestFailed(Exception):
+    """WhatsApp refused a group request; the text says why, fit to show the user."""
+
+
+@dataclass(frozen=True)
+class ParticipantResult:
+    """One participant's outcome of an add/remove/promote/demote (status 200 = done)."""
+
+    jid: str
+    status: int
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200
+
+
 ContactEvent = ContactNames | PushNames | BusinessName | UserPictureChanged
 
 
@@ -242,6 +307,9 @@ SessionEvent = (
     | ReceiptReceived
     | ChatTyping
     | CallOffer
+    | GroupChanged
+    | JoinedGroup
+    | GroupPictureChanged
 )
 EventSink = Callable[[SessionEvent], Awaitable[None]]
 
@@ -366,6 +434,33 @@ class WhatsAppSession(Protocol):
 
     async def send_typing(self, chat: str, typing: bool) -> None:
         """Show the user as typing in ``chat`` (or stop); raises :class:`SendFailed`."""
+
+    # ---- groups ----
+
+    async def set_group_name(self, jid: str, name: str) -> None:
+        """Rename the group; :class:`GroupRequestFailed` when WhatsApp refuses."""
+
+    async def set_group_topic(self, jid: str, topic: str) -> None:
+        """Set (``""``: delete) the group's description."""
+
+    async def set_group_photo(self, jid: str, jpeg: bytes | None) -> str:
+        """Set (None: remove) the group's picture; returns its new id (``remove``)."""
+
+    async def update_participants(
+        self, jid: str, participants: list[str], action: str
+    ) -> list[ParticipantResult]:
+        """``action``: add, remove, promote or demote; one result per participant."""
+
+    async def create_group(
+        self, name: str, participants: list[str], create_key: str
+    ) -> tuple[GroupSummary, list[ParticipantResult]]:
+        """Create a group with us as super admin; the participants WhatsApp refused."""
+
+    async def leave_group(self, jid: str) -> None:
+        """Leave the group."""
+
+    async def get_joined_groups(self) -> list[GroupSummary]:
+        """Every group the user is in."""
 
 
 SessionFactory = Callable[[str, EventSink], Awaitable[WhatsAppSession]]

@@ -17,6 +17,7 @@ from .db import UserRow
 from .login import LoginProcess
 from .portal import status_broadcast
 from .portal.jids import portal_key
+from .portal.metadata import handle_group_event
 from .session import (
     BusinessName,
     CallOffer,
@@ -26,6 +27,9 @@ from .session import (
     ConnectFailed,
     ContactNames,
     Disconnected,
+    GroupChanged,
+    GroupPictureChanged,
+    JoinedGroup,
     LoggedOut,
     LogoutKind,
     MessageReceived,
@@ -359,6 +363,10 @@ class User(BaseUser):
                 return
             if isinstance(evt, ReceiptReceived | ChatTyping | CallOffer):  # ---- receipts ----
                 await self._handle_receipts_event(evt)
+                return
+            # ---- groups ----
+            if isinstance(evt, GroupChanged | JoinedGroup | GroupPictureChanged):
+                await handle_group_event(self, evt)
                 return
             if isinstance(evt, Connected):
                 self._connected_metric.set(await self.is_logged_in())

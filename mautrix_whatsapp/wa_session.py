@@ -107,6 +107,9 @@ def translate_event(event: object) -> s.SessionEvent | None:
         # ---- receipts ----
         case ev.Receipt() | ev.ChatPresence() | call.CallOffer():
             return translate_receipts_event(event)
+        # ---- groups ----
+        case ev.GroupInfoChanged() | ev.JoinedGroup() | ev.PictureChanged():
+            return translate_group_event(event)
     return None
 
 
@@ -153,9 +156,9 @@ def translate_receipts_event(
 
 def summarize_group(info: GroupInfo) -> s.GroupSummary:
     """The bridge's view of a group (member JIDs without devices)."""
-    members = tuple(str(p.jid.to_non_ad()) for p in info.participants)
+    members = tuple(_user(p.jid, p.phone_number) for p in info.participants)
     admins = frozenset(
-        str(p.jid.to_non_ad()) for p in info.participants if p.is_admin or p.is_super_admin
+        _user(p.jid, p.phone_number) for p in info.participants if p.is_admin or p.is_super_admin
     )
     return s.GroupSummary(
         jid=str(info.jid),
@@ -163,6 +166,8 @@ def summarize_group(info: GroupInfo) -> s.GroupSummary:
         topic=info.description,
         members=members,
         admins=admins,
+        announce=info.announce,
+        locked=info.locked,
     )
 
 
@@ -195,6 +200,73 @@ def translate_contact_event(event: object) -> s.ContactEvent | None:
                 jid=str(jid.to_non_ad()), picture_id="" if removed else picture_id
             )
     return None
+
+
+# ---- groups ----
+
+
+def _user(jid: JID | None, pn: JID | None = None) -> str:
+    """A person as the bridge names them: the phone-number JID when known, without device."""
+    chosen = pn or jid
+    return str(chosen.to_non_ad()) if chosen is not None else ""
+
+
+def translate_group_event(event: object) -> s.SessionEvent | None:
+    """A group change, a group we joined, or a group's new picture (None for anything else).
+
+    Members named by LID become phone-number JIDs where the notification revealed the pair.
+    """
+    match event:
+        case ev.GroupInfoChanged() if event.jid.is_group:
+            pn_of = {str(lid.to_non_ad()): pn for lid, pn in event.lid_pairs}
+
+            def people(jids: tuple[JID, ...]) -> tuple[str, ...]:
+                return tuple(_user(j, pn_of.get(str(j.to_non_ad()))) for j in jids)
+
+            return s.GroupChanged(
+                jid=str(event.jid),
+                sender=_user(event.sender, event.sender_pn),
+                timestamp=event.timestamp.timestamp(),
+                name=event.name.name if event.name is not None else None,
+                topic=event.topic.topic if event.topic is not None else None,
+                announce=event.announce,
+                locked=event.locked,
+                join=people(event.join),
+                leave=people(event.leave),
+                promote=people(event.promote),
+                demote=people(event.demote),
+            )
+        case ev.JoinedGroup(jid=jid, info=info):
+            return s.JoinedGroup(
+                jid=str(jid),
+                info=summarize_group(info) if info is not None else None,
+                sender=_user(event.sender, event.sender_pn),
+                create_key=event.create_key,
+            )
+        case ev.PictureChanged(jid=jid) if jid.is_group:
+            return s.GroupPictureChanged(
+                jid=str(jid),
+                sender=_user(event.author),
+                picture_id="" if event.removed else event.picture_id,
+            )
+    return None
+
+
+def _group_failure(e: Exception) -> s.GroupRequestFailed:
+    """A refusal in words a user understands (WhatsApp's codes as whatsmeow names them)."""
+    reasons = {
+        400: "WhatsApp refused the request as malformed",
+        401: "you're not allowed to do that in this group (only admins may)",
+        403: "you're not in this group on WhatsApp",
+        404: "WhatsApp doesn't know this group or person",
+        406: "WhatsApp didn't accept the value",
+        409: "that is already the case",
+        419: "the group is full",
+        429: "too many requests, try again later",
+    }
+    code = getattr(e, "code", 0)
+    text = reasons.get(code) if isinstance(code, int) else None
+    return s.GroupRequestFailed(text or str(e) or type(e).__name__)
 
 
 class TimedClient(Client):
@@ -472,6 +544,87 @@ class ClientSession:
             await presence.send_chat_presence(client, JID.parse(chat), state)
         except (JIDParseError, ClientError, SocketError, OSError) as e:
             raise s.SendFailed(str(e) or type(e).__name__) from e
+
+    # ---- groups ----
+
+    def _group_client(self) -> Client:
+        client = self.client
+        if client is None or not client.is_logged_in:
+            raise s.GroupRequestFailed("you're not connected to WhatsApp")
+        return client
+
+    @staticmethod
+    def _jid(value: str) -> JID:
+        try:
+            return JID.parse(value)
+        except JIDParseError as e:
+            raise s.GroupRequestFailed(f"invalid WhatsApp ID {value!r}") from e
+
+    async def set_group_name(self, jid: str, name: str) -> None:
+        client = self._group_client()
+        try:
+            await group.set_group_name(client, self._jid(jid), name)
+        except (ClientError, IQError, SocketError, OSError) as e:
+            raise _group_failure(e) from e
+
+    async def set_group_topic(self, jid: str, topic: str) -> None:
+        client = self._group_client()
+        try:
+            await group.set_group_description(client, self._jid(jid), topic)
+        except (ClientError, IQError, SocketError, OSError) as e:
+            raise _group_failure(e) from e
+
+    async def set_group_photo(self, jid: str, jpeg: bytes | None) -> str:
+        client = self._group_client()
+        try:
+            return await group.set_group_photo(client, self._jid(jid), jpeg)
+        except (ClientError, IQError, SocketError, OSError) as e:
+            raise _group_failure(e) from e
+
+    async def update_participants(
+        self, jid: str, participants: list[str], action: str
+    ) -> list[s.ParticipantResult]:
+        client = self._group_client()
+        people = [self._jid(p) for p in participants]
+        try:
+            results = await group.update_participants(
+                client, self._jid(jid), people, group.ParticipantAction(action)
+            )
+        except (ClientError, IQError, SocketError, OSError) as e:
+            raise _group_failure(e) from e
+        return [s.ParticipantResult(_user(r.jid, r.phone_number), r.status) for r in results]
+
+    async def create_group(
+        self, name: str, participants: list[str], create_key: str
+    ) -> tuple[s.GroupSummary, list[s.ParticipantResult]]:
+        client = self._group_client()
+        people = [self._jid(p) for p in participants]
+        try:
+            info = await group.create_group(client, name, people, create_key=create_key)
+        except (ClientError, IQError, SocketError, OSError) as e:
+            raise _group_failure(e) from e
+        added = {str(p.jid.to_non_ad()) for p in info.participants}
+        added |= {str(p.phone_number) for p in info.participants if p.phone_number}
+        failed = [
+            s.ParticipantResult(str(p.to_non_ad()), 404)
+            for p in people
+            if str(p.to_non_ad()) not in added
+        ]
+        return summarize_group(info), failed
+
+    async def leave_group(self, jid: str) -> None:
+        client = self._group_client()
+        try:
+            await group.leave_group(client, self._jid(jid))
+        except (ClientError, IQError, SocketError, OSError) as e:
+            raise _group_failure(e) from e
+
+    async def get_joined_groups(self) -> list[s.GroupSummary]:
+        client = self._group_client()
+        try:
+            return [summarize_group(i) for i in await group.get_joined_groups(client)]
+        except (ClientError, IQError, SocketError, OSError) as e:
+            raise _group_failure(e) from e
 
     # ---- login -------------------------------------------------------------------------
 

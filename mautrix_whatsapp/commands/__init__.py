@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from mautrix.bridge.commands import CommandProcessor
 from mautrix.types import EventID, MessageEventContent, RoomID
 
-from . import auth, conn  # noqa: F401  (registration by import)
+from . import auth, conn, groups  # noqa: F401  (registration by import)
 from .typehint import CommandEvent
 
 if TYPE_CHECKING:

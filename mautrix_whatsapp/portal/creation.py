@@ -2,24 +2,22 @@
 
 DM rooms are made by the contact's ghost, ``is_direct``, with the user invited (and added to
 their ``m.direct`` where the bridge can write it: with double puppeting). Group rooms are made
-by the bridge bot with the group's name and topic; WhatsApp admins get moderator power.
+by the bridge bot with the group's name and topic, then brought up to date with the group
+(members, avatar, admins' power) by :mod:`.metadata`.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mautrix.errors import MatrixRequestError
-from mautrix.types import Membership, RoomID, UserID
+from mautrix.types import RoomID
 
-from ..puppet import InvalidJID, ghost_id_for_jid
 from ..session import GroupSummary
+from .metadata import group_summary, invite_real_user, sync_group
 
 if TYPE_CHECKING:
     from ..user import User
     from .portal import Portal
-
-ADMIN_LEVEL = 50
 
 
 async def ensure_room(portal: Portal, source: User) -> RoomID | None:
@@ -27,7 +25,7 @@ async def ensure_room(portal: Portal, source: User) -> RoomID | None:
     existing group room they aren't in (a second bridge user in the same group)."""
     if portal.mxid is not None:
         if portal.is_group:
-            await _invite(portal, portal.mxid, source.mxid)
+            await invite_real_user(portal, portal.mxid, source.mxid)
         return portal.mxid
     async with portal.create_lock:
         if portal.mxid is not None:
@@ -41,16 +39,6 @@ async def ensure_room(portal: Portal, source: User) -> RoomID | None:
             return None
 
 
-async def _invite(portal: Portal, room_id: RoomID, user_id: UserID) -> None:
-    membership = await portal.main_intent.state_store.get_membership(room_id, user_id)
-    if membership in (Membership.JOIN, Membership.INVITE):
-        return
-    try:
-        await portal.main_intent.invite_user(room_id, user_id, check_cache=True)
-    except MatrixRequestError as e:
-        portal.log.debug("Didn't invite %s to %s: %s", user_id, room_id, e)
-
-
 async def _create_dm_room(portal: Portal, source: User) -> RoomID:
     intent = portal.main_intent
     await intent.ensure_registered()
@@ -61,6 +49,8 @@ async def _create_dm_room(portal: Portal, source: User) -> RoomID:
 
 
 async def _create_group_room(portal: Portal, source: User) -> RoomID:
+    """The bot makes the room with the group's name, topic and rules, then the members'
+    ghosts join and admins get their level (:func:`.metadata.sync_group`)."""
     summary = await _group_summary(portal, source)
     portal.row.name = summary.name or None
     portal.row.topic = summary.topic or None
@@ -69,36 +59,16 @@ async def _create_group_room(portal: Portal, source: User) -> RoomID:
         name=portal.row.name, topic=portal.row.topic, invitees=[source.mxid]
     )
     await _save_room(portal, room_id)
-    if summary.admins:
-        # Set after creation rather than as an override: the creator's own level is the room
-        # version's business (v12 rooms refuse it in the content, older ones need it there).
-        levels = await intent.get_power_levels(room_id)
-        for admin in summary.admins:
-            levels.set_user_level(UserID(_matrix_id_of(portal, source, admin)), ADMIN_LEVEL)
-        await intent.set_power_levels(room_id, levels)
+    # Levels are set after creation rather than as an override: the creator's own level is
+    # the room version's business (v12 rooms refuse it in the content, older ones need it).
+    await sync_group(portal, source, summary)
     return room_id
-
-
-def _matrix_id_of(portal: Portal, source: User, jid: str) -> str:
-    """The Matrix user standing for a WhatsApp member: the bridge user for themselves."""
-    if source.wa_jid is not None and jid.partition("@")[0] == source.wa_jid.split(":")[0]:
-        return source.mxid
-    try:
-        return portal.bridge.ghost_mxid(ghost_id_for_jid(jid))
-    except InvalidJID:
-        return jid
 
 
 async def _group_summary(portal: Portal, source: User) -> GroupSummary:
     """The group's info from WhatsApp; a bare summary if it can't be had (room still made)."""
-    session = source.session
-    if session is None:
-        return GroupSummary(jid=portal.jid)
-    try:
-        return await session.get_group_info(portal.jid)
-    except LookupError as e:
-        portal.log.warning("No group info for %s: %s", portal.jid, e)
-        return GroupSummary(jid=portal.jid)
+    summary = await group_summary(portal, source)
+    return summary if summary is not None else GroupSummary(jid=portal.jid)
 
 
 async def _save_room(portal: Portal, room_id: RoomID) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from mautrix.appservice import IntentAPI
@@ -20,6 +21,7 @@ from .converters import MsgconvToMatrix, MsgconvToWhatsApp
 from .creation import ensure_room
 from .from_matrix import handle_message as send_to_whatsapp
 from .from_whatsapp import handle_message as bridge_to_matrix
+from .membership import handle_matrix_invite as add_invited_ghost
 from .queue import PortalQueue
 from .receipts import handle_call_offer, handle_matrix_receipt, handle_whatsapp_receipt
 from .relation_events import handle_matrix_event as handle_relation_event
@@ -27,6 +29,7 @@ from .typing import handle_whatsapp_typing, send_typing
 
 if TYPE_CHECKING:
     from ..__main__ import WhatsAppBridge
+    from ..puppet import Puppet
     from ..session import CallOffer, ChatTyping, MessageReceived, ReceiptReceived
     from ..user import User
 
@@ -144,6 +147,16 @@ class Portal:
         """mautrix calls this on every Matrix read receipt (for timers that start when read).
         WhatsApp's timers start when a message is sent: nothing to start here."""
 
+    # ---- groups ----
+
+    avatar_id: str | None = None
+    """The WhatsApp id of the group picture the room shows ("" none, None not yet known)."""
+
+    async def handle_matrix_invite(self, invited_by: User, puppet: Puppet) -> None:
+        """A ghost invited into the room (mautrix calls this): added to the WhatsApp group;
+        raises RejectMatrixInvite with WhatsApp's reason (the ghost then leaves)."""
+        await add_invited_ghost(self, invited_by, puppet)
+
 
 class PortalRegistry:
     """The bridge's portals, loaded from the DB on first use and kept (one object each)."""
@@ -192,3 +205,12 @@ class PortalRegistry:
     async def stop(self) -> None:
         """Stop every portal's queue (bridge shutdown)."""
         await asyncio.gather(*(p.queue.stop() for p in self._by_key.values()))
+
+    # ---- groups ----
+
+    @cached_property
+    def group_creations(self) -> dict[str, asyncio.Event]:
+        """Create keys of groups the ``create-group`` command is making right now, set once
+        the room it ran in is the portal: their JoinedGroup waits for that rather than make
+        a second room (see :mod:`.metadata`)."""
+        return {}

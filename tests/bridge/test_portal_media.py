@@ -89,7 +89,9 @@ class FakeSession:
 
 def _world(upload_size: int | None = None) -> tuple[Any, FakeIntent, FakeSession, Any]:
     intent = FakeIntent(upload_size)
-    bridge = SimpleNamespace(az=SimpleNamespace(intent=intent))
+    bridge = SimpleNamespace(
+        az=SimpleNamespace(intent=intent), config={"bridge.disable_view_once": False}
+    )
     portal = SimpleNamespace(bridge=bridge, jid=CONTACT, receiver="me", mxid=None)
     session = FakeSession()
     user = SimpleNamespace(session=session)

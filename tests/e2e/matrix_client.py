@@ -296,3 +296,9 @@ class MatrixTestUser:
             ),
             timeout,
         )
+
+    # ---- groups ----
+
+    def invited_rooms(self) -> list[str]:
+        """The rooms this user is invited to and hasn't joined, as of the last sync."""
+        return list(self._invites)
