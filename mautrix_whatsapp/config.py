@@ -153,6 +153,9 @@ _COPIED_KEYS = (
     "provisioning.public_url",
     "provisioning.login_token_lifetime",
     "provisioning.login_session_lifetime",
+    # ---- dms ----
+    "bridge.message_status_events",
+    "bridge.message_error_notices",
 )
 
 

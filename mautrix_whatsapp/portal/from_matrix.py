@@ -11,17 +11,16 @@ from typing import TYPE_CHECKING
 
 from mautrix.types import (
     EventID,
-    EventType,
     MessageEventContent,
     MessageType,
     TextMessageEventContent,
 )
-from mautrix.util.message_send_checkpoint import MessageSendCheckpointStatus
 
 from ..db import MessageRow
 from ..session import SendFailed
 from .convert import ConversionError
 from .jids import user_jid
+from .status import NotLoggedIn, report_failure, report_success, unknown_reply_notice
 
 if TYPE_CHECKING:
     from ..user import User
@@ -40,15 +39,16 @@ async def handle_message(
         message = await portal.from_matrix.to_whatsapp(portal, content)
         session = sender.session
         if session is None or sender.wa_jid is None:
-            raise SendFailed("you're not logged in to WhatsApp")
+            raise NotLoggedIn("you're not logged in to WhatsApp")
         if not portal.is_group and user_jid(sender.wa_jid) != portal.receiver:
-            raise SendFailed("this is another user's private chat")
+            raise NotLoggedIn("this is another user's private chat")
         sent = await session.send_message(portal.jid, message)
     except (ConversionError, SendFailed) as e:
-        portal.log.warning("Not sending %s to %s: %s", event_id, portal.jid, e)
-        status = MessageSendCheckpointStatus.PERM_FAILURE
-        sender.send_remote_checkpoint(status, event_id, room_id, EventType.ROOM_MESSAGE, error=e)
-        await _notice(portal, room_id, SEND_FAILED_NOTICE.format(e))
+        await report_failure(portal, sender, event_id, e)
+        return
+    except Exception as e:  # a converter's bug must still be reported, and not stop the queue
+        portal.log.exception("Unexpected error sending %s to %s", event_id, portal.jid)
+        await report_failure(portal, sender, event_id, e)
         return
     row = MessageRow(
         chat_jid=portal.jid,
@@ -60,8 +60,8 @@ async def handle_message(
         timestamp=int(sent.timestamp * 1000),
     )
     await portal.bridge.tables.messages.insert(row)
-    status = MessageSendCheckpointStatus.SUCCESS
-    sender.send_remote_checkpoint(status, event_id, room_id, EventType.ROOM_MESSAGE)
+    await report_success(portal, sender, event_id)
+    await unknown_reply_notice(portal, content, event_id)
     portal.log.debug("Sent %s to %s as %s", event_id, portal.jid, sent.id)
 
 
