@@ -235,3 +235,10 @@ class Puppet:
 
     def __repr__(self) -> str:
         return f"Puppet({self.row.jid!r})"
+
+    # ---- dms ----
+
+    @property
+    def default_mxid_intent(self) -> IntentAPI:
+        """The ghost's own intent, by the name mautrix's invite handling uses."""
+        return self.intent

@@ -283,6 +283,12 @@ class WhatsAppSession(Protocol):
         current), or None when there is none or it is hidden from us (connected sessions
         only)."""
 
+    # ---- dms ----
+
+    async def get_joined_groups(self) -> list[GroupSummary]:
+        """Every group the user is in (``sync groups``); ``LookupError`` when WhatsApp won't
+        tell us."""
+
 
 SessionFactory = Callable[[str, EventSink], Awaitable[WhatsAppSession]]
 """Builds the session of the Matrix user ``mxid``; events go to the sink."""

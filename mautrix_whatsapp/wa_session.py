@@ -467,6 +467,18 @@ class ClientSession:
                 with contextlib.suppress(Exception):
                     await client.disconnect()
 
+    # ---- dms ----
+
+    async def get_joined_groups(self) -> list[s.GroupSummary]:
+        client = self.client
+        if client is None or not client.is_logged_in:
+            raise LookupError("not connected to WhatsApp")
+        try:
+            infos = await group.get_joined_groups(client)
+        except (ClientError, IQError, SocketError, OSError) as e:
+            raise LookupError(f"can't list your groups: {e}") from e
+        return [summarize_group(info) for info in infos]
+
 
 class ClientSessionFactory:
     """Builds each user's session with the bridge's config and database."""

@@ -150,3 +150,11 @@ class PortalRegistry:
     async def stop(self) -> None:
         """Stop every portal's queue (bridge shutdown)."""
         await asyncio.gather(*(p.queue.stop() for p in self._by_key.values()))
+
+    # ---- dms ----
+
+    def forget(self, portal: Portal) -> None:
+        """Drop a deleted portal from the cache: the chat's next lookup makes a new one."""
+        key = (portal.jid, portal.receiver)
+        if self._by_key.get(key) is portal:
+            del self._by_key[key]
