@@ -47,10 +47,13 @@ async def delete_portal(portal: Portal) -> None:
     """Clean the room up (best effort) and delete the portal's rows; runs in the portal's
     queue, after whatever it is doing now."""
 
-    async def job() -> None:
-        await _cleanup_room(portal)
+    async def delete_rows() -> None:
         await delete_portal_rows(portal.bridge.db, portal.jid, portal.receiver)
-        portal.bridge.portals.forget(portal)
+
+    async def job() -> None:
+        # Forgotten first: what arrives from now on goes to a new portal, not this room.
+        await portal.bridge.portals.forget(portal, delete_rows)
+        await _cleanup_room(portal)
         portal.log.info("Deleted the portal (room %s)", portal.mxid)
 
     await portal.queue.run(job)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from mautrix.appservice import IntentAPI
@@ -153,8 +154,11 @@ class PortalRegistry:
 
     # ---- dms ----
 
-    def forget(self, portal: Portal) -> None:
-        """Drop a deleted portal from the cache: the chat's next lookup makes a new one."""
-        key = (portal.jid, portal.receiver)
-        if self._by_key.get(key) is portal:
-            del self._by_key[key]
+    async def forget(self, portal: Portal, delete_rows: Callable[[], Awaitable[None]]) -> None:
+        """Delete a portal's rows and drop it from the cache in one step: the chat's next
+        lookup makes a new portal, and never finds the old one or its room."""
+        async with self._lock:
+            await delete_rows()
+            key = (portal.jid, portal.receiver)
+            if self._by_key.get(key) is portal:
+                del self._by_key[key]

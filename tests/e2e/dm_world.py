@@ -12,7 +12,7 @@ from tests.e2e.conftest import MakeUser
 from tests.e2e.helpers import linked_user
 from tests.e2e.matrix_client import Event, MatrixTestUser
 from tests.e2e.synapse import SynapseInfo
-from tests.simulator_fixture import SimulatorInfo
+from tests.simulator_fixture import SimulatorInfo, admin
 
 ALICE = "15550003001"
 TIMEOUT = 60.0
@@ -39,11 +39,15 @@ async def dm_world(
     tmp_path: Path,
     *,
     alice_phone: str = ALICE,
+    alice_picture: bytes | None = None,
 ) -> AsyncIterator[DMWorld]:
-    """Alice on Baileys, and a Matrix user linked by QR to a silent phone."""
+    """Alice on Baileys, and a Matrix user linked by QR to a silent phone. Alice's picture is
+    set before the link: the user's device never hears of it by notification."""
     async with BaileysPeer.start(
         simulator, push_name="Alice", auth_dir=tmp_path / "alice", phone=alice_phone
     ) as alice:
+        if alice_picture is not None:
+            await admin(simulator, "POST", f"/accounts/{alice_phone}/picture", alice_picture)
         user, management, scan = await linked_user(
             matrix_user, synapse, simulator, silent_phone=True
         )
