@@ -24,6 +24,7 @@ from mautrix_whatsapp.db.portal_data import all_puppet_jids, delete_portal
 from mautrix_whatsapp.matrix import MatrixHandler
 from mautrix_whatsapp.portal.convert import ConversionError
 from mautrix_whatsapp.portal.converters import MsgconvToWhatsApp
+from mautrix_whatsapp.portal.delete import can_delete
 from mautrix_whatsapp.portal.dm import jid_of_ghost
 from mautrix_whatsapp.portal.from_matrix import handle_message as send_to_whatsapp
 from mautrix_whatsapp.portal.malformed import malformed_reason, split_malformed
@@ -200,3 +201,42 @@ def test_a_message_of_unknown_fields_is_content() -> None:
         senderKeyDistributionMessage=wa_e2e_pb2.SenderKeyDistributionMessage(groupID="g")
     )
     assert not _has_content(skdm)
+
+
+class _Members:
+    """The portal's main intent, as far as ``can_delete`` reads it."""
+
+    def __init__(self, members: list[str]) -> None:
+        self.members = [UserID(m) for m in members]
+
+    async def get_room_members(self, room_id: RoomID) -> list[UserID]:
+        return self.members
+
+
+async def _can_delete(members: list[str], *, admin: bool, logged_in: set[str]) -> bool:
+    async def get_user(user_id: UserID, create: bool = True) -> Any:
+        async def is_logged_in() -> bool:
+            return user_id in logged_in
+
+        return SimpleNamespace(is_logged_in=is_logged_in)
+
+    bridge = SimpleNamespace(
+        az=SimpleNamespace(bot_mxid="@bot:x"),
+        is_bridge_ghost=lambda user_id: user_id.startswith("@whatsapp_"),
+        get_user=get_user,
+    )
+    portal = SimpleNamespace(
+        mxid=RoomID("!r:x"), main_intent=_Members(members), bridge=bridge, log=None
+    )
+    user = SimpleNamespace(mxid=UserID("@me:x"), is_admin=admin)
+    return await can_delete(cast(Any, portal), cast(Any, user))
+
+
+async def test_only_admins_delete_portals_shared_with_other_users() -> None:
+    """As the Go bridge: other logged-in Matrix users in the room make it admin-only; ghosts,
+    the bot and users without a login don't count."""
+    alone = ["@me:x", "@bot:x", "@whatsapp_1:x", "@guest:x"]
+    assert await _can_delete(alone, admin=False, logged_in={"@me:x"})
+    shared = [*alone, "@other:x"]
+    assert not await _can_delete(shared, admin=False, logged_in={"@me:x", "@other:x"})
+    assert await _can_delete(shared, admin=True, logged_in={"@me:x", "@other:x"})
