@@ -158,6 +158,9 @@ _COPIED_KEYS = (
     "bridge.enable_status_broadcast",
     "bridge.disable_status_broadcast_send",
     "bridge.disable_view_once",
+    # ---- dms ----
+    "bridge.message_status_events",
+    "bridge.message_error_notices",
 )
 
 

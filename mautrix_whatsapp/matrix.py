@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from mautrix.bridge import BaseMatrixHandler
 from mautrix.types import (
@@ -11,6 +11,7 @@ from mautrix.types import (
     EventID,
     EventType,
     GenericEvent,
+    MessageEventContent,
     PresenceEvent,
     ReceiptEvent,
     RoomID,
@@ -22,15 +23,17 @@ from mautrix.types import (
 from mautrix.util import markdown
 
 from .commands import WACommandProcessor
+from .portal import dm, malformed
 from .portal.membership import handle_matrix_kick, handle_matrix_state
 from .portal.relation_events import is_relation_event
 from .portal.typing import MatrixTyping
 
 if TYPE_CHECKING:
-    from mautrix.bridge import BaseUser
+    from mautrix.bridge import BasePuppet, BaseUser
 
     from .__main__ import WhatsAppBridge
     from .portal import Portal
+    from .puppet import Puppet
     from .user import User
 
 MANAGEMENT_ROOM_NOTE = "This room has been marked as your management room."
@@ -47,6 +50,7 @@ class MatrixHandler(BaseMatrixHandler):
         self.user_id_prefix = f"@{prefix}"
         self.user_id_suffix = f"{suffix}:{homeserver}"
         super().__init__(command_processor=WACommandProcessor(bridge), bridge=bridge)
+        malformed.install(bridge)
 
     async def send_welcome_message(self, room_id: RoomID, inviter: BaseUser) -> None:
         """Greet in paragraphs; a two-member room becomes the inviter's management room."""
@@ -175,13 +179,39 @@ class MatrixHandler(BaseMatrixHandler):
         if portal is not None and portal.is_group and sender is not None:
             await handle_matrix_kick(portal, sender, user_id)
 
+    # ---- dms ----
+
+    def is_command(self, message: MessageEventContent) -> tuple[bool, str]:
+        """A body that isn't text (a malformed event) is no command: its portal reports it."""
+        if not isinstance(getattr(message, "body", None), str):
+            return False, ""
+        return super().is_command(message)
+
     async def handle_invite(
         self, room_id: RoomID, user_id: UserID, invited_by: BaseUser, evt: StateEvent
     ) -> None:
-        """A ghost nobody has talked to yet (no row, so mautrix didn't find it) is made and
-        handled like any ghost invite (added to a group, or the room's group to be)."""
+        """A ghost the bridge hasn't met yet (no row, so mautrix didn't find it): WhatsApp is
+        asked, then it is handled like any ghost invite (a DM, a group, the room's group to
+        be)."""
         if not self.bridge.is_bridge_ghost(user_id):
             return
-        puppet = await self.bridge.get_puppet(user_id, create=True)
+        user = cast("User", invited_by)
+        puppet = await dm.puppet_for_invite(self.bridge, room_id, user_id, user)
         if puppet is not None:
             await self.handle_puppet_invite(room_id, puppet, invited_by, evt)  # type: ignore[arg-type]
+
+    async def handle_puppet_invite(
+        self, room_id: RoomID, puppet: BasePuppet, invited_by: BaseUser, evt: StateEvent
+    ) -> None:
+        """Starting a chat needs a WhatsApp login: others are told so by the ghost."""
+        if not await invited_by.is_logged_in() and await self.bridge.get_portal(room_id) is None:
+            await dm.refuse_invite(cast("Puppet", puppet), room_id)
+            return
+        await super().handle_puppet_invite(room_id, puppet, invited_by, evt)
+
+    async def handle_puppet_dm_invite(
+        self, room_id: RoomID, puppet: BasePuppet, invited_by: BaseUser, evt: StateEvent
+    ) -> None:
+        """The new direct room becomes the DM portal (or the ghost points at the one there
+        is)."""
+        await dm.accept_dm_invite(room_id, cast("User", invited_by), cast("Puppet", puppet))

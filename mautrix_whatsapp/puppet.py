@@ -236,9 +236,9 @@ class Puppet:
     def __repr__(self) -> str:
         return f"Puppet({self.row.jid!r})"
 
-    # ---- groups ----
+    # ---- groups, dms ----
 
     @property
     def default_mxid_intent(self) -> IntentAPI:
-        """The ghost's own intent, by the name mautrix's Matrix handler uses (invites)."""
+        """The ghost's own intent, by the name mautrix's invite handling uses."""
         return self.intent

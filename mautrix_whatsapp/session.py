@@ -460,7 +460,8 @@ class WhatsAppSession(Protocol):
         """Leave the group."""
 
     async def get_joined_groups(self) -> list[GroupSummary]:
-        """Every group the user is in."""
+        """Every group the user is in (``sync groups``); ``LookupError`` when WhatsApp won't
+        tell us."""
 
 
 SessionFactory = Callable[[str, EventSink], Awaitable[WhatsAppSession]]

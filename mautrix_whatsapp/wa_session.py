@@ -619,13 +619,6 @@ class ClientSession:
         except (ClientError, IQError, SocketError, OSError) as e:
             raise _group_failure(e) from e
 
-    async def get_joined_groups(self) -> list[s.GroupSummary]:
-        client = self._group_client()
-        try:
-            return [summarize_group(i) for i in await group.get_joined_groups(client)]
-        except (ClientError, IQError, SocketError, OSError) as e:
-            raise _group_failure(e) from e
-
     # ---- login -------------------------------------------------------------------------
 
     async def _fresh_client(self) -> Client:
@@ -745,6 +738,18 @@ class ClientSession:
 
     async def upload_media(self, data: bytes, media_type: MediaType) -> UploadResult:
         return await upload_media_data(self.client, data, media_type)
+
+    # ---- dms ----
+
+    async def get_joined_groups(self) -> list[s.GroupSummary]:
+        client = self.client
+        if client is None or not client.is_logged_in:
+            raise LookupError("not connected to WhatsApp")
+        try:
+            infos = await group.get_joined_groups(client)
+        except (ClientError, IQError, SocketError, OSError) as e:
+            raise LookupError(f"can't list your groups: {e}") from e
+        return [summarize_group(info) for info in infos]
 
 
 class ClientSessionFactory:

@@ -11,12 +11,10 @@ from typing import TYPE_CHECKING
 
 from mautrix.types import (
     EventID,
-    EventType,
     MessageEventContent,
     MessageType,
     TextMessageEventContent,
 )
-from mautrix.util.message_send_checkpoint import MessageSendCheckpointStatus
 
 from ..db import MessageRow
 from ..session import SendFailed
@@ -25,6 +23,7 @@ from .disappearing import add_expiration, after_matrix_message
 from .edits import check_matrix_edit
 from .jids import user_jid
 from .media import set_media_origin
+from .status import NotLoggedIn, report_failure, report_success, unknown_reply_notice
 from .status_broadcast import check_send as check_status_send
 
 if TYPE_CHECKING:
@@ -48,15 +47,16 @@ async def handle_message(
         timer = await add_expiration(portal, message)  # ---- receipts ----
         session = sender.session
         if session is None or sender.wa_jid is None:
-            raise SendFailed("you're not logged in to WhatsApp")
+            raise NotLoggedIn("you're not logged in to WhatsApp")
         if not portal.is_group and user_jid(sender.wa_jid) != portal.receiver:
-            raise SendFailed("this is another user's private chat")
+            raise NotLoggedIn("this is another user's private chat")
         sent = await session.send_message(portal.jid, message)
     except (ConversionError, SendFailed) as e:
-        portal.log.warning("Not sending %s to %s: %s", event_id, portal.jid, e)
-        status = MessageSendCheckpointStatus.PERM_FAILURE
-        sender.send_remote_checkpoint(status, event_id, room_id, EventType.ROOM_MESSAGE, error=e)
-        await _notice(portal, room_id, SEND_FAILED_NOTICE.format(e))
+        await report_failure(portal, sender, event_id, e)
+        return
+    except Exception as e:  # a converter's bug must still be reported, and not stop the queue
+        portal.log.exception("Unexpected error sending %s to %s", event_id, portal.jid)
+        await report_failure(portal, sender, event_id, e)
         return
     row = MessageRow(
         chat_jid=portal.jid,
@@ -69,8 +69,8 @@ async def handle_message(
     )
     await portal.bridge.tables.messages.insert(row)
     await after_matrix_message(portal, room_id, event_id, sent.timestamp, timer)  # receipts
-    status = MessageSendCheckpointStatus.SUCCESS
-    sender.send_remote_checkpoint(status, event_id, room_id, EventType.ROOM_MESSAGE)
+    await report_success(portal, sender, event_id)
+    await unknown_reply_notice(portal, content, event_id)
     portal.log.debug("Sent %s to %s as %s", event_id, portal.jid, sent.id)
 
 

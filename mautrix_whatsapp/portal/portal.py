@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -214,3 +215,14 @@ class PortalRegistry:
         the room it ran in is the portal: their JoinedGroup waits for that rather than make
         a second room (see :mod:`.metadata`)."""
         return {}
+
+    # ---- dms ----
+
+    async def forget(self, portal: Portal, delete_rows: Callable[[], Awaitable[None]]) -> None:
+        """Delete a portal's rows and drop it from the cache in one step: the chat's next
+        lookup makes a new portal, and never finds the old one or its room."""
+        async with self._lock:
+            await delete_rows()
+            key = (portal.jid, portal.receiver)
+            if self._by_key.get(key) is portal:
+                del self._by_key[key]

@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from google.protobuf import unknown_fields
 from google.protobuf.message import DecodeError
 
 from .binary import BinaryError
@@ -435,7 +436,10 @@ _PROTOCOL_ONLY = ("senderKeyDistributionMessage", "messageContextInfo")
 
 
 def _has_content(message: wa_e2e_pb2.Message) -> bool:
-    """Whether anything but key distribution and context is in ``message``."""
+    """Whether anything but key distribution and context is in ``message``: a field our
+    schema doesn't know is content too (a newer kind the receiver should hear about)."""
+    if len(unknown_fields.UnknownFieldSet(message)) > 0:
+        return True
     return any(field.name not in _PROTOCOL_ONLY for field, _ in message.ListFields())
 
 

@@ -90,6 +90,7 @@ def _setup(database: Database) -> tuple[Portal, Any, FakeIntent, dict[str, FakeI
         tables=BridgeDB(database),
         az=SimpleNamespace(intent=shared),
         get_puppet_by_jid=get_puppet_by_jid,
+        config={},  # the defaults: error notices on, status events off
     )
     jid, receiver = portal_key(CONTACT, ME)
     row = PortalRow(jid=jid, receiver=receiver, mxid=ROOM)
