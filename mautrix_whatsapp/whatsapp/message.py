@@ -13,7 +13,10 @@ client hands stanzas over one at a time, so nothing here runs concurrently or re
    sender's key for the group), a ``messageSecret`` (keep it for votes), a
    ``deviceSentMessage`` (sent by our own phone: its ``destinationJID`` is the chat);
 5. emit one :class:`~.events.Message` per message id (redeliveries and resends are dropped by
-   a bounded memory of recent ids) and answer with the delivery receipt (:mod:`.receipt_send`).
+   a bounded memory of recent ids) and answer with the delivery receipt (:mod:`.receipt_send`)
+   only if every handler took it (:meth:`~.client.Client.dispatch_message`): otherwise WhatsApp
+   redelivers it. Each plaintext is kept in the :mod:`.event_buffer`, saved with the Signal
+   state, until then, so a redelivered ciphertext (that no longer decrypts) is not lost.
 
 A message that cannot be decrypted gets a retry receipt (:mod:`.retry_request`) and an
 :class:`~.events.UndecryptableMessage`; nothing a peer sends can stop the connection. A new
@@ -24,6 +27,8 @@ whatsmeow does by default (:class:`~.events.IdentityChanged`).
 from __future__ import annotations
 
 import dataclasses
+import math
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -35,6 +40,7 @@ from .binary import BinaryError
 from .binary.jid import JID
 from .binary.node import Node
 from .connection import NotConnectedError
+from .event_buffer import BUFFER_MAX_AGE, ciphertext_hash
 from .events import IdentityChanged, Message, UndecryptableMessage
 from .message_info import MessageInfo, MessageInfoError, parse_message_info
 from .msgsecret import MessageSecretError
@@ -64,12 +70,18 @@ if TYPE_CHECKING:
 NACK_UNRECOGNIZED_STANZA = 488
 NACK_INVALID_PROTOBUF = 491
 NACK_UNHANDLED_ERROR = 500
+BUFFER_CLEAN_EVERY = 3600.0
+"""Seconds between deletions of old hashes from the event buffer."""
 RECENT_MESSAGES = 2048
 """Message keys remembered to drop duplicates (whatsmeow keeps 256 sent; we keep more)."""
 
 
 ProtocolHandler = Callable[[MessageInfo, wa_e2e_pb2.ProtocolMessage], Awaitable[None]]
 """Called with a ``protocolMessage`` from one of our own devices (see ``add_protocol_handler``)."""
+
+
+class AlreadyHandledError(Exception):
+    """The event buffer knows this ciphertext as decrypted and handled."""
 
 
 class DecryptError(Exception):
@@ -84,6 +96,8 @@ class MessageHandler:
         self.retries = RetryRequester(client)
         self._recent: OrderedDict[tuple[JID, JID, str], None] = OrderedDict()
         self._protocol_handlers: dict[int, list[ProtocolHandler]] = {}
+        self._identity_changes: list[IdentityChanged] = []
+        self._buffer_cleaned = -math.inf
 
     def add_protocol_handler(self, kind: int, handler: ProtocolHandler) -> None:
         """Run ``handler`` for each ``protocolMessage`` of type ``kind`` that our own account
@@ -141,14 +155,20 @@ class MessageHandler:
             else:
                 await client._ack(node, NACK_UNRECOGNIZED_STANZA)
             return
+        await self._clean_event_buffer()
         protobuf_failed = False
         has_direct = False
+        taken_over = True
+        buffered: list[bytes] = []
         for enc in encs:
             enc_type = enc.attrs.get("type")
             if enc_type in ("pkmsg", "msg"):
                 has_direct = True
             try:
-                plaintext = await self._decrypt(info, enc)
+                plaintext, hash_ = await self._buffered_decrypt(info, enc)
+            except AlreadyHandledError:
+                client.log.debug("Already handled %s (buffered hash)", info.describe())
+                continue
             except DuplicateMessageError as e:
                 client.log.debug("Ignoring already decrypted %s: %s", info.describe(), e)
                 continue
@@ -161,6 +181,8 @@ class MessageHandler:
                 return
             if plaintext is None:
                 continue
+            if hash_:
+                buffered.append(hash_)
             message = wa_e2e_pb2.Message()
             try:
                 message.ParseFromString(plaintext)
@@ -169,7 +191,14 @@ class MessageHandler:
                 protobuf_failed = True
                 continue
             protobuf_failed = False
-            info = await self._handle_decrypted(info, message, enc)
+            info, accepted = await self._handle_decrypted(info, message, enc)
+            taken_over = taken_over and accepted
+        if not taken_over:
+            # No receipt: WhatsApp redelivers, and the buffer hands the plaintext over again.
+            client.log.warning("A handler refused %s; not acknowledging it", info.describe())
+            return
+        for hash_ in buffered:
+            await client.event_buffer.clear_plaintext(hash_)
         if protobuf_failed:
             await client._ack(node, NACK_INVALID_PROTOBUF)
         else:
@@ -184,8 +213,9 @@ class MessageHandler:
             self.client.log.warning("Invalid newsletter message %s: %s", info.describe(), e)
             await self.client._ack(node, NACK_INVALID_PROTOBUF)
             return
-        await self._handle_decrypted(info, message, plaintext)
-        await self.client._ack(node)
+        _, accepted = await self._handle_decrypted(info, message, plaintext)
+        if accepted:
+            await self.client._ack(node)
 
     def active_receipts(self) -> bool:
         """Whether delivery receipts may say we are active (we announced ``available``).
@@ -251,6 +281,39 @@ class MessageHandler:
             return info.sender_alt
         return info.sender
 
+    async def _buffered_decrypt(self, info: MessageInfo, enc: Node) -> tuple[bytes | None, bytes]:
+        """``_decrypt`` through the event buffer: a ciphertext decrypted before (and not yet
+        handled) gives its saved plaintext; a handled one raises AlreadyHandledError. Returns
+        the plaintext and the ciphertext's hash."""
+        buffer = self.client.event_buffer
+        try:
+            hash_ = ciphertext_hash(enc.content_bytes())
+        except BinaryError:
+            return await self._decrypt(info, enc), b""
+        found = await buffer.get(hash_)
+        if found is not None:
+            if found.plaintext is None:
+                raise AlreadyHandledError
+            return found.plaintext, hash_
+        try:
+            async with buffer.decryption_txn():
+                plaintext = await self._decrypt(info, enc)
+                if plaintext is not None:
+                    await buffer.put(hash_, plaintext, info.timestamp)
+        finally:
+            changes, self._identity_changes = self._identity_changes, []
+            for change in changes:
+                await self.client.dispatch(change)
+        return plaintext, hash_
+
+    async def _clean_event_buffer(self) -> None:
+        """Forget old handled hashes, at most once an hour."""
+        now = time.monotonic()
+        if now - self._buffer_cleaned < BUFFER_CLEAN_EVERY:
+            return
+        self._buffer_cleaned = now
+        await self.client.event_buffer.delete_older_than(datetime.now(UTC) - BUFFER_MAX_AGE)
+
     async def _decrypt(self, info: MessageInfo, enc: Node) -> bytes | None:
         """The unpadded plaintext of ``enc``, None for a type we skip; raises DecryptError
         (or DuplicateMessageError for a replay, which needs no retry)."""
@@ -297,7 +360,8 @@ class MessageHandler:
                 await store.save_identity(address, e.identity_key)
                 await store.delete_session(address)
                 plaintext = await cipher.decrypt(enc_type, ciphertext)
-        await client.dispatch(IdentityChanged(sender.to_non_ad(), datetime.now(UTC)))
+        # Reported after the decryption's transaction (handlers must not run inside it).
+        self._identity_changes.append(IdentityChanged(sender.to_non_ad(), datetime.now(UTC)))
         return plaintext
 
     async def _migrate_session(self, info: MessageInfo, lid_address: SignalAddress) -> None:
@@ -321,8 +385,9 @@ class MessageHandler:
 
     async def _handle_decrypted(
         self, info: MessageInfo, raw: wa_e2e_pb2.Message, enc: Node
-    ) -> MessageInfo:
-        """Process the protocol parts, emit the event; returns ``info`` with the DSM's chat."""
+    ) -> tuple[MessageInfo, bool]:
+        """Process the protocol parts, emit the event; returns ``info`` with the DSM's chat
+        and whether the handlers took the message over (False: hold back the receipt)."""
         client = self.client
         message = raw
         if raw.HasField("deviceSentMessage") and raw.deviceSentMessage.HasField("message"):
@@ -336,20 +401,22 @@ class MessageHandler:
         if message.HasField("protocolMessage") and info.is_from_me:
             await self._run_protocol_handlers(info, message.protocolMessage)
         if not _has_content(message):
-            return info
+            return info, True
         if info.key in self._recent:
             client.log.debug("Dropping duplicate %s", info.describe())
-            return info
+            return info, True
         self._recent[info.key] = None
         while len(self._recent) > RECENT_MESSAGES:
             self._recent.popitem(last=False)
         count = enc.attrs.get("count")
-        await client.dispatch(
+        accepted = await client.dispatch_message(
             _unwrap(
                 info, message, raw, int(count) if isinstance(count, str) and count.isdigit() else 0
             )
         )
-        return info
+        if not accepted:
+            del self._recent[info.key]  # the redelivery must be reported again
+        return info, accepted
 
     async def _run_protocol_handlers(
         self, info: MessageInfo, protocol: wa_e2e_pb2.ProtocolMessage
