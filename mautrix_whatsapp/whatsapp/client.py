@@ -266,13 +266,7 @@ class Client(ConnectionLife):
 
     async def dispatch(self, event: object) -> None:
         """Deliver ``event`` to every handler (also used by modules built on the client)."""
-        for handler in list(self._handlers):
-            try:
-                result = handler(event)
-                if result is not None:
-                    await result
-            except Exception:
-                self.log.exception("Event handler failed for %s", type(event).__name__)
+        await self.dispatch_message(event)
 
     async def dispatch_message(self, event: object) -> bool:
         """Like :meth:`dispatch`, but False if a handler raised: the message was not taken
