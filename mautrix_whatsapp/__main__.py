@@ -177,6 +177,7 @@ class WhatsAppBridge(Bridge):
         await super().start()
         for signum in (signal.SIGINT, signal.SIGTERM):
             self.loop.add_signal_handler(signum, self._stop_on_signal)
+        await self.resubmit_pending_messages()
         await self._reconnect_users()
 
     def _stop_on_signal(self) -> None:
@@ -314,6 +315,15 @@ class WhatsAppBridge(Bridge):
 
     async def count_logged_in_users(self) -> int:
         return await self.tables.users.count_logged_in()
+
+    # ---- crash safety ----
+
+    async def resubmit_pending_messages(self) -> None:
+        """Queue what the last run received but did not bridge, ahead of anything new (so
+        before the users reconnect)."""
+        from .portal.pending import resubmit_all
+
+        await resubmit_all(self)
 
 
 def main() -> None:

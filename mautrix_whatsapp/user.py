@@ -348,7 +348,12 @@ class User(BaseUser):
     # ---- session events ----------------------------------------------------------------
 
     async def handle_event(self, evt: SessionEvent) -> None:
-        """Turn one session event into notices, bridge states and DB updates; never raises."""
+        """Turn one session event into notices, bridge states and DB updates; never raises,
+        except for a message that could not be kept (so WhatsApp redelivers it)."""
+        if isinstance(evt, MessageReceived):
+            # ---- crash safety ---- raises: the client then holds back WhatsApp's receipt.
+            await self._handle_message(evt)
+            return
         try:
             if isinstance(evt, ContactNames | PushNames | BusinessName | UserPictureChanged):
                 await self.contacts.handle(evt)
@@ -460,7 +465,7 @@ class User(BaseUser):
         jid, receiver = portal_key(evt.chat, self.row.wa_jid)
         portal = await self.bridge.portals.get_by_jid(jid, receiver)
         if portal is not None:
-            portal.handle_whatsapp_message(self, evt)
+            await portal.accept_whatsapp_message(self, evt)
 
     def __repr__(self) -> str:
         return f"User({self.mxid!r}, wa_jid={self.row.wa_jid!r})"

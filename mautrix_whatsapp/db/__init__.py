@@ -5,6 +5,7 @@ from __future__ import annotations
 from mautrix.util.async_db import Database
 
 from .message import MessageRow, MessageTable
+from .pending import PendingMessageRow, PendingMessageTable
 from .portal import PortalRow, PortalTable
 from .puppet import PuppetRow, PuppetTable
 from .reaction import ReactionRow, ReactionTable
@@ -22,12 +23,16 @@ class BridgeDB:
         self.portals = PortalTable(db)
         self.messages = MessageTable(db)
         self.reactions = ReactionTable(db)
+        # ---- crash safety ----
+        self.pending = PendingMessageTable(db)
 
 
 __all__ = [
     "BridgeDB",
     "MessageRow",
     "MessageTable",
+    "PendingMessageRow",
+    "PendingMessageTable",
     "PortalRow",
     "PortalTable",
     "PuppetRow",

@@ -15,6 +15,7 @@ from mautrix.types import MessageType, TextMessageEventContent
 from ..db import MessageRow
 from .convert import ConvertedPart
 from .jids import user_jid
+from .txn_ids import matrix_txn_id
 
 if TYPE_CHECKING:
     from ..session import MessageReceived
@@ -49,7 +50,11 @@ async def handle_message(portal: Portal, source: User, message: MessageReceived)
     timestamp = int(message.timestamp * 1000)
     for index, part in enumerate(parts):
         event_id = await intent.send_message_event(
-            room_id, part.event_type, part.content, timestamp=timestamp
+            room_id,
+            part.event_type,
+            part.content,
+            timestamp=timestamp,
+            txn_id=matrix_txn_id(portal, sender, message.id, index),
         )
         row = MessageRow(
             chat_jid=portal.jid,

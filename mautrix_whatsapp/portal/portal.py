@@ -15,6 +15,7 @@ from mautrix.appservice import IntentAPI
 from mautrix.types import EventID, MessageEventContent, RoomID
 
 from ..db import PortalRow
+from . import pending
 from .convert import FromMatrixConverter, ToMatrixConverter
 from .converters import MsgconvToMatrix, MsgconvToWhatsApp
 from .creation import ensure_room
@@ -101,6 +102,13 @@ class Portal:
 
     def __repr__(self) -> str:
         return f"Portal({self.row.jid!r}, receiver={self.row.receiver!r})"
+
+    # ---- crash safety ----
+
+    async def accept_whatsapp_message(self, source: User, message: MessageReceived) -> None:
+        """Keep a received message in the database and queue it (:mod:`.pending`): once
+        this returns, WhatsApp may be told we have it. Raises if it could not be kept."""
+        await pending.accept(self, source, message)
 
 
 class PortalRegistry:
