@@ -103,7 +103,8 @@ async def test_a_crash_between_decryption_and_handler_loses_nothing(
     simulator: SimulatorInfo,  # noqa: F811
 ) -> None:
     """The first process decrypts (the Signal state and the plaintext are saved) and dies in
-    the handler; the next one, on the same stores, gets the redelivery and reports it."""
+    the handler; the next one, on the same stores, gets the server's redelivery at login and
+    reports it."""
     client, store, log = await _linked(simulator)
     in_handler = asyncio.Event()
 
@@ -135,7 +136,7 @@ async def test_a_crash_between_decryption_and_handler_loses_nothing(
     await restarted.connect()
     try:
         await new_log.wait_for(Connected)
-        await _post_raw(simulator, restarted, [stanza])  # the server's redelivery
+        # The simulator redelivers what was not answered (tests/simulator/redelivery.py).
         event = await _message(new_log, message_id)
         assert event.message.conversation == "mid-crash"
         assert event.info.sender.user == BOB
