@@ -6,10 +6,14 @@ the transaction that stores its Matrix event ids; after a crash, what is left is
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass, fields
 from typing import Any
 
-from mautrix.util.async_db import Database
+from mautrix.util.async_db import Connection, Database
+
+log = logging.getLogger("mau.db.pending")
 
 
 @dataclass
@@ -44,9 +48,15 @@ _COLUMNS = ", ".join(f.name for f in fields(PendingMessageRow))
 _PLACEHOLDERS = ", ".join(f"${i}" for i in range(1, len(fields(PendingMessageRow)) + 1))
 
 
+PendingKey = tuple[str, str, str, str]
+"""``(chat_jid, receiver, sender, id)``"""
+
+
 class PendingMessageTable:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._to_delete: list[PendingKey] = []
+        self._deleter: asyncio.Task[None] | None = None
 
     async def insert(self, row: PendingMessageRow) -> None:
         """Keep ``row`` (a message already pending, e.g. redelivered, stays as it was)."""
@@ -65,6 +75,35 @@ class PendingMessageTable:
             sender,
             msg_id,
         )
+
+    def delete_soon(self, chat_jid: str, receiver: str, sender: str, msg_id: str) -> None:
+        """Delete a bridged message's row in the background, batched with others.
+
+        Off the portal's path to Matrix: a row whose deletion a crash cut short is re-run at
+        the next start and dropped there as already bridged.
+        """
+        self._to_delete.append((chat_jid, receiver, sender, msg_id))
+        if self._deleter is None or self._deleter.done():
+            self._deleter = asyncio.create_task(self._delete_batches())
+
+    async def _delete_batches(self) -> None:
+        conn: Connection
+        while self._to_delete:
+            batch, self._to_delete = self._to_delete, []
+            try:
+                async with self.db.acquire() as conn, conn.transaction():
+                    await conn.executemany(
+                        """DELETE FROM pending_message
+                           WHERE chat_jid=$1 AND receiver=$2 AND sender=$3 AND id=$4""",
+                        batch,
+                    )
+            except Exception:
+                log.exception("Failed to delete %d bridged pending messages", len(batch))
+
+    async def flush(self) -> None:
+        """Wait for the background deletions (tests, shutdown)."""
+        while self._deleter is not None and not self._deleter.done():
+            await asyncio.shield(self._deleter)
 
     async def all(self) -> list[PendingMessageRow]:
         """Every pending message, by portal, then by time and as they arrived."""

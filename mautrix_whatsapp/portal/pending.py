@@ -71,7 +71,7 @@ def _submit(portal: Portal, source: User, message: MessageReceived) -> None:
     async def job() -> None:
         await bridge_to_matrix(portal, source, message)
         # Also when it was dropped as already bridged: the row has served its purpose.
-        await portal.bridge.tables.pending.delete(
+        portal.bridge.tables.pending.delete_soon(
             portal.jid, portal.receiver, user_jid(message.sender), message.id
         )
 
