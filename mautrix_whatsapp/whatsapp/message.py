@@ -290,13 +290,13 @@ class MessageHandler:
             hash_ = ciphertext_hash(enc.content_bytes())
         except BinaryError:
             return await self._decrypt(info, enc), b""
-        found = await buffer.get(hash_)
-        if found is not None:
-            if found.plaintext is None:
-                raise AlreadyHandledError
-            return found.plaintext, hash_
         try:
-            async with buffer.decryption_txn():
+            async with buffer.decryption_txn():  # one transaction, the lookup included
+                found = await buffer.get(hash_)
+                if found is not None:
+                    if found.plaintext is None:
+                        raise AlreadyHandledError
+                    return found.plaintext, hash_
                 plaintext = await self._decrypt(info, enc)
                 if plaintext is not None:
                     await buffer.put(hash_, plaintext, info.timestamp)
