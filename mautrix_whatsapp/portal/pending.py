@@ -17,6 +17,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from mautrix.types import UserID
+
 from ..db.pending import PendingMessageRow
 from ..session import MessageReceived
 from ..whatsapp.proto import wa_e2e_pb2
@@ -82,7 +84,7 @@ async def resubmit_all(bridge: WhatsAppBridge) -> int:
     """Queue every message a previous run kept but did not bridge; returns how many."""
     count = 0
     for row in await bridge.tables.pending.all():
-        user = await bridge.get_user(row.user_mxid, create=False)  # type: ignore[arg-type]
+        user = await bridge.get_user(UserID(row.user_mxid), create=False)
         portal = await bridge.portals.get_by_jid(row.chat_jid, row.receiver, create=False)
         if user is None or portal is None:
             log.warning("Dropping pending %s in %s: no user or portal", row.id, row.chat_jid)
