@@ -15,12 +15,12 @@ from mautrix.appservice import IntentAPI
 from mautrix.types import EventID, MessageEventContent, RoomID
 
 from ..db import PortalRow
-from . import pending
 from .convert import FromMatrixConverter, ToMatrixConverter
 from .converters import MsgconvToMatrix, MsgconvToWhatsApp
 from .creation import ensure_room
 from .from_matrix import handle_message as send_to_whatsapp
 from .from_whatsapp import handle_message as bridge_to_matrix
+from .pending import accept as keep_and_queue
 from .queue import PortalQueue
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ class Portal:
     async def accept_whatsapp_message(self, source: User, message: MessageReceived) -> None:
         """Keep a received message in the database and queue it (:mod:`.pending`): once
         this returns, WhatsApp may be told we have it. Raises if it could not be kept."""
-        await pending.accept(self, source, message)
+        await keep_and_queue(self, source, message)
 
 
 class PortalRegistry:
