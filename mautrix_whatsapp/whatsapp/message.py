@@ -26,11 +26,12 @@ whatsmeow does by default (:class:`~.events.IdentityChanged`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -285,26 +286,45 @@ class MessageHandler:
         """``_decrypt`` through the event buffer: a ciphertext decrypted before (and not yet
         handled) gives its saved plaintext; a handled one raises AlreadyHandledError. Returns
         the plaintext and the ciphertext's hash."""
-        buffer = self.client.event_buffer
         try:
             hash_ = ciphertext_hash(enc.content_bytes())
         except BinaryError:
-            return await self._decrypt(info, enc), b""
+            hash_ = b""
+        found = await self.client.event_buffer.get(hash_) if hash_ else None
+        if found is not None:
+            if found.plaintext is None:
+                raise AlreadyHandledError
+            return self._unpadded(enc, found.plaintext), hash_
         try:
-            async with buffer.decryption_txn():  # one transaction, the lookup included
-                found = await buffer.get(hash_)
-                if found is not None:
-                    if found.plaintext is None:
-                        raise AlreadyHandledError
-                    return found.plaintext, hash_
-                plaintext = await self._decrypt(info, enc)
-                if plaintext is not None:
-                    await buffer.put(hash_, plaintext, info.timestamp)
+            return await self._decrypt(info, enc, hash_), hash_
         finally:
             changes, self._identity_changes = self._identity_changes, []
             for change in changes:
                 await self.client.dispatch(change)
-        return plaintext, hash_
+
+    @contextlib.asynccontextmanager
+    async def _kept(
+        self, info: MessageInfo, hash_: bytes
+    ) -> AsyncIterator[Callable[[bytes], Awaitable[None]]]:
+        """The decryption's transaction, yielding what saves its plaintext in it.
+
+        Entered under the Signal lock, never the other way round: a sender holds that lock
+        while it reads the store, and a single-connection pool (SQLite) would deadlock.
+        """
+
+        async def keep(padded: bytes) -> None:
+            if hash_:
+                await self.client.event_buffer.put(hash_, padded, info.timestamp)
+
+        async with self.client.event_buffer.decryption_txn():
+            yield keep
+
+    def _unpadded(self, enc: Node, padded: bytes) -> bytes:
+        """The message bytes of a decrypted ``enc`` (v3 carries no padding)."""
+        try:
+            return padded if enc.attr_int_opt("v") == 3 else unpad_message(padded)
+        except (SignalError, BinaryError, ValueError) as e:
+            raise DecryptError(f"{enc.attrs.get('type')}: {type(e).__name__}: {e}") from e
 
     async def _clean_event_buffer(self) -> None:
         """Forget old handled hashes, at most once an hour."""
@@ -314,34 +334,32 @@ class MessageHandler:
         self._buffer_cleaned = now
         await self.client.event_buffer.delete_older_than(datetime.now(UTC) - BUFFER_MAX_AGE)
 
-    async def _decrypt(self, info: MessageInfo, enc: Node) -> bytes | None:
+    async def _decrypt(self, info: MessageInfo, enc: Node, hash_: bytes) -> bytes | None:
         """The unpadded plaintext of ``enc``, None for a type we skip; raises DecryptError
-        (or DuplicateMessageError for a replay, which needs no retry)."""
+        (or DuplicateMessageError for a replay, which needs no retry). The new Signal state
+        and the plaintext (under ``hash_``, if any) are saved in one transaction."""
         enc_type = enc.attrs.get("type")
         try:
-            version = enc.attr_int_opt("v") or 2
             ciphertext = enc.content_bytes()
             sender = self.encryption_jid(info)
             if enc_type in ("pkmsg", "msg"):
-                padded = await self._decrypt_direct(info, sender, str(enc_type), ciphertext)
+                padded = await self._decrypt_direct(info, sender, str(enc_type), ciphertext, hash_)
             elif enc_type == "skmsg" and info.is_group:
-                padded = await self._decrypt_group(info.chat, sender, ciphertext)
+                padded = await self._decrypt_group(info, sender, ciphertext, hash_)
             else:
                 self.client.log.warning("Unhandled <enc type=%s> in %s", enc_type, info.describe())
                 return None
-            if version == 3:
-                return padded
-            return unpad_message(padded)
         except DuplicateMessageError:
             raise
         except (SignalError, BinaryError, ValueError) as e:
             raise DecryptError(f"{enc_type}: {type(e).__name__}: {e}") from e
+        return self._unpadded(enc, padded)
 
     def _address(self, jid: JID) -> SignalAddress:
         return SignalAddress(*jid.signal_address)
 
     async def _decrypt_direct(
-        self, info: MessageInfo, sender: JID, enc_type: str, ciphertext: bytes
+        self, info: MessageInfo, sender: JID, enc_type: str, ciphertext: bytes, hash_: bytes
     ) -> bytes:
         client = self.client
         store = client.signal_store
@@ -349,17 +367,21 @@ class MessageHandler:
         async with client.locks.session(address):
             await self._migrate_session(info, address)
             cipher = SessionCipher(store, address)
-            try:
-                return await cipher.decrypt(enc_type, ciphertext)
-            except UntrustedIdentityError as e:
-                if enc_type != "pkmsg":
-                    raise
-                # The contact reinstalled: trust the new key and start over (whatsmeow's
-                # AutoTrustIdentity), replacing the old session.
-                client.log.warning("New identity key for %s; trusting it", address)
-                await store.save_identity(address, e.identity_key)
-                await store.delete_session(address)
-                plaintext = await cipher.decrypt(enc_type, ciphertext)
+            async with self._kept(info, hash_) as keep:
+                try:
+                    padded = await cipher.decrypt(enc_type, ciphertext)
+                    await keep(padded)
+                    return padded
+                except UntrustedIdentityError as e:
+                    if enc_type != "pkmsg":
+                        raise
+                    # The contact reinstalled: trust the new key and start over (whatsmeow's
+                    # AutoTrustIdentity), replacing the old session.
+                    client.log.warning("New identity key for %s; trusting it", address)
+                    await store.save_identity(address, e.identity_key)
+                    await store.delete_session(address)
+                    plaintext = await cipher.decrypt(enc_type, ciphertext)
+                    await keep(plaintext)
         # Reported after the decryption's transaction (handlers must not run inside it).
         self._identity_changes.append(IdentityChanged(sender.to_non_ad(), datetime.now(UTC)))
         return plaintext
@@ -376,10 +398,14 @@ class MessageHandler:
             raise NoSessionError("the signal store keeps no sender keys")
         return store
 
-    async def _decrypt_group(self, chat: JID, sender: JID, ciphertext: bytes) -> bytes:
-        name = SenderKeyName(str(chat), self._address(sender))
-        async with self.client.locks.group(name.group_id):
-            return await GroupCipher(self._sender_key_store(), name).decrypt(ciphertext)
+    async def _decrypt_group(
+        self, info: MessageInfo, sender: JID, ciphertext: bytes, hash_: bytes
+    ) -> bytes:
+        name = SenderKeyName(str(info.chat), self._address(sender))
+        async with self.client.locks.group(name.group_id), self._kept(info, hash_) as keep:
+            padded = await GroupCipher(self._sender_key_store(), name).decrypt(ciphertext)
+            await keep(padded)
+            return padded
 
     # --- the decrypted message ----------------------------------------------------------------
 

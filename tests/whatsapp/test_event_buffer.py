@@ -8,12 +8,15 @@ saved), and only the buffer's plaintext makes the redelivery reach the handlers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
 import pytest
 
 from mautrix_whatsapp.whatsapp.client import Client
 from mautrix_whatsapp.whatsapp.event_buffer import MemoryEventBuffer, ciphertext_hash
 from mautrix_whatsapp.whatsapp.events import Connected, Message, UndecryptableMessage
+from mautrix_whatsapp.whatsapp.locks import SignalLocks
 from mautrix_whatsapp.whatsapp.store import MemoryDeviceStore
 from tests.simulator_fixture import SimulatorInfo, simulator  # noqa: F401
 from tests.whatsapp.test_client_helpers import EventLog, admin, link_by_qr, make_client
@@ -39,11 +42,30 @@ async def _wait_receipts(info: SimulatorInfo, message_id: str, n: int) -> None:
             await asyncio.sleep(0.05)
 
 
+class LockCheckingBuffer(MemoryEventBuffer):
+    """Notes, for each decryption transaction, whether a Signal lock was held when it began:
+    it must be (a sender holds the lock while it reads the store, so taking the database
+    first would deadlock a single-connection pool)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.locks: SignalLocks | None = None
+        self.under_lock: list[bool] = []
+
+    @contextlib.asynccontextmanager
+    async def decryption_txn(self) -> AsyncIterator[None]:
+        assert self.locks is not None
+        self.under_lock.append(len(self.locks.sessions) + len(self.locks.groups) > 0)
+        yield
+
+
 async def _linked(info: SimulatorInfo) -> tuple[Client, MemoryDeviceStore, EventLog]:
     await admin(info, "POST", "/accounts", {"phone": OURS, "push_name": "Me", "default": True})
     status, bob = await admin(info, "POST", "/accounts", {"phone": BOB, "push_name": "Bob"})
     assert status == 200, bob
-    client, store, log = make_client(info)
+    buffer = LockCheckingBuffer()
+    client, store, log = make_client(info, event_buffer=buffer)
+    buffer.locks = client.locks
     await link_by_qr(info, client, log)
     return client, store, log
 
@@ -95,6 +117,9 @@ async def test_a_refused_message_is_not_receipted_and_comes_back_from_the_buffer
         await _wait_receipts(simulator, kept_id, 2)
         assert _texts(log, kept_id) == ["keep me", "keep me"]
         assert not log.of(UndecryptableMessage)
+        buffer = client.event_buffer
+        assert isinstance(buffer, LockCheckingBuffer)
+        assert buffer.under_lock and all(buffer.under_lock)
     finally:
         await client.disconnect()
 
