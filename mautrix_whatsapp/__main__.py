@@ -180,6 +180,7 @@ class WhatsAppBridge(Bridge):
         for signum in (signal.SIGINT, signal.SIGTERM):
             self.loop.add_signal_handler(signum, self._stop_on_signal)
         self.disappearing.start()  # ---- receipts ----
+        await self.resubmit_pending_messages()
         await self._reconnect_users()
 
     def _stop_on_signal(self) -> None:
@@ -325,6 +326,15 @@ class WhatsAppBridge(Bridge):
     def disappearing(self) -> DisappearingLoop:
         """Redacts disappearing messages when they expire (started with the bridge)."""
         return DisappearingLoop(self)
+
+    # ---- crash safety ----
+
+    async def resubmit_pending_messages(self) -> None:
+        """Queue what the last run received but did not bridge, ahead of anything new (so
+        before the users reconnect)."""
+        from .portal.pending import resubmit_all
+
+        await resubmit_all(self)
 
 
 def main() -> None:

@@ -356,7 +356,12 @@ class User(BaseUser):
     # ---- session events ----------------------------------------------------------------
 
     async def handle_event(self, evt: SessionEvent) -> None:
-        """Turn one session event into notices, bridge states and DB updates; never raises."""
+        """Turn one session event into notices, bridge states and DB updates; never raises,
+        except for a message that could not be kept (so WhatsApp redelivers it)."""
+        if isinstance(evt, MessageReceived):
+            # ---- crash safety ---- raises: the client then holds back WhatsApp's receipt.
+            await self._handle_message(evt)
+            return
         try:
             if isinstance(evt, ContactNames | PushNames | BusinessName | UserPictureChanged):
                 await self.contacts.handle(evt)
@@ -479,7 +484,7 @@ class User(BaseUser):
         if portal is not None:
             if evt.chat == STATUS_BROADCAST:  # ---- receipts ----: its own kind of room
                 await status_broadcast.ensure_room(portal, self)
-            portal.handle_whatsapp_message(self, evt)
+            await portal.accept_whatsapp_message(self, evt)
 
     def __repr__(self) -> str:
         return f"User({self.mxid!r}, wa_jid={self.row.wa_jid!r})"

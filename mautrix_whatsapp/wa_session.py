@@ -21,6 +21,7 @@ from mautrix.types import UserID
 from . import metrics
 from . import session as s
 from .db.appstate_store import SQLAppStateStore
+from .db.event_buffer import SQLEventBuffer
 from .db.whatsapp_store import (
     SQLDeviceStore,
     SQLMessagingStore,
@@ -345,6 +346,7 @@ class ClientSession:
             signal_store=signal_store,
             messaging_store=SQLMessagingStore(self.bridge.db, self.owner),
             app_state_store=SQLAppStateStore(self.bridge.db, self.owner),
+            event_buffer=SQLEventBuffer(self.bridge.db, self.owner),
             url=wa.websocket_url,
             root_public_key=wa.root_public_key,
             ca_file=wa.tls_ca_file,

@@ -49,3 +49,22 @@ def test_media_bench_prints_every_phase() -> None:
         row = re.search(rf"^{re.escape(phase)}\s+[\d.]+\s+[\d.]+\s+[\d.]+x$", result.stdout, re.M)
         assert row is not None, f"no row for {phase!r} in:\n{result.stdout}"
     assert re.search(r"^our peak Python memory .*: [\d.]+ MB$", result.stdout, re.M)
+
+
+@pytest.mark.node
+@pytest.mark.timeout(240)
+def test_bridge_throughput_bench_prints_both_directions() -> None:
+    require_node()
+    result = subprocess.run(
+        [sys.executable, "bench/bridge_throughput.py", "--count", "5", "--rounds", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=200,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    for direction in ("WhatsApp -> Matrix", "Matrix -> WhatsApp"):
+        row = re.search(
+            rf"^{re.escape(direction)}\s+[\d.]+\s+[\d.]+\s+[\d.]+$", result.stdout, re.M
+        )
+        assert row is not None, f"no row for {direction!r} in:\n{result.stdout}"

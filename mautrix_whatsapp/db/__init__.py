@@ -6,6 +6,7 @@ from mautrix.util.async_db import Database
 
 from .disappearing import DisappearingTable
 from .message import MessageRow, MessageTable
+from .pending import PendingMessageRow, PendingMessageTable
 from .portal import PortalRow, PortalTable
 from .puppet import PuppetRow, PuppetTable
 from .reaction import ReactionRow, ReactionTable
@@ -24,12 +25,16 @@ class BridgeDB:
         self.messages = MessageTable(db)
         self.reactions = ReactionTable(db)
         self.disappearing = DisappearingTable(db)  # ---- receipts ----: also timers, reads
+        # ---- crash safety ----
+        self.pending = PendingMessageTable(db)
 
 
 __all__ = [
     "BridgeDB",
     "MessageRow",
     "MessageTable",
+    "PendingMessageRow",
+    "PendingMessageTable",
     "PortalRow",
     "PortalTable",
     "PuppetRow",

@@ -22,6 +22,7 @@ from .media import set_media_origin
 from .polls import handle_whatsapp_vote
 from .reactions import handle_whatsapp_reaction
 from .redactions import handle_whatsapp_revoke
+from .txn_ids import matrix_txn_id
 
 if TYPE_CHECKING:
     from ..session import MessageReceived
@@ -59,7 +60,11 @@ async def handle_message(portal: Portal, source: User, message: MessageReceived)
     timestamp = int(message.timestamp * 1000)
     for index, part in enumerate(parts):
         event_id = await intent.send_message_event(
-            room_id, part.event_type, part.content, timestamp=timestamp
+            room_id,
+            part.event_type,
+            part.content,
+            timestamp=timestamp,
+            txn_id=matrix_txn_id(portal, sender, message.id, index),
         )
         row = MessageRow(
             chat_jid=portal.jid,

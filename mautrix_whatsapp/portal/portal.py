@@ -23,6 +23,7 @@ from .creation import ensure_room
 from .from_matrix import handle_message as send_to_whatsapp
 from .from_whatsapp import handle_message as bridge_to_matrix
 from .membership import handle_matrix_invite as add_invited_ghost
+from .pending import accept as keep_and_queue
 from .queue import PortalQueue
 from .receipts import handle_call_offer, handle_matrix_receipt, handle_whatsapp_receipt
 from .relation_events import handle_matrix_event as handle_relation_event
@@ -157,6 +158,13 @@ class Portal:
         """A ghost invited into the room (mautrix calls this): added to the WhatsApp group;
         raises RejectMatrixInvite with WhatsApp's reason (the ghost then leaves)."""
         await add_invited_ghost(self, invited_by, puppet)
+
+    # ---- crash safety ----
+
+    async def accept_whatsapp_message(self, source: User, message: MessageReceived) -> None:
+        """Keep a received message in the database and queue it (:mod:`.pending`): once
+        this returns, WhatsApp may be told we have it. Raises if it could not be kept."""
+        await keep_and_queue(self, source, message)
 
 
 class PortalRegistry:

@@ -4,9 +4,9 @@ WhatsApp events and Matrix events for a chat are handled one at a time, in arriv
 one task; a job that fails is logged and the next one runs. The WhatsApp side only enqueues
 (the client's event loop is never held up by Matrix), the Matrix side may wait for its job.
 
-Crash safety comes later, here: a WhatsApp message is to be written to a ``pending`` table
-inside :meth:`PortalQueue.submit`'s caller before the client acknowledges it, and deleted once
-the job stored the Matrix event; on start, pending rows are re-submitted first.
+The queue itself lives in memory; crash safety is :mod:`.pending`'s: a received message is in
+the ``pending_message`` table before its job is submitted (and before WhatsApp gets the
+receipt), and a restart re-submits what is left there before anything new arrives.
 """
 
 from __future__ import annotations

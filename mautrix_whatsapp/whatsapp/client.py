@@ -91,6 +91,7 @@ from .connection import (
 )
 from .connection_events import Action, Verdict, classify_failure, classify_stream_error
 from .device import DeviceIdentity
+from .event_buffer import EventBuffer, MemoryEventBuffer
 from .events import PermanentDisconnect, PhoneSeen
 from .history_sync import HistorySync
 from .lid import LIDMap
@@ -162,6 +163,7 @@ class Client(ConnectionLife):
         signal_store: DeviceSignalStore | None = None,
         messaging_store: MessagingStore | None = None,
         app_state_store: AppStateStore | None = None,
+        event_buffer: EventBuffer | None = None,
         url: str = WA_URL,
         root_public_key: bytes = WA_CERT_PUB_KEY,
         ssl_context: ssl.SSLContext | None = None,
@@ -189,6 +191,8 @@ class Client(ConnectionLife):
             device.identity_key, device.registration_id
         )
         self.messaging_store: MessagingStore = messaging_store or MemoryMessagingStore()
+        self.event_buffer: EventBuffer = event_buffer or MemoryEventBuffer()
+        """Decrypted plaintexts until their message is handled (:mod:`.event_buffer`)."""
         self.locks = SignalLocks()
         """Per-address session locks and per-group sender-key locks (:mod:`.locks`)."""
         self.lids = LIDMap(self.messaging_store)
@@ -262,6 +266,12 @@ class Client(ConnectionLife):
 
     async def dispatch(self, event: object) -> None:
         """Deliver ``event`` to every handler (also used by modules built on the client)."""
+        await self.dispatch_message(event)
+
+    async def dispatch_message(self, event: object) -> bool:
+        """Like :meth:`dispatch`, but False if a handler raised: the message was not taken
+        over, so its delivery receipt is held back and WhatsApp redelivers it."""
+        ok = True
         for handler in list(self._handlers):
             try:
                 result = handler(event)
@@ -269,6 +279,8 @@ class Client(ConnectionLife):
                     await result
             except Exception:
                 self.log.exception("Event handler failed for %s", type(event).__name__)
+                ok = False
+        return ok
 
     # --- state ------------------------------------------------------------------------------
 

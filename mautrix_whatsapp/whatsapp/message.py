@@ -13,7 +13,10 @@ client hands stanzas over one at a time, so nothing here runs concurrently or re
    sender's key for the group), a ``messageSecret`` (keep it for votes), a
    ``deviceSentMessage`` (sent by our own phone: its ``destinationJID`` is the chat);
 5. emit one :class:`~.events.Message` per message id (redeliveries and resends are dropped by
-   a bounded memory of recent ids) and answer with the delivery receipt (:mod:`.receipt_send`).
+   a bounded memory of recent ids) and answer with the delivery receipt (:mod:`.receipt_send`)
+   only if every handler took it (:meth:`~.client.Client.dispatch_message`): otherwise WhatsApp
+   redelivers it. Each plaintext is kept in the :mod:`.event_buffer`, saved with the Signal
+   state, until then, so a redelivered ciphertext (that no longer decrypts) is not lost.
 
 A message that cannot be decrypted gets a retry receipt (:mod:`.retry_request`) and an
 :class:`~.events.UndecryptableMessage`; nothing a peer sends can stop the connection. A new
@@ -23,9 +26,12 @@ whatsmeow does by default (:class:`~.events.IdentityChanged`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import math
+import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -36,6 +42,7 @@ from .binary import BinaryError
 from .binary.jid import JID
 from .binary.node import Node
 from .connection import NotConnectedError
+from .event_buffer import BUFFER_MAX_AGE, ciphertext_hash
 from .events import IdentityChanged, Message, UndecryptableMessage
 from .message_info import MessageInfo, MessageInfoError, parse_message_info
 from .msgsecret import MessageSecretError
@@ -65,12 +72,18 @@ if TYPE_CHECKING:
 NACK_UNRECOGNIZED_STANZA = 488
 NACK_INVALID_PROTOBUF = 491
 NACK_UNHANDLED_ERROR = 500
+BUFFER_CLEAN_EVERY = 3600.0
+"""Seconds between deletions of old hashes from the event buffer."""
 RECENT_MESSAGES = 2048
 """Message keys remembered to drop duplicates (whatsmeow keeps 256 sent; we keep more)."""
 
 
 ProtocolHandler = Callable[[MessageInfo, wa_e2e_pb2.ProtocolMessage], Awaitable[None]]
 """Called with a ``protocolMessage`` from one of our own devices (see ``add_protocol_handler``)."""
+
+
+class AlreadyHandledError(Exception):
+    """The event buffer knows this ciphertext as decrypted and handled."""
 
 
 class DecryptError(Exception):
@@ -85,6 +98,8 @@ class MessageHandler:
         self.retries = RetryRequester(client)
         self._recent: OrderedDict[tuple[JID, JID, str], None] = OrderedDict()
         self._protocol_handlers: dict[int, list[ProtocolHandler]] = {}
+        self._identity_changes: list[IdentityChanged] = []
+        self._buffer_cleaned = -math.inf
 
     def add_protocol_handler(self, kind: int, handler: ProtocolHandler) -> None:
         """Run ``handler`` for each ``protocolMessage`` of type ``kind`` that our own account
@@ -142,14 +157,20 @@ class MessageHandler:
             else:
                 await client._ack(node, NACK_UNRECOGNIZED_STANZA)
             return
+        await self._clean_event_buffer()
         protobuf_failed = False
         has_direct = False
+        taken_over = True
+        buffered: list[bytes] = []
         for enc in encs:
             enc_type = enc.attrs.get("type")
             if enc_type in ("pkmsg", "msg"):
                 has_direct = True
             try:
-                plaintext = await self._decrypt(info, enc)
+                plaintext, hash_ = await self._buffered_decrypt(info, enc)
+            except AlreadyHandledError:
+                client.log.debug("Already handled %s (buffered hash)", info.describe())
+                continue
             except DuplicateMessageError as e:
                 client.log.debug("Ignoring already decrypted %s: %s", info.describe(), e)
                 continue
@@ -162,6 +183,8 @@ class MessageHandler:
                 return
             if plaintext is None:
                 continue
+            if hash_:
+                buffered.append(hash_)
             message = wa_e2e_pb2.Message()
             try:
                 message.ParseFromString(plaintext)
@@ -170,7 +193,14 @@ class MessageHandler:
                 protobuf_failed = True
                 continue
             protobuf_failed = False
-            info = await self._handle_decrypted(info, message, enc)
+            info, accepted = await self._handle_decrypted(info, message, enc)
+            taken_over = taken_over and accepted
+        if not taken_over:
+            # No receipt: WhatsApp redelivers, and the buffer hands the plaintext over again.
+            client.log.warning("A handler refused %s; not acknowledging it", info.describe())
+            return
+        for hash_ in buffered:
+            await client.event_buffer.clear_plaintext(hash_)
         if protobuf_failed:
             await client._ack(node, NACK_INVALID_PROTOBUF)
         else:
@@ -185,8 +215,9 @@ class MessageHandler:
             self.client.log.warning("Invalid newsletter message %s: %s", info.describe(), e)
             await self.client._ack(node, NACK_INVALID_PROTOBUF)
             return
-        await self._handle_decrypted(info, message, plaintext)
-        await self.client._ack(node)
+        _, accepted = await self._handle_decrypted(info, message, plaintext)
+        if accepted:
+            await self.client._ack(node)
 
     def active_receipts(self) -> bool:
         """Whether delivery receipts may say we are active (we announced ``available``).
@@ -252,34 +283,84 @@ class MessageHandler:
             return info.sender_alt
         return info.sender
 
-    async def _decrypt(self, info: MessageInfo, enc: Node) -> bytes | None:
+    async def _buffered_decrypt(self, info: MessageInfo, enc: Node) -> tuple[bytes | None, bytes]:
+        """``_decrypt`` through the event buffer: a ciphertext decrypted before (and not yet
+        handled) gives its saved plaintext; a handled one raises AlreadyHandledError. Returns
+        the plaintext and the ciphertext's hash."""
+        try:
+            hash_ = ciphertext_hash(enc.content_bytes())
+        except BinaryError:
+            hash_ = b""
+        found = await self.client.event_buffer.get(hash_) if hash_ else None
+        if found is not None:
+            if found.plaintext is None:
+                raise AlreadyHandledError
+            return self._unpadded(enc, found.plaintext), hash_
+        try:
+            return await self._decrypt(info, enc, hash_), hash_
+        finally:
+            changes, self._identity_changes = self._identity_changes, []
+            for change in changes:
+                await self.client.dispatch(change)
+
+    @contextlib.asynccontextmanager
+    async def _kept(
+        self, info: MessageInfo, hash_: bytes
+    ) -> AsyncIterator[Callable[[bytes], Awaitable[None]]]:
+        """The decryption's transaction, yielding what saves its plaintext in it.
+
+        Entered under the Signal lock, never the other way round: a sender holds that lock
+        while it reads the store, and a single-connection pool (SQLite) would deadlock.
+        """
+
+        async def keep(padded: bytes) -> None:
+            if hash_:
+                await self.client.event_buffer.put(hash_, padded, info.timestamp)
+
+        async with self.client.event_buffer.decryption_txn():
+            yield keep
+
+    def _unpadded(self, enc: Node, padded: bytes) -> bytes:
+        """The message bytes of a decrypted ``enc`` (v3 carries no padding)."""
+        try:
+            return padded if enc.attr_int_opt("v") == 3 else unpad_message(padded)
+        except (SignalError, BinaryError, ValueError) as e:
+            raise DecryptError(f"{enc.attrs.get('type')}: {type(e).__name__}: {e}") from e
+
+    async def _clean_event_buffer(self) -> None:
+        """Forget old handled hashes, at most once an hour."""
+        now = time.monotonic()
+        if now - self._buffer_cleaned < BUFFER_CLEAN_EVERY:
+            return
+        self._buffer_cleaned = now
+        await self.client.event_buffer.delete_older_than(datetime.now(UTC) - BUFFER_MAX_AGE)
+
+    async def _decrypt(self, info: MessageInfo, enc: Node, hash_: bytes) -> bytes | None:
         """The unpadded plaintext of ``enc``, None for a type we skip; raises DecryptError
-        (or DuplicateMessageError for a replay, which needs no retry)."""
+        (or DuplicateMessageError for a replay, which needs no retry). The new Signal state
+        and the plaintext (under ``hash_``, if any) are saved in one transaction."""
         enc_type = enc.attrs.get("type")
         try:
-            version = enc.attr_int_opt("v") or 2
             ciphertext = enc.content_bytes()
             sender = self.encryption_jid(info)
             if enc_type in ("pkmsg", "msg"):
-                padded = await self._decrypt_direct(info, sender, str(enc_type), ciphertext)
+                padded = await self._decrypt_direct(info, sender, str(enc_type), ciphertext, hash_)
             elif enc_type == "skmsg" and info.is_group:
-                padded = await self._decrypt_group(info.chat, sender, ciphertext)
+                padded = await self._decrypt_group(info, sender, ciphertext, hash_)
             else:
                 self.client.log.warning("Unhandled <enc type=%s> in %s", enc_type, info.describe())
                 return None
-            if version == 3:
-                return padded
-            return unpad_message(padded)
         except DuplicateMessageError:
             raise
         except (SignalError, BinaryError, ValueError) as e:
             raise DecryptError(f"{enc_type}: {type(e).__name__}: {e}") from e
+        return self._unpadded(enc, padded)
 
     def _address(self, jid: JID) -> SignalAddress:
         return SignalAddress(*jid.signal_address)
 
     async def _decrypt_direct(
-        self, info: MessageInfo, sender: JID, enc_type: str, ciphertext: bytes
+        self, info: MessageInfo, sender: JID, enc_type: str, ciphertext: bytes, hash_: bytes
     ) -> bytes:
         client = self.client
         store = client.signal_store
@@ -287,18 +368,23 @@ class MessageHandler:
         async with client.locks.session(address):
             await self._migrate_session(info, address)
             cipher = SessionCipher(store, address)
-            try:
-                return await cipher.decrypt(enc_type, ciphertext)
-            except UntrustedIdentityError as e:
-                if enc_type != "pkmsg":
-                    raise
-                # The contact reinstalled: trust the new key and start over (whatsmeow's
-                # AutoTrustIdentity), replacing the old session.
-                client.log.warning("New identity key for %s; trusting it", address)
-                await store.save_identity(address, e.identity_key)
-                await store.delete_session(address)
-                plaintext = await cipher.decrypt(enc_type, ciphertext)
-        await client.dispatch(IdentityChanged(sender.to_non_ad(), datetime.now(UTC)))
+            async with self._kept(info, hash_) as keep:
+                try:
+                    padded = await cipher.decrypt(enc_type, ciphertext)
+                    await keep(padded)
+                    return padded
+                except UntrustedIdentityError as e:
+                    if enc_type != "pkmsg":
+                        raise
+                    # The contact reinstalled: trust the new key and start over (whatsmeow's
+                    # AutoTrustIdentity), replacing the old session.
+                    client.log.warning("New identity key for %s; trusting it", address)
+                    await store.save_identity(address, e.identity_key)
+                    await store.delete_session(address)
+                    plaintext = await cipher.decrypt(enc_type, ciphertext)
+                    await keep(plaintext)
+        # Reported after the decryption's transaction (handlers must not run inside it).
+        self._identity_changes.append(IdentityChanged(sender.to_non_ad(), datetime.now(UTC)))
         return plaintext
 
     async def _migrate_session(self, info: MessageInfo, lid_address: SignalAddress) -> None:
@@ -313,17 +399,22 @@ class MessageHandler:
             raise NoSessionError("the signal store keeps no sender keys")
         return store
 
-    async def _decrypt_group(self, chat: JID, sender: JID, ciphertext: bytes) -> bytes:
-        name = SenderKeyName(str(chat), self._address(sender))
-        async with self.client.locks.group(name.group_id):
-            return await GroupCipher(self._sender_key_store(), name).decrypt(ciphertext)
+    async def _decrypt_group(
+        self, info: MessageInfo, sender: JID, ciphertext: bytes, hash_: bytes
+    ) -> bytes:
+        name = SenderKeyName(str(info.chat), self._address(sender))
+        async with self.client.locks.group(name.group_id), self._kept(info, hash_) as keep:
+            padded = await GroupCipher(self._sender_key_store(), name).decrypt(ciphertext)
+            await keep(padded)
+            return padded
 
     # --- the decrypted message ----------------------------------------------------------------
 
     async def _handle_decrypted(
         self, info: MessageInfo, raw: wa_e2e_pb2.Message, enc: Node
-    ) -> MessageInfo:
-        """Process the protocol parts, emit the event; returns ``info`` with the DSM's chat."""
+    ) -> tuple[MessageInfo, bool]:
+        """Process the protocol parts, emit the event; returns ``info`` with the DSM's chat
+        and whether the handlers took the message over (False: hold back the receipt)."""
         client = self.client
         message = raw
         if raw.HasField("deviceSentMessage") and raw.deviceSentMessage.HasField("message"):
@@ -337,20 +428,22 @@ class MessageHandler:
         if message.HasField("protocolMessage") and info.is_from_me:
             await self._run_protocol_handlers(info, message.protocolMessage)
         if not _has_content(message):
-            return info
+            return info, True
         if info.key in self._recent:
             client.log.debug("Dropping duplicate %s", info.describe())
-            return info
+            return info, True
         self._recent[info.key] = None
         while len(self._recent) > RECENT_MESSAGES:
             self._recent.popitem(last=False)
         count = enc.attrs.get("count")
-        await client.dispatch(
+        accepted = await client.dispatch_message(
             _unwrap(
                 info, message, raw, int(count) if isinstance(count, str) and count.isdigit() else 0
             )
         )
-        return info
+        if not accepted:
+            del self._recent[info.key]  # the redelivery must be reported again
+        return info, accepted
 
     async def _run_protocol_handlers(
         self, info: MessageInfo, protocol: wa_e2e_pb2.ProtocolMessage

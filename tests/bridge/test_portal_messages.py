@@ -53,7 +53,12 @@ class FakeIntent:
         return True
 
     async def send_message_event(
-        self, room_id: RoomID, event_type: EventType, content: Any, timestamp: int | None = None
+        self,
+        room_id: RoomID,
+        event_type: EventType,
+        content: Any,
+        timestamp: int | None = None,
+        txn_id: str | None = None,
     ) -> EventID:
         self.sent.append((self.mxid, event_type, content, timestamp))
         return EventID(f"$event{len(self.sent)}")

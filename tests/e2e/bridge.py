@@ -150,6 +150,20 @@ class BridgeProcess:
     def log_tail(self, size: int = LOG_TAIL) -> str:
         return log_tail(self.log_path, size)
 
+    # ---- crash safety ----
+
+    def kill(self) -> int | None:
+        """SIGKILL, no chance to clean up (a crash); returns the exit code. ``start()``
+        brings it back on the same database."""
+        process, self.process = self.process, None
+        if process is None:
+            return None
+        process.kill()
+        code = process.wait(STOP_TIMEOUT)
+        with self.log_path.open("ab") as log:
+            log.write(b"\n===== killed (SIGKILL) =====\n")
+        return code
+
     async def bridge_states(self, user_id: str) -> dict[str, Any]:
         """The bridge's own state report for a user (``com.beeper.bridge_state``).
 

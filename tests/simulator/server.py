@@ -42,6 +42,7 @@ PLUGINS: tuple[str, ...] = (
     "tests.simulator.media",
     "tests.simulator.media_retry",
     "tests.simulator.profile",
+    "tests.simulator.redelivery",  # after login (it wraps the login handler)
 )
 """Feature modules loaded at start-up, in order; each defines ``install(state: ServerState)``."""
 

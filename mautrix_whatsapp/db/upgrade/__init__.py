@@ -14,7 +14,8 @@ from . import (
     v04_app_state,
     v05_messages,
     v06_puppet_names,
-    v09_disappearing,
+    v07_disappearing,
+    v08_crash_safety,
 )
 
 upgrade_table = UpgradeTable()
@@ -24,7 +25,5 @@ upgrade_table.register(v03_lid_map.upgrade_v3, description=v03_lid_map.DESCRIPTI
 upgrade_table.register(v04_app_state.upgrade_v4, description=v04_app_state.DESCRIPTION)
 upgrade_table.register(v05_messages.upgrade_v5, description=v05_messages.DESCRIPTION)
 upgrade_table.register(v06_puppet_names.upgrade_v6, description=v06_puppet_names.DESCRIPTION)
-# ---- receipts ----: v9 (v7 and v8 belong to other pieces; until they are merged, no-ops)
-upgrade_table.register(
-    v09_disappearing.upgrade_v9, index=8, description=v09_disappearing.DESCRIPTION
-)
+upgrade_table.register(v07_disappearing.upgrade_v7, description=v07_disappearing.DESCRIPTION)
+upgrade_table.register(v08_crash_safety.upgrade_v8, description=v08_crash_safety.DESCRIPTION)

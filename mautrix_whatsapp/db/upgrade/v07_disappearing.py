@@ -1,4 +1,4 @@
-"""v9: disappearing messages and read state.
+"""v7: disappearing messages and read state.
 
 ``disappearing_message`` holds every bridged Matrix event that must be redacted at
 ``expire_at`` (unix seconds; WhatsApp's timers run from when a message was sent), so expiry
@@ -13,7 +13,7 @@ from mautrix.util.async_db import Connection
 DESCRIPTION = "Disappearing messages, portal timers and users' read state"
 
 
-async def upgrade_v9(conn: Connection) -> None:
+async def upgrade_v7(conn: Connection) -> None:
     await conn.execute(
         """CREATE TABLE disappearing_message (
             room_id   TEXT   NOT NULL,
