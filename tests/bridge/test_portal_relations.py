@@ -64,7 +64,12 @@ class FakeIntent:
         return True
 
     async def send_message_event(
-        self, room_id: RoomID, event_type: EventType, content: Any, timestamp: int | None = None
+        self,
+        room_id: RoomID,
+        event_type: EventType,
+        content: Any,
+        timestamp: int | None = None,
+        txn_id: str | None = None,
     ) -> EventID:
         raw = content if isinstance(content, dict) else content.serialize()
         self.log.sent.append((self.mxid, str(event_type), raw))

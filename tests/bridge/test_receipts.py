@@ -299,7 +299,7 @@ class RoutingPortals:
         class _Portal:
             mxid = ROOM  # an existing room: ensure_room has nothing to do
 
-            def handle_whatsapp_message(self, source: Any, message: MessageReceived) -> None:
+            async def accept_whatsapp_message(self, source: Any, message: MessageReceived) -> None:
                 handled.append(message)
 
         return _Portal()
