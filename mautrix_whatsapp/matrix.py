@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mautrix.bridge import BaseMatrixHandler
-from mautrix.types import RoomID
+from mautrix.types import RoomID, StateEvent
 from mautrix.util import markdown
 
 from .commands import WACommandProcessor
+from .encryption import handle_encryption_event, prepare_encryption, start_encryption
 
 if TYPE_CHECKING:
     from mautrix.bridge import BaseUser
@@ -29,6 +30,7 @@ class MatrixHandler(BaseMatrixHandler):
         self.user_id_prefix = f"@{prefix}"
         self.user_id_suffix = f"{suffix}:{homeserver}"
         super().__init__(command_processor=WACommandProcessor(bridge), bridge=bridge)
+        prepare_encryption(self.e2ee)  # ---- encryption ----
 
     async def send_welcome_message(self, room_id: RoomID, inviter: BaseUser) -> None:
         """Greet in paragraphs; a two-member room becomes the inviter's management room."""
@@ -55,3 +57,11 @@ class MatrixHandler(BaseMatrixHandler):
         else:
             text = "\n\n".join(paragraphs)
             await self.az.intent.send_notice(room_id, text, html=markdown.render(text))
+
+    # ---- encryption ----
+
+    async def init_encryption(self) -> None:
+        await start_encryption(self.bridge)
+
+    async def handle_encryption(self, evt: StateEvent) -> None:
+        await handle_encryption_event(self.bridge, evt)

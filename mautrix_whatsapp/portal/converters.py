@@ -23,6 +23,7 @@ from mautrix.types import (
     UserID,
 )
 
+from ..encryption import use_encrypted_files
 from ..msgconv import MentionTarget, convert_to_matrix
 from ..msgconv.from_matrix import convert_from_matrix
 from ..msgconv.from_matrix_types import (
@@ -121,10 +122,13 @@ class MsgconvToMatrix:
                 )
                 if rows:
                     replies[info.stanzaID] = min(rows, key=lambda r: r.part).mxid
-        ctx = _ToMatrixContext(mentions, replies, PortalMedia(portal, media_origin.get()))
+        media = PortalMedia(portal, media_origin.get())
+        ctx = _ToMatrixContext(mentions, replies, media)
         converted = await convert_to_matrix(
             ctx, message.message, is_from_me=message.is_from_me, sender=message.sender
         )
+        for part in converted.parts:  # ---- encryption ---- (files uploaded encrypted)
+            use_encrypted_files(part.content, media.encrypted_files)
         return [
             ConvertedPart(TextMessageEventContent.deserialize(part.content))  # type: ignore[arg-type]
             if part.event_type == "m.room.message"

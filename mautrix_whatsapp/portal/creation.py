@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from mautrix.errors import MatrixRequestError
 from mautrix.types import Membership, RoomID, UserID
 
+from ..encryption import add_bot_to_room, initial_state, new_rooms_encrypted
 from ..puppet import InvalidJID, ghost_id_for_jid
 from ..session import GroupSummary
 
@@ -54,8 +55,13 @@ async def _invite(portal: Portal, room_id: RoomID, user_id: UserID) -> None:
 async def _create_dm_room(portal: Portal, source: User) -> RoomID:
     intent = portal.main_intent
     await intent.ensure_registered()
-    room_id = await intent.create_room(is_direct=True, invitees=[source.mxid])
+    room_id = await intent.create_room(
+        is_direct=True, invitees=[source.mxid], initial_state=initial_state(portal.bridge)
+    )
     await _save_room(portal, room_id)
+    # ---- encryption ---- (the bot's device is the one that gets the room keys)
+    if new_rooms_encrypted(portal.bridge):
+        await add_bot_to_room(portal.bridge, room_id, intent)
     await source.update_direct_chats({intent.mxid: [room_id]})
     return room_id
 
@@ -66,7 +72,10 @@ async def _create_group_room(portal: Portal, source: User) -> RoomID:
     portal.row.topic = summary.topic or None
     intent = portal.main_intent
     room_id = await intent.create_room(
-        name=portal.row.name, topic=portal.row.topic, invitees=[source.mxid]
+        name=portal.row.name,
+        topic=portal.row.topic,
+        invitees=[source.mxid],
+        initial_state=initial_state(portal.bridge),
     )
     await _save_room(portal, room_id)
     if summary.admins:

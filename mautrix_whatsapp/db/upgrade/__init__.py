@@ -14,6 +14,7 @@ from . import (
     v04_app_state,
     v05_messages,
     v06_puppet_names,
+    v14_encryption_secret,
 )
 
 upgrade_table = UpgradeTable()
@@ -23,3 +24,7 @@ upgrade_table.register(v03_lid_map.upgrade_v3, description=v03_lid_map.DESCRIPTI
 upgrade_table.register(v04_app_state.upgrade_v4, description=v04_app_state.DESCRIPTION)
 upgrade_table.register(v05_messages.upgrade_v5, description=v05_messages.DESCRIPTION)
 upgrade_table.register(v06_puppet_names.upgrade_v6, description=v06_puppet_names.DESCRIPTION)
+# ---- encryption ---- (v14 by index: keep this registration after v7 to v13)
+upgrade_table.register(
+    v14_encryption_secret.upgrade_v14, index=13, description=v14_encryption_secret.DESCRIPTION
+)
