@@ -197,6 +197,12 @@ def registration_dict(
         "hs_token": hs_token,
         "sender_localpart": BOT_LOCALPART,
         "rate_limited": False,
+        # ---- encryption ---- (appservice-mode end-to-bridge encryption: to-device events,
+        # device lists and one-time-key counts in transactions; Synapse has no /sync for the
+        # bot)
+        "receive_ephemeral": True,
+        "de.sorunome.msc2409.push_ephemeral": True,
+        "org.matrix.msc3202": True,
         "namespaces": {
             "users": [
                 {"regex": f"@{GHOST_PREFIX}.*:{domain}", "exclusive": True},
@@ -242,6 +248,11 @@ def homeserver_dict(
         ],
         "database": {"name": "sqlite3", "args": {"database": str(data_dir / "homeserver.db")}},
         "app_service_config_files": [str(registration_path)],
+        # ---- encryption ---- (the MSCs the registration above opts into)
+        "experimental_features": {
+            "msc2409_to_device_messages_enabled": True,
+            "msc3202_transaction_extensions": True,
+        },
         **_RATE_LIMITS,
     }
 
