@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from mautrix.appservice import AppService, IntentAPI
+from mautrix.errors import MForbidden, MNotFound
 from mautrix.types import (
     DeviceID,
     DeviceOTKCount,
@@ -114,7 +115,32 @@ async def add_bot_to_room(bridge: WhatsAppBridge, room_id: RoomID, intent: Inten
 # ---- sending ---------------------------------------------------------------------------
 
 
-def encrypt_sends(intent: IntentAPI, e2ee: EncryptionManager) -> None:
+class RoomEncryption:
+    """Whether a room is encrypted, for sending: the room-state cache first; a room it knows
+    nothing about (one the bot was invited to, whose ``m.room.encryption`` came before it
+    joined) is asked of the homeserver once, as mautrix's own encrypting client does."""
+
+    def __init__(self, bot: IntentAPI) -> None:
+        self.bot = bot
+        self._plain: set[RoomID] = set()  # rooms the homeserver said have no encryption
+
+    async def is_encrypted(self, room_id: RoomID) -> bool:
+        known = await self.bot.state_store.is_encrypted(room_id)
+        if known is not None:
+            return bool(known)
+        if room_id in self._plain:
+            return False
+        try:
+            content = await self.bot.get_state_event(room_id, EventType.ROOM_ENCRYPTION)
+        except (MNotFound, MForbidden):
+            self._plain.add(room_id)
+            return False
+        if isinstance(content, RoomEncryptionStateEventContent):
+            await self.bot.state_store.set_encryption_info(room_id, content)
+        return True
+
+
+def encrypt_sends(intent: IntentAPI, e2ee: EncryptionManager, rooms: RoomEncryption) -> None:
     """Make ``intent`` encrypt message events it sends to encrypted rooms.
 
     mautrix's IntentAPI is made by the appservice library itself (no subclass can be slipped
@@ -127,9 +153,7 @@ def encrypt_sends(intent: IntentAPI, e2ee: EncryptionManager) -> None:
     async def send_message_event(
         room_id: RoomID, event_type: EventType, content: Any, **kwargs: Any
     ) -> EventID:
-        if event_type != EventType.ROOM_ENCRYPTED and await intent.state_store.is_encrypted(
-            room_id
-        ):
+        if event_type != EventType.ROOM_ENCRYPTED and await rooms.is_encrypted(room_id):
             event_type, content = await e2ee.encrypt(room_id, event_type, content)
         return await send(room_id, event_type, content, **kwargs)
 
@@ -140,12 +164,13 @@ def encrypt_sends(intent: IntentAPI, e2ee: EncryptionManager) -> None:
 def encrypt_all_intents(az: AppService, e2ee: EncryptionManager) -> None:
     """The bot's intent and every intent made from now on (``az.intent.user(...)``)."""
     bot = az.intent
-    encrypt_sends(bot, e2ee)
+    rooms = RoomEncryption(bot)
+    encrypt_sends(bot, e2ee, rooms)
     make: MakeIntent = bot.api.intent
 
     def intent(*args: Any, **kwargs: Any) -> IntentAPI:
         made = make(*args, **kwargs)
-        encrypt_sends(made, e2ee)
+        encrypt_sends(made, e2ee, rooms)
         return made
 
     setattr(bot.api, "intent", intent)  # noqa: B010 (a method)

@@ -31,7 +31,7 @@ class RoomStateCryptoStore(StateStore):
             "SELECT profile.room_id FROM mx_user_profile AS profile "
             "JOIN mx_room_state AS state ON state.room_id=profile.room_id "
             "WHERE profile.user_id=$1 AND profile.membership IN ('join', 'invite') "
-            "AND state.encryption IS NOT NULL",
+            "AND state.is_encrypted=true",
             user_id,
         )
         return [RoomID(row["room_id"]) for row in rows]
