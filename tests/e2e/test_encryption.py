@@ -44,6 +44,13 @@ ENCRYPTION = {
 RECOVERY_KEY_QUERY = "SELECT secret FROM encryption_secret WHERE name='recovery_key'"
 
 
+MEGOLM = {"algorithm": "m.megolm.v1.aes-sha2"}
+
+
+def _body_of(message: Decrypted) -> str:
+    return str(message.get("content", {}).get("body", ""))
+
+
 def _body(body: str) -> Any:
     return lambda message: message.get("content", {}).get("body") == body
 
@@ -146,6 +153,27 @@ async def test_encrypted_dm_text_and_media_on_sqlite(
         await device.send(room, content)
         sent = await alice.wait_message(lambda e: "imageMessage" in (e.get("message") or {}))
         assert await _downloaded(alice, sent) == picture
+
+        # An encrypted DM with the bot (as Element makes them): the bot joins, decrypts the
+        # command and answers encrypted.
+        body = {
+            "preset": "trusted_private_chat",
+            "is_direct": True,
+            "invite": [synapse.bot_mxid],
+            "initial_state": [{"type": "m.room.encryption", "content": MEGOLM}],
+        }
+        created = await user.request("POST", "/_matrix/client/v3/createRoom", json=body)
+        bot_dm = created["room_id"]
+        await user.wait_for_join(bot_dm, synapse.bot_mxid, TIMEOUT)
+        await device.wait_until_encrypted(bot_dm, TIMEOUT)
+        await device.send_text(bot_dm, "ping")
+        pong = await device.wait_for_message(
+            bot_dm,
+            lambda m: m["sender"] == synapse.bot_mxid and "Logged in as +" in _body_of(m),
+            TIMEOUT,
+        )
+        assert pong["was_encrypted"] is True
+        assert f"Logged in as +{our_phone}" in _body_of(pong)
 
     # self_sign: the bot's device is cross-signed; the recovery key is in the database (and
     # in no log line); the crypto store shares the bridge's SQLite file.
