@@ -112,6 +112,17 @@ async def add_bot_to_room(bridge: WhatsAppBridge, room_id: RoomID, intent: Inten
             await bot.join_room(room_id)
 
 
+async def join_bot_to_new_portal(portal: Portal, room_id: RoomID) -> None:
+    """After a DM portal is created encrypted: the bot joins it (a failure is logged, the
+    room is kept: the user can still invite the bot)."""
+    if not new_rooms_encrypted(portal.bridge):
+        return
+    try:
+        await add_bot_to_room(portal.bridge, room_id, portal.main_intent)
+    except Exception:
+        portal.log.warning("The bot couldn't join %s for encryption", room_id, exc_info=True)
+
+
 # ---- sending ---------------------------------------------------------------------------
 
 
@@ -204,9 +215,10 @@ def prepare_encryption(e2ee: EncryptionManager | None) -> None:
 
 
 async def start_encryption(bridge: WhatsAppBridge) -> None:
-    """Start the manager (logs the bot's device in, starts its /sync), self-sign the device
-    when configured, and make every intent encrypt. Called instead of mautrix's
-    ``init_encryption``, whose self-signing logs the recovery key at INFO."""
+    """Start the manager (logs the bot's device in; /sync, or transactions in appservice
+    mode), self-sign the device when configured, and make every intent encrypt. Called
+    instead of mautrix's ``init_encryption``, whose self-signing logs the recovery key at
+    INFO."""
     e2ee = encryption_manager(bridge)
     if e2ee is None:
         return
@@ -261,11 +273,6 @@ async def save_secret(bridge: WhatsAppBridge, name: str, value: str) -> None:
     )
 
 
-async def load_secret(bridge: WhatsAppBridge, name: str) -> str | None:
-    value = await bridge.db.fetchval("SELECT secret FROM encryption_secret WHERE name=$1", name)
-    return str(value) if value is not None else None
-
-
 # ---- Matrix events ---------------------------------------------------------------------
 
 
@@ -312,18 +319,3 @@ def use_encrypted_files(
         if isinstance(thumbnail, str) and thumbnail in files:
             info["thumbnail_file"] = {**files[thumbnail], "url": thumbnail}
             del info["thumbnail_url"]
-
-
-__all__ = [
-    "add_bot_to_room",
-    "encrypt_all_intents",
-    "encrypt_file",
-    "encrypt_sends",
-    "handle_encryption_event",
-    "initial_state",
-    "load_secret",
-    "new_rooms_encrypted",
-    "portal_is_encrypted",
-    "start_encryption",
-    "use_encrypted_files",
-]

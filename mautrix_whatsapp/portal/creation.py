@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from mautrix.errors import MatrixRequestError
 from mautrix.types import Membership, RoomID, UserID
 
-from ..encryption import add_bot_to_room, initial_state, new_rooms_encrypted
+from ..encryption import initial_state, join_bot_to_new_portal
 from ..puppet import InvalidJID, ghost_id_for_jid
 from ..session import GroupSummary
 
@@ -59,9 +59,7 @@ async def _create_dm_room(portal: Portal, source: User) -> RoomID:
         is_direct=True, invitees=[source.mxid], initial_state=initial_state(portal.bridge)
     )
     await _save_room(portal, room_id)
-    # ---- encryption ---- (the bot's device is the one that gets the room keys)
-    if new_rooms_encrypted(portal.bridge):
-        await add_bot_to_room(portal.bridge, room_id, intent)
+    await join_bot_to_new_portal(portal, room_id)  # ---- encryption ----
     await source.update_direct_chats({intent.mxid: [room_id]})
     return room_id
 

@@ -4,6 +4,7 @@ of rooms on both databases, and the registration appservice-mode encryption need
 
 from __future__ import annotations
 
+import logging
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -11,10 +12,12 @@ from mautrix.appservice.state_store.asyncpg import PgASStateStore
 from mautrix.errors import MNotFound
 from mautrix.types import (
     EncryptionAlgorithm,
+    EventID,
     EventType,
     Membership,
     RoomEncryptionStateEventContent,
     RoomID,
+    StateEvent,
     UserID,
 )
 from mautrix.util.async_db import Database
@@ -24,6 +27,7 @@ from mautrix_whatsapp.encryption import (
     RoomEncryption,
     encrypt_file,
     encrypt_sends,
+    handle_encryption_event,
     initial_state,
     use_encrypted_files,
 )
@@ -190,3 +194,67 @@ def test_registration_opts_into_appservice_encryption(config: Config) -> None:
     assert registration["org.matrix.msc3202"] is True
     assert registration["de.sorunome.msc2409.push_ephemeral"] is True
     assert registration["receive_ephemeral"] is True
+
+
+class _Member:
+    """An intent stand-in for memberships: who invited whom, who joined."""
+
+    def __init__(self, mxid: str, log: list[str], state_store: Any = None) -> None:
+        self.mxid = mxid
+        self.log = log
+        self.state_store = state_store
+
+    async def invite_user(self, room_id: str, user_id: str) -> None:
+        self.log.append(f"{self.mxid} invites {user_id}")
+
+    async def join_room(self, room_id: str) -> None:
+        self.log.append(f"{self.mxid} joins")
+
+
+class _Memberships:
+    def __init__(self) -> None:
+        self.encrypted: list[str] = []
+        self.bot_membership: Membership | None = None
+
+    async def set_encryption_info(self, room_id: str, content: object) -> None:
+        self.encrypted.append(room_id)
+
+    async def get_membership(self, room_id: str, user_id: str) -> Membership | None:
+        return self.bot_membership
+
+
+async def test_encryption_turned_on_in_a_dm_portal_brings_the_bot() -> None:
+    actions: list[str] = []
+    store = _Memberships()
+    bot = _Member("@bot", actions, store)
+    portal = SimpleNamespace(
+        main_intent=_Member("@ghost", actions), log=logging.getLogger("test.portal")
+    )
+
+    async def get_portal(room_id: str) -> object:
+        return portal if room_id == ROOM else None
+
+    bridge = _bridge(_config())
+    bridge.az = SimpleNamespace(intent=bot, state_store=store)
+    bridge.get_portal = get_portal
+    megolm = RoomEncryptionStateEventContent(EncryptionAlgorithm.MEGOLM_V1)
+
+    def event(room_id: RoomID) -> StateEvent:
+        return StateEvent(
+            type=EventType.ROOM_ENCRYPTION,
+            room_id=room_id,
+            event_id=EventID("$enc"),
+            sender=UserID("@alice:example.org"),
+            state_key="",
+            timestamp=0,
+            content=megolm,
+        )
+
+    await handle_encryption_event(bridge, event(ROOM))
+    assert actions == ["@ghost invites @bot", "@bot joins"]
+    # Already a member: nothing to do; a room that isn't a portal is only remembered.
+    store.bot_membership = Membership.JOIN
+    await handle_encryption_event(bridge, event(ROOM))
+    await handle_encryption_event(bridge, event(RoomID("!other:example.org")))
+    assert actions == ["@ghost invites @bot", "@bot joins"]
+    assert store.encrypted == [ROOM, ROOM, "!other:example.org"]
