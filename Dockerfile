@@ -25,7 +25,8 @@ WORKDIR /opt/mautrix-whatsapp
 COPY pyproject.toml README.md example-config.yaml ./
 COPY mautrix_whatsapp ./mautrix_whatsapp
 # Every dependency is a wheel (no compiler needed); the example config ships as package data.
-RUN pip install --no-cache-dir .
+# The e2be extra (python-olm and friends) makes end-to-bridge encryption available.
+RUN pip install --no-cache-dir '.[e2be]'
 
 COPY docker/run.sh /docker-run.sh
 

@@ -321,3 +321,19 @@ class Config(BaseBridgeConfig):
             raise ConfigError("bridge.username_template must contain {userid}")
         if not str(self["bridge.command_prefix"] or "").strip():
             raise ConfigError("bridge.command_prefix must not be empty")
+
+    # ---- encryption ----
+
+    def generate_registration(self) -> None:
+        """mautrix's registration, plus what appservice-mode encryption needs: to-device
+        events (MSC2409, pushed with the ephemeral ones) and device lists and one-time-key
+        counts (MSC3202). Synapse refuses /sync to an appservice's bot, so with Synapse this
+        mode is the one that works."""
+        super().generate_registration()
+        registration = self._registration
+        if registration is None:
+            return
+        if self["bridge.encryption.allow"] and self["bridge.encryption.appservice"]:
+            registration["de.sorunome.msc2409.push_ephemeral"] = True
+            registration["receive_ephemeral"] = True
+            registration["org.matrix.msc3202"] = True

@@ -23,6 +23,7 @@ from mautrix.types import (
 from mautrix.util import markdown
 
 from .commands import WACommandProcessor
+from .encryption import handle_encryption_event, prepare_encryption, start_encryption
 from .portal import dm, malformed
 from .portal.membership import handle_matrix_kick, handle_matrix_state
 from .portal.relation_events import is_relation_event
@@ -51,6 +52,7 @@ class MatrixHandler(BaseMatrixHandler):
         self.user_id_suffix = f"{suffix}:{homeserver}"
         super().__init__(command_processor=WACommandProcessor(bridge), bridge=bridge)
         malformed.install(bridge)
+        prepare_encryption(self.e2ee)  # ---- encryption ----
 
     async def send_welcome_message(self, room_id: RoomID, inviter: BaseUser) -> None:
         """Greet in paragraphs; a two-member room becomes the inviter's management room."""
@@ -215,3 +217,11 @@ class MatrixHandler(BaseMatrixHandler):
         """The new direct room becomes the DM portal (or the ghost points at the one there
         is)."""
         await dm.accept_dm_invite(room_id, cast("User", invited_by), cast("Puppet", puppet))
+
+    # ---- encryption ----
+
+    async def init_encryption(self) -> None:
+        await start_encryption(self.bridge)
+
+    async def handle_encryption(self, evt: StateEvent) -> None:
+        await handle_encryption_event(self.bridge, evt)

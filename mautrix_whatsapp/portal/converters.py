@@ -24,6 +24,7 @@ from mautrix.types import (
     UserID,
 )
 
+from ..encryption import use_encrypted_files
 from ..msgconv import MentionTarget, convert_to_matrix
 from ..msgconv.from_matrix import convert_from_matrix
 from ..msgconv.from_matrix_types import (
@@ -133,7 +134,8 @@ class MsgconvToMatrix:
                 if rows:
                     replies[info.stanzaID] = min(rows, key=lambda r: r.part).mxid
         edits = await whatsapp_edit_targets(portal, message)
-        ctx = _ToMatrixContext(mentions, replies, PortalMedia(portal, media_origin.get()), edits)
+        media = PortalMedia(portal, media_origin.get())
+        ctx = _ToMatrixContext(mentions, replies, media, edits)
         converted = await convert_to_matrix(
             ctx,
             message.message,
@@ -142,6 +144,8 @@ class MsgconvToMatrix:
             is_view_once=message.is_view_once,  # ---- receipts ----: view-once as Go
             disable_view_once=bool(portal.bridge.config["bridge.disable_view_once"]),
         )
+        for part in converted.parts:  # ---- encryption ---- (files uploaded encrypted)
+            use_encrypted_files(part.content, media.encrypted_files)
         return [
             ConvertedPart(TextMessageEventContent.deserialize(part.content))  # type: ignore[arg-type]
             # An edit goes out as msgconv made it: mautrix's content class would add its

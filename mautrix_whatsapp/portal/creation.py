@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from mautrix.types import RoomID
 
+from ..encryption import initial_state, join_bot_to_new_portal
 from ..session import GroupSummary
 from .metadata import group_summary, invite_real_user, sync_group
 
@@ -42,8 +43,11 @@ async def ensure_room(portal: Portal, source: User) -> RoomID | None:
 async def _create_dm_room(portal: Portal, source: User) -> RoomID:
     intent = portal.main_intent
     await intent.ensure_registered()
-    room_id = await intent.create_room(is_direct=True, invitees=[source.mxid])
+    room_id = await intent.create_room(
+        is_direct=True, invitees=[source.mxid], initial_state=initial_state(portal.bridge)
+    )
     await _save_room(portal, room_id)
+    await join_bot_to_new_portal(portal, room_id)  # ---- encryption ----
     await source.update_direct_chats({intent.mxid: [room_id]})
     return room_id
 
@@ -56,7 +60,10 @@ async def _create_group_room(portal: Portal, source: User) -> RoomID:
     portal.row.topic = summary.topic or None
     intent = portal.main_intent
     room_id = await intent.create_room(
-        name=portal.row.name, topic=portal.row.topic, invitees=[source.mxid]
+        name=portal.row.name,
+        topic=portal.row.topic,
+        invitees=[source.mxid],
+        initial_state=initial_state(portal.bridge),
     )
     await _save_room(portal, room_id)
     # Levels are set after creation rather than as an override: the creator's own level is

@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from mautrix.errors import MatrixError
 from mautrix.types import ContentURI
 
+from ..encryption import encrypt_file, portal_is_encrypted
 from ..whatsapp.media.types import MediaType
 from ..whatsapp.media.upload import UploadResult
 from ..whatsapp.proto import wa_e2e_pb2
@@ -151,6 +152,7 @@ class PortalMedia:
         self.portal = portal
         self.origin = origin
         self._upload_limit: tuple[int | None] | None = None
+        self.encrypted_files: dict[str, dict[str, Any]] = {}  # ---- encryption ----
 
     async def upload_limit(self) -> int | None:
         """The homeserver's upload limit, asked once per message (it may change any time)."""
@@ -189,8 +191,20 @@ class PortalMedia:
                 f"most {_mib(limit)})"
             )
         intent = self.portal.bridge.az.intent
+        if await portal_is_encrypted(self.portal):  # ---- encryption ----
+            return await self._upload_encrypted(data)
         url = await intent.upload_media(data, mime_type=mimetype, filename=filename)
         return str(url)
+
+    # ---- encryption ----
+
+    async def _upload_encrypted(self, data: bytes) -> str:
+        """Upload ``data`` encrypted (the room is): the URL, its ``file`` kept for the event."""
+        ciphertext, file = await asyncio.to_thread(encrypt_file, data)
+        intent = self.portal.bridge.az.intent
+        url = str(await intent.upload_media(ciphertext, mime_type="application/octet-stream"))
+        self.encrypted_files[url] = file
+        return url
 
     async def download_from_matrix(
         self, url: str, encrypted_file: Mapping[str, Any] | None

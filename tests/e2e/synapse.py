@@ -198,6 +198,11 @@ def registration_dict(
         "sender_localpart": BOT_LOCALPART,
         "rate_limited": False,
         "receive_ephemeral": True,  # MSC2409: typing and receipts for the bridge
+        # ---- encryption ---- (appservice-mode end-to-bridge encryption: to-device events,
+        # device lists and one-time-key counts in transactions; Synapse has no /sync for the
+        # bot)
+        "de.sorunome.msc2409.push_ephemeral": True,
+        "org.matrix.msc3202": True,
         "namespaces": {
             "users": [
                 {"regex": f"@{GHOST_PREFIX}.*:{domain}", "exclusive": True},
@@ -243,6 +248,11 @@ def homeserver_dict(
         ],
         "database": {"name": "sqlite3", "args": {"database": str(data_dir / "homeserver.db")}},
         "app_service_config_files": [str(registration_path)],
+        # ---- encryption ---- (the MSCs the registration above opts into)
+        "experimental_features": {
+            "msc2409_to_device_messages_enabled": True,
+            "msc3202_transaction_extensions": True,
+        },
         **_RATE_LIMITS,
     }
 

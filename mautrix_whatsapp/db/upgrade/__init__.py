@@ -16,6 +16,7 @@ from . import (
     v06_puppet_names,
     v07_disappearing,
     v08_crash_safety,
+    v09_encryption_secret,
 )
 
 upgrade_table = UpgradeTable()
@@ -27,3 +28,6 @@ upgrade_table.register(v05_messages.upgrade_v5, description=v05_messages.DESCRIP
 upgrade_table.register(v06_puppet_names.upgrade_v6, description=v06_puppet_names.DESCRIPTION)
 upgrade_table.register(v07_disappearing.upgrade_v7, description=v07_disappearing.DESCRIPTION)
 upgrade_table.register(v08_crash_safety.upgrade_v8, description=v08_crash_safety.DESCRIPTION)
+upgrade_table.register(
+    v09_encryption_secret.upgrade_v9, description=v09_encryption_secret.DESCRIPTION
+)
