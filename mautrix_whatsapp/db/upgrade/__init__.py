@@ -23,3 +23,10 @@ upgrade_table.register(v03_lid_map.upgrade_v3, description=v03_lid_map.DESCRIPTI
 upgrade_table.register(v04_app_state.upgrade_v4, description=v04_app_state.DESCRIPTION)
 upgrade_table.register(v05_messages.upgrade_v5, description=v05_messages.DESCRIPTION)
 upgrade_table.register(v06_puppet_names.upgrade_v6, description=v06_puppet_names.DESCRIPTION)
+
+# ---- relay ----
+from . import v13_portal_relay  # noqa: E402  (numbered by its brief; v7-v12 land beside it)
+
+upgrade_table.register(
+    v13_portal_relay.upgrade_v13, index=12, description=v13_portal_relay.DESCRIPTION
+)
