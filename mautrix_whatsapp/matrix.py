@@ -10,9 +10,10 @@ from mautrix.util import markdown
 
 from .commands import WACommandProcessor
 from .portal.relation_events import is_relation_event
+from .portal.relay import handle_relayed_relation, needs_relay
 
 if TYPE_CHECKING:
-    from mautrix.bridge import BaseUser
+    from mautrix.bridge import BasePortal, BaseUser
 
     from .__main__ import WhatsAppBridge
 
@@ -84,6 +85,20 @@ class MatrixHandler(BaseMatrixHandler):
         portal = await self.bridge.get_portal(room_id)
         if user is None or portal is None or not await self.allow_message(user):
             return
-        if not await user.is_logged_in():  # no relay mode (yet): only users act
+        if needs_relay(portal, user):  # ---- relay ----
+            await handle_relayed_relation(portal, user, evt)
             return
         await portal.handle_matrix_relation(user, evt)
+
+    # ---- relay ----
+
+    @staticmethod
+    async def allow_bridging_message(user: BaseUser, portal: BasePortal) -> bool:
+        """Every allowed user's message reaches the portal, which sends it (as them or through
+        the relay) or says why it can't (mautrix would drop it silently)."""
+        return True
+
+    @staticmethod
+    async def allow_command(user: BaseUser) -> bool:
+        """``relay``-level users too, so the command processor can tell them they may not."""
+        return bool(user.is_whitelisted or user.relay_whitelisted)

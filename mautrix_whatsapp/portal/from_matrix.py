@@ -24,6 +24,7 @@ from .convert import ConversionError
 from .edits import check_matrix_edit
 from .jids import user_jid
 from .media import set_media_origin
+from .relay import choose_sender
 
 if TYPE_CHECKING:
     from ..user import User
@@ -40,6 +41,7 @@ async def handle_message(
         return
     set_media_origin(sender)  # ---- media ---- (whose session uploads files)
     try:
+        sender, content = await choose_sender(portal, sender, content)  # ---- relay ----
         await check_matrix_edit(portal, sender, content)
         message = await portal.from_matrix.to_whatsapp(portal, content)
         session = sender.session
