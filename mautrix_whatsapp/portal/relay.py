@@ -36,7 +36,7 @@ from .edits import EDIT_NOT_OWN, replaced_event
 from .jids import user_jid
 from .media import set_media_origin
 from .redactions import handle_matrix_redaction
-from .relations import event_content, refuse
+from .relations import event_content, refuse, sender_session
 
 if TYPE_CHECKING:
     from mautrix.types import Event
@@ -229,22 +229,29 @@ async def handle_relayed_relation(portal: Portal, sender: User, evt: Event) -> N
 
 
 async def _relayed_relation(portal: Portal, sender: User, evt: Event) -> None:
+    if portal.mxid is None or evt.event_id is None:
+        return
+    if isinstance(evt, ReactionEvent):
+        what, event_type = "reaction", EventType.REACTION
+    elif isinstance(evt, RedactionEvent):
+        what, event_type = "redaction", EventType.ROOM_REDACTION
+    else:
+        what, event_type = "poll", evt.type
     try:
         relay = await _connected_relay(portal)
-    except SendFailed:
-        relay = None
-    if relay is None or portal.mxid is None:
+        if relay is None:
+            sender_session(portal, sender)  # raises why they can't act themselves
+            return
+    except SendFailed as e:
+        await refuse(portal, sender, evt.event_id, event_type, what, e)
         return
     if not isinstance(evt, RedactionEvent):
-        kind = "reaction" if isinstance(evt, ReactionEvent) else "poll"
-        portal.log.debug("Ignoring a %s from relayed user %s", kind, sender.mxid)
+        portal.log.debug("Ignoring a %s from relayed user %s", what, sender.mxid)
         return
     redacts = evt.redacts or event_content(evt).get("redacts")
     if not isinstance(redacts, str) or not redacts:
         return
     if await _original_sender(portal, redacts) != sender.mxid:
-        await refuse(
-            portal, sender, evt.event_id, EventType.ROOM_REDACTION, "redaction", REDACT_NOT_OWN
-        )
+        await refuse(portal, sender, evt.event_id, event_type, what, REDACT_NOT_OWN)
         return
     await handle_matrix_redaction(portal, relay, evt.event_id, redacts)
