@@ -27,10 +27,11 @@ from .encryption import handle_encryption_event, prepare_encryption, start_encry
 from .portal import dm, malformed
 from .portal.membership import handle_matrix_kick, handle_matrix_state
 from .portal.relation_events import is_relation_event
+from .portal.relay import handle_relayed_relation, needs_relay
 from .portal.typing import MatrixTyping
 
 if TYPE_CHECKING:
-    from mautrix.bridge import BasePuppet, BaseUser
+    from mautrix.bridge import BasePortal, BasePuppet, BaseUser
 
     from .__main__ import WhatsAppBridge
     from .portal import Portal
@@ -107,7 +108,8 @@ class MatrixHandler(BaseMatrixHandler):
         portal = await self.bridge.get_portal(room_id)
         if user is None or portal is None or not await self.allow_message(user):
             return
-        if not await user.is_logged_in():  # no relay mode (yet): only users act
+        if needs_relay(portal, user):  # ---- relay ----
+            await handle_relayed_relation(portal, user, evt)
             return
         await portal.handle_matrix_relation(user, evt)
 
@@ -225,3 +227,16 @@ class MatrixHandler(BaseMatrixHandler):
 
     async def handle_encryption(self, evt: StateEvent) -> None:
         await handle_encryption_event(self.bridge, evt)
+
+    # ---- relay ----
+
+    @staticmethod
+    async def allow_bridging_message(user: BaseUser, portal: BasePortal) -> bool:
+        """Every allowed user's message reaches the portal, which sends it (as them or through
+        the relay) or says why it can't (mautrix would drop it silently)."""
+        return True
+
+    @staticmethod
+    async def allow_command(user: BaseUser) -> bool:
+        """``relay``-level users too, so the command processor can tell them they may not."""
+        return bool(user.is_whitelisted or user.relay_whitelisted)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
+from mautrix.bridge.commands import CommandEvent as BaseCommandEvent
 from mautrix.bridge.commands import CommandProcessor
 from mautrix.types import EventID, MessageEventContent, RoomID
 
 from . import auth, conn, groups  # noqa: F401  (registration by import)
 from . import portal as _portal_commands  # noqa: F401  (---- dms ----: registration)
+from . import relay as relay_commands
 from .typehint import CommandEvent
 
 if TYPE_CHECKING:
@@ -50,6 +53,15 @@ class WACommandProcessor(CommandProcessor):
             is_management,
             has_bridge_bot,
         )
+
+    # ---- relay ----
+
+    @staticmethod
+    def _run_handler(
+        handler: Callable[[BaseCommandEvent], Awaitable[Any]], evt: BaseCommandEvent
+    ) -> Awaitable[Any]:
+        """``relay``-level users reach the processor (to be told why not), never a command."""
+        return relay_commands.run_unless_relay_only(handler, evt)
 
 
 __all__ = ["CommandEvent", "WACommandProcessor"]

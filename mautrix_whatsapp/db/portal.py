@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from mautrix.types import ContentURI, RoomID
+from mautrix.types import ContentURI, RoomID, UserID
 from mautrix.util.async_db import Database
 
 
@@ -61,3 +61,20 @@ class PortalTable:
 
     async def delete(self, jid: str, receiver: str = "") -> None:
         await self.db.execute("DELETE FROM portal WHERE jid=$1 AND receiver=$2", jid, receiver)
+
+    # ---- relay ----
+
+    async def get_relay(self, jid: str, receiver: str = "") -> UserID | None:
+        """The Matrix user relaying this portal (``set-relay``), if any."""
+        value = await self.db.fetchval(
+            "SELECT relay_user_id FROM portal WHERE jid=$1 AND receiver=$2", jid, receiver
+        )
+        return UserID(value) if value else None
+
+    async def set_relay(self, jid: str, receiver: str, user_id: UserID | None) -> None:
+        await self.db.execute(
+            "UPDATE portal SET relay_user_id=$3 WHERE jid=$1 AND receiver=$2",
+            jid,
+            receiver,
+            user_id,
+        )

@@ -23,6 +23,7 @@ from .disappearing import add_expiration, after_matrix_message
 from .edits import check_matrix_edit
 from .jids import user_jid
 from .media import set_media_origin
+from .relay import choose_sender
 from .status import NotLoggedIn, report_failure, report_success, unknown_reply_notice
 from .status_broadcast import check_send as check_status_send
 
@@ -41,6 +42,7 @@ async def handle_message(
         return
     set_media_origin(sender)  # ---- media ---- (whose session uploads files)
     try:
+        sender, content = await choose_sender(portal, sender, content)  # ---- relay ----
         await check_matrix_edit(portal, sender, content)
         check_status_send(portal)  # ---- receipts ----
         message = await portal.from_matrix.to_whatsapp(portal, content)

@@ -78,8 +78,6 @@ class Portal:
     def is_group(self) -> bool:
         return self.row.receiver == ""
 
-    has_relay = False
-
     async def save(self) -> None:
         await self.bridge.tables.portals.upsert(self.row)
 

@@ -17,6 +17,7 @@ from . import (
     v07_disappearing,
     v08_crash_safety,
     v09_encryption_secret,
+    v10_portal_relay,
 )
 
 upgrade_table = UpgradeTable()
@@ -31,3 +32,4 @@ upgrade_table.register(v08_crash_safety.upgrade_v8, description=v08_crash_safety
 upgrade_table.register(
     v09_encryption_secret.upgrade_v9, description=v09_encryption_secret.DESCRIPTION
 )
+upgrade_table.register(v10_portal_relay.upgrade_v10, description=v10_portal_relay.DESCRIPTION)
