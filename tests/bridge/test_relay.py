@@ -69,6 +69,13 @@ class FakeIntent:
         self.notices.append(content.body)
         return EventID(f"$notice{len(self.notices)}")
 
+    async def send_message_event(self, room_id: RoomID, event_type: Any, content: Any) -> EventID:
+        """Error notices (replies to the failed message) and status events."""
+        body = content.get("body") if isinstance(content, dict) else getattr(content, "body", None)
+        if body is not None:
+            self.notices.append(body)
+        return EventID(f"$event{len(self.notices)}")
+
     async def get_event(self, room_id: RoomID, event_id: EventID) -> Any:
         raw = {"type": "m.room.message", "content": {}, "room_id": room_id}
         raw |= {"event_id": event_id, "sender": self.senders[event_id]}
