@@ -24,6 +24,7 @@ from mautrix.util import markdown
 
 from .commands import WACommandProcessor
 from .encryption import handle_encryption_event, prepare_encryption, start_encryption
+from .homeserver_ping import retrying_ping
 from .portal import dm, malformed
 from .portal.membership import handle_matrix_kick, handle_matrix_state
 from .portal.relation_events import is_relation_event
@@ -54,6 +55,18 @@ class MatrixHandler(BaseMatrixHandler):
         super().__init__(command_processor=WACommandProcessor(bridge), bridge=bridge)
         malformed.install(bridge)
         prepare_encryption(self.e2ee)  # ---- encryption ----
+
+    async def wait_for_connection(self) -> None:
+        """mautrix's start-up checks, with the homeserver -> bridge ping retried on a
+        homeserver's transient gateway error (see :mod:`.homeserver_ping`)."""
+        ping = self.az.ping_self
+        self.az.ping_self = retrying_ping(  # type: ignore[method-assign,assignment]
+            ping, self.az.intent.api.get_txn_id, self.log
+        )
+        try:
+            await super().wait_for_connection()
+        finally:
+            self.az.ping_self = ping  # type: ignore[method-assign]
 
     async def send_welcome_message(self, room_id: RoomID, inviter: BaseUser) -> None:
         """Greet in paragraphs; a two-member room becomes the inviter's management room."""
