@@ -15,6 +15,7 @@ from . import (
     v05_messages,
     v06_puppet_names,
     v09_disappearing,
+    v12_double_puppet,
 )
 
 upgrade_table = UpgradeTable()
@@ -27,4 +28,8 @@ upgrade_table.register(v06_puppet_names.upgrade_v6, description=v06_puppet_names
 # ---- receipts ----: v9 (v7 and v8 belong to other pieces; until they are merged, no-ops)
 upgrade_table.register(
     v09_disappearing.upgrade_v9, index=8, description=v09_disappearing.DESCRIPTION
+)
+# ---- double puppet ----: v12
+upgrade_table.register(
+    v12_double_puppet.upgrade_v12, index=11, description=v12_double_puppet.DESCRIPTION
 )
