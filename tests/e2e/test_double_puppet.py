@@ -17,7 +17,7 @@ from tests.e2e.bridge import BridgeProcess
 from tests.e2e.conftest import MakeUser
 from tests.e2e.dm_world import ALICE, TIMEOUT, DMWorld, dm_world, text_event
 from tests.e2e.helpers import command, sim_admin
-from tests.e2e.matrix_client import MatrixTestUser
+from tests.e2e.matrix_client import MatrixRequestError, MatrixTestUser
 from tests.e2e.synapse import SynapseInfo
 from tests.simulator_fixture import SimulatorInfo, simulator_tls  # noqa: F401
 
@@ -148,6 +148,15 @@ async def test_automatic_double_puppet(
     ]
     assert len(edits) == 1, edits
 
+    # A group's room is joined by the user's account too, and the phone speaks there as them.
+    group = await alice.group_create("Double trouble", [ours])
+    group_room = await _joined_portal(user, {management, room})
+    await sim_admin(
+        simulator, "POST", f"/accounts/{phone}/send", json={"to": group["id"], "text": "hi all"}
+    )
+    in_group = await user.wait_for_event(group_room, text_event("hi all"), TIMEOUT)
+    assert in_group["sender"] == user.user_id
+
     # ping-matrix tells which kind of double puppet it is.
     await command(
         user,
@@ -164,7 +173,7 @@ async def _wait_fully_read(user: MatrixTestUser, room: str, event_id: str) -> No
     while True:
         try:
             marker = await user.request("GET", path)
-        except Exception:  # M_NOT_FOUND until the first marker
+        except MatrixRequestError:  # M_NOT_FOUND until the first marker
             marker = {}
         if marker.get("event_id") == event_id:
             return
