@@ -193,8 +193,11 @@ class DoublePuppets:
 
 
 async def intent_for(bridge: WhatsAppBridge, user: User) -> IntentAPI | None:
-    """The intent that speaks as ``user`` themself, if they are double puppeted."""
-    puppet = await bridge.double_puppets.get(user.mxid)
+    """The intent that speaks as ``user`` themself, if they are double puppeted.
+
+    A bridge without the registry (the portal unit tests' stand-in bridges) has none."""
+    puppets: DoublePuppets | None = getattr(bridge, "double_puppets", None)
+    puppet = await puppets.get(user.mxid) if puppets is not None else None
     return puppet.intent if puppet is not None else None
 
 
@@ -228,7 +231,7 @@ def mark_edit(intent: IntentAPI, content: Any) -> None:
     mautrix reads a received edit as its ``m.new_content`` alone, so the marker the intent adds
     at the top would be lost and the edit would go back to WhatsApp.
     """
-    if not (intent.api.is_real_user and intent.api.bridge_name):
+    if not (isinstance(intent, IntentAPI) and intent.api.is_real_user and intent.api.bridge_name):
         return
     new_content = content.get("m.new_content") if hasattr(content, "get") else None
     if isinstance(new_content, dict):

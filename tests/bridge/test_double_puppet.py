@@ -3,14 +3,18 @@ the config section surviving an update, and the edit marker that keeps edits fro
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, cast
 
-from mautrix.appservice import IntentAPI
+from mautrix.appservice import AppServiceAPI, IntentAPI
+from mautrix.appservice.state_store import ASStateStore
+from mautrix.client.state_store import MemoryStateStore
 from mautrix.types import UserID
 from mautrix.util.async_db import Database
+from mautrix.util.logging import TraceLogger
 from ruamel.yaml import YAML
+from yarl import URL
 
 from mautrix_whatsapp.config import Config
 from mautrix_whatsapp.db.double_puppet import DoublePuppetRow, DoublePuppetTable
@@ -56,11 +60,21 @@ def test_the_double_puppet_section_survives_an_update(tmp_path: Path) -> None:
 
 
 def _intent(real_user: bool) -> IntentAPI:
-    api = SimpleNamespace(is_real_user=real_user, bridge_name="mautrix-whatsapp")
-    return cast(IntentAPI, SimpleNamespace(api=api))
+    """A real IntentAPI, as the bridge makes for a ghost or (``real_user``) a double puppet."""
+    api = AppServiceAPI(
+        base_url=URL("http://hs.invalid"),
+        bot_mxid=UserID("@bot:example.org"),
+        token="as_token",
+        log=cast(TraceLogger, logging.getLogger("test")),
+        state_store=cast(ASStateStore, MemoryStateStore()),  # sends nothing: no state needed
+        bridge_name="mautrix-whatsapp",
+    )
+    mxid = ALICE if real_user else UserID("@whatsapp_1:example.org")
+    intent: IntentAPI = api.intent(mxid, "syt_token") if real_user else api.intent(mxid)
+    return intent
 
 
-def test_edits_by_a_double_puppet_carry_the_marker_inside() -> None:
+async def test_edits_by_a_double_puppet_carry_the_marker_inside() -> None:
     """mautrix reads a received edit as its m.new_content: the marker must be there too."""
     edit: dict[str, Any] = {
         "msgtype": "m.text",
