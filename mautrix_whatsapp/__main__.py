@@ -16,6 +16,7 @@ from mautrix.util.config import ConfigValueError
 
 from .config import Config, ConfigError, parse_duration
 from .db import BridgeDB, PuppetRow, UserRow, upgrade_table
+from .double_puppet import DoublePuppet, DoublePuppets
 from .matrix import MatrixHandler
 from .metrics import MetricsServer, install_matrix_request_timing
 from .portal import Portal, PortalRegistry
@@ -314,8 +315,10 @@ class WhatsAppBridge(Bridge):
         await self.tables.puppets.delete(lid_row.jid)
         self.log.debug("Folded the ghost of %s into %s", lid_row.jid, pn_jid)
 
-    async def get_double_puppet(self, user_id: UserID) -> Puppet | None:  # type: ignore[override]
-        return None  # double puppeting comes later
+    async def get_double_puppet(  # type: ignore[override]
+        self, user_id: UserID
+    ) -> DoublePuppet | None:
+        return await self.double_puppets.get(user_id)  # ---- double puppet ----
 
     async def count_logged_in_users(self) -> int:
         return await self.tables.users.count_logged_in()
@@ -335,6 +338,13 @@ class WhatsAppBridge(Bridge):
         from .portal.pending import resubmit_all
 
         await resubmit_all(self)
+
+    # ---- double puppet ----
+
+    @functools.cached_property
+    def double_puppets(self) -> DoublePuppets:
+        """Users' own Matrix accounts, for what they do on WhatsApp outside the bridge."""
+        return DoublePuppets(self)
 
 
 def main() -> None:

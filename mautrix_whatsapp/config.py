@@ -183,6 +183,10 @@ class Config(BaseBridgeConfig):
         if secret is None or secret == "generate":
             secret = self._new_token()
         helper.base["provisioning.shared_secret"] = secret
+        # ---- double puppet ----
+        helper.copy("double_puppet.allow_discovery")
+        helper.copy_dict("double_puppet.servers")
+        helper.copy_dict("double_puppet.secrets")
 
     def get_permissions(self, mxid: UserID) -> Permissions:
         """The most specific permission entry wins: user ID, then domain, then ``*``."""

@@ -10,6 +10,7 @@ from mautrix.bridge.commands import CommandProcessor
 from mautrix.types import EventID, MessageEventContent, RoomID
 
 from . import auth, conn, groups  # noqa: F401  (registration by import)
+from . import matrix_auth as _matrix_auth_commands  # noqa: F401  (---- double puppet ----)
 from . import portal as _portal_commands  # noqa: F401  (---- dms ----: registration)
 from . import relay as relay_commands
 from .typehint import CommandEvent

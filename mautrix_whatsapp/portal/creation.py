@@ -1,7 +1,8 @@
 """Creating a portal's Matrix room, the first time something happens in the chat.
 
 DM rooms are made by the contact's ghost, ``is_direct``, with the user invited (and added to
-their ``m.direct`` where the bridge can write it: with double puppeting). Group rooms are made
+their ``m.direct`` where the bridge can write it: with double puppeting, whose account also
+accepts the invite, in group rooms too). Group rooms are made
 by the bridge bot with the group's name and topic, then brought up to date with the group
 (members, avatar, admins' power) by :mod:`.metadata`.
 """
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from mautrix.types import RoomID
 
+from .. import double_puppet
 from ..encryption import initial_state, join_bot_to_new_portal
 from ..session import GroupSummary
 from .metadata import group_summary, invite_real_user, sync_group
@@ -27,6 +29,7 @@ async def ensure_room(portal: Portal, source: User) -> RoomID | None:
     if portal.mxid is not None:
         if portal.is_group:
             await invite_real_user(portal, portal.mxid, source.mxid)
+            await double_puppet.join_room(portal.bridge, source, portal.mxid, portal.main_intent)
         return portal.mxid
     async with portal.create_lock:
         if portal.mxid is not None:
@@ -48,6 +51,7 @@ async def _create_dm_room(portal: Portal, source: User) -> RoomID:
     )
     await _save_room(portal, room_id)
     await join_bot_to_new_portal(portal, room_id)  # ---- encryption ----
+    await double_puppet.join_room(portal.bridge, source, room_id, intent)  # ---- double puppet
     await source.update_direct_chats({intent.mxid: [room_id]})
     return room_id
 
@@ -66,6 +70,7 @@ async def _create_group_room(portal: Portal, source: User) -> RoomID:
         initial_state=initial_state(portal.bridge),
     )
     await _save_room(portal, room_id)
+    await double_puppet.join_room(portal.bridge, source, room_id, intent)  # ---- double puppet
     # Levels are set after creation rather than as an override: the creator's own level is
     # the room version's business (v12 rooms refuse it in the content, older ones need it).
     await sync_group(portal, source, summary)

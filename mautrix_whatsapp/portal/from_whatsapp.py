@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from mautrix.appservice import IntentAPI
 from mautrix.types import MessageType, TextMessageEventContent
 
+from .. import double_puppet
 from ..db import MessageRow
 from ..msgconv import convert_revoke
 from ..whatsapp.message_builders import unwrap
@@ -59,6 +60,7 @@ async def handle_message(portal: Portal, source: User, message: MessageReceived)
     await intent.ensure_joined(room_id, bot=portal.main_intent)
     timestamp = int(message.timestamp * 1000)
     for index, part in enumerate(parts):
+        double_puppet.mark_edit(intent, part.content)  # ---- double puppet ----
         event_id = await intent.send_message_event(
             room_id,
             part.event_type,
@@ -81,8 +83,13 @@ async def handle_message(portal: Portal, source: User, message: MessageReceived)
 
 
 async def _sender_intent(portal: Portal, source: User, message: MessageReceived) -> IntentAPI:
-    """The ghost that says it: the user's own ghost for what they sent from the phone (until
-    double puppeting), else the sender's; the portal's main intent as the last resort."""
+    """Who says it: the user's own Matrix account for what they sent from the phone when they
+    are double puppeted, else their own ghost; the sender's ghost for everyone else's; the
+    portal's main intent as the last resort."""
+    if message.is_from_me:  # ---- double puppet ----: the user's own account
+        own = await double_puppet.intent_for(portal.bridge, source)
+        if own is not None:
+            return own
     jid = source.wa_jid if message.is_from_me and source.wa_jid else message.sender
     puppet = await portal.bridge.get_puppet_by_jid(jid)
     return puppet.intent if puppet is not None else portal.main_intent

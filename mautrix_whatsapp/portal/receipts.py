@@ -2,8 +2,8 @@
 
 WhatsApp → Matrix: a contact's ``read`` receipt becomes their ghost's read receipt on the
 newest bridged event among the messages it names. The user's own reads on the phone or another
-companion are stored (``user_portal_read``); with double puppeting they will become the
-user's own Matrix read receipt (:func:`_mark_read_as_user` is that hook).
+companion are stored (``user_portal_read``); with double puppeting they become the user's own
+Matrix read receipt (:func:`_mark_read_as_user`).
 
 Matrix → WhatsApp: the user's read receipt on a bridged event marks every message other people
 sent since the user's previous read, up to that event, as read on WhatsApp (one receipt per
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from mautrix.types import EventID, EventType
 
+from .. import double_puppet
 from ..db import MessageRow
 from ..msgconv import convert_call_start
 from ..session import SendFailed
@@ -76,9 +77,13 @@ async def handle_whatsapp_receipt(portal: Portal, source: User, receipt: Receipt
 
 
 async def _mark_read_as_user(portal: Portal, source: User, target: MessageRow) -> None:
-    """The user read ``target`` on WhatsApp: their own Matrix read receipt, once double
-    puppeting exists (until then the read is only stored)."""
+    """The user read ``target`` on WhatsApp: their own Matrix read receipt when they are double
+    puppeted (else the read is only stored). The receipt comes back from Matrix, and is then
+    no news: the stored read is already that far."""
     portal.log.debug("%s read up to %s on WhatsApp", source.mxid, target.mxid)
+    # ---- double puppet ----
+    if portal.mxid is not None:
+        await double_puppet.mark_read(portal.bridge, source, portal.mxid, target.mxid)
 
 
 async def handle_matrix_receipt(portal: Portal, user: User, event_id: EventID) -> None:

@@ -87,6 +87,8 @@ class SynapseInfo:
     data_dir: Path
     pid: int
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
+    double_puppet_as_token: str = field(default="", repr=False)
+    """The as_token of the second appservice, for ``double_puppet.secrets`` (``as_token:``)."""
 
     @property
     def bridge_url(self) -> str:
@@ -214,6 +216,24 @@ def registration_dict(
     }
 
 
+def double_puppet_registration_dict(
+    *, as_token: str, hs_token: str, server_name: str = SERVER_NAME
+) -> dict[str, Any]:
+    """A second appservice for automatic double puppeting (the ``as_token:`` method): no URL
+    (nothing is pushed to it), and a non-exclusive namespace over every user of the server,
+    so its token may act as any of them with ``?user_id=``."""
+    domain = server_name.replace(".", "\\.")
+    return {
+        "id": "doublepuppet",
+        "url": None,
+        "as_token": as_token,
+        "hs_token": hs_token,
+        "sender_localpart": "doublepuppet_" + hs_token[-8:],
+        "rate_limited": False,
+        "namespaces": {"users": [{"regex": f"@.*:{domain}", "exclusive": False}]},
+    }
+
+
 def homeserver_dict(
     data_dir: Path, *, port: int, shared_secret: str, registration_path: Path
 ) -> dict[str, Any]:
@@ -334,6 +354,16 @@ def run_synapse(
     config = homeserver_dict(
         data_dir, port=port, shared_secret=shared_secret, registration_path=registration_path
     )
+    # The second appservice, for double puppeting tests (see double_puppet_registration_dict).
+    double_puppet_as_token = "dp_as_token_test_" + os.urandom(16).hex()
+    double_puppet_path = data_dir / "double-puppet-registration.yaml"
+    _write_json_yaml(
+        double_puppet_path,
+        double_puppet_registration_dict(
+            as_token=double_puppet_as_token, hs_token="dp_hs_token_" + os.urandom(16).hex()
+        ),
+    )
+    config["app_service_config_files"].append(str(double_puppet_path))
     config.update(extra_config or {})
     _write_json_yaml(config_path, config)
     base_url = f"http://127.0.0.1:{port}"
@@ -367,6 +397,7 @@ def run_synapse(
             data_dir=data_dir,
             pid=process.pid,
             process=process,
+            double_puppet_as_token=double_puppet_as_token,
         )
     finally:
         stop_process(process, STOP_TIMEOUT)

@@ -18,6 +18,7 @@ from . import (
     v08_crash_safety,
     v09_encryption_secret,
     v10_portal_relay,
+    v11_double_puppet,
 )
 
 upgrade_table = UpgradeTable()
@@ -33,3 +34,4 @@ upgrade_table.register(
     v09_encryption_secret.upgrade_v9, description=v09_encryption_secret.DESCRIPTION
 )
 upgrade_table.register(v10_portal_relay.upgrade_v10, description=v10_portal_relay.DESCRIPTION)
+upgrade_table.register(v11_double_puppet.upgrade_v11, description=v11_double_puppet.DESCRIPTION)
