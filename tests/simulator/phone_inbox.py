@@ -68,7 +68,7 @@ async def receive(state: ServerState, account: Account, node: Node) -> None:
     person = get_people(state).of(account)
     attrs = node.attrs
     from_jid = node.attr_jid("from")
-    group = from_jid if from_jid.server == "g.us" else None
+    group = from_jid if from_jid.server in ("g.us", "broadcast") else None  # statuses too
     author = node.attr_jid("participant") if group is not None else from_jid
     sender = address_of(world, author)
     sender_account = account_of(world, author)

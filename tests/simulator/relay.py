@@ -5,9 +5,10 @@
   author of the message: every device of ``to`` (a group's ``participant``), or only the device
   named when ``to`` is a device JID (retry receipts). ``from`` is who sent the receipt (its
   device JID for a companion, its user JID for a phone); group receipts come ``from`` the group
-  with the reader as ``participant``. The reader's other devices see ``read``/``played``
-  receipts as ``read-self``/``played-self`` with ``recipient`` = the chat. A ``server-error``
-  receipt (a media-retry request to one's own account) goes to the phone alone.
+  with the reader as ``participant``, a status's ``from`` status@broadcast. The reader's other
+  devices see ``read``/``played`` receipts as ``read-self``/``played-self`` with ``recipient``
+  = the chat. A ``server-error`` receipt (a media-retry request to one's own account) goes to
+  the phone alone.
 - ``<chatstate to><composing/>…`` goes to the devices of ``to`` (or of the group's members)
   ``from`` the typer (``from`` = group, ``participant`` = typer, in groups).
 - ``<presence type="available|unavailable" name>`` sets the account's presence (and push name);
@@ -32,6 +33,7 @@ from .login import deliver
 from .people import account_of
 from .phone import get_world
 from .routing import (
+    BROADCAST_SERVER,
     GROUP_SERVER,
     LID_SERVER,
     PN_SERVER,
@@ -71,7 +73,7 @@ def route_receipt(state: ServerState, sender: Sender, node: Node, t: int) -> Non
     base: dict[str, str | JID] = {"id": node.attr_str("id"), "t": str(t)}
     if receipt_type:
         base["type"] = receipt_type
-    if to.server == GROUP_SERVER:
+    if to.server in (GROUP_SERVER, BROADCAST_SERVER):  # a status's receipt goes to its author
         if participant is None:
             raise_shape(node, "a group receipt needs a participant")
         target_jid = participant
@@ -103,7 +105,7 @@ def route_receipt(state: ServerState, sender: Sender, node: Node, t: int) -> Non
     self_type = SELF_TYPES.get(receipt_type)
     if self_type is not None and target is not sender.account:
         own = {**base, "type": self_type, "from": sender.user_jid(lid), "recipient": chat}
-        if to.server == GROUP_SERVER and participant is not None:
+        if to.server in (GROUP_SERVER, BROADCAST_SERVER) and participant is not None:
             own["participant"] = participant
         for device in devices_of(sender.account):
             if device != sender.device:

@@ -10,6 +10,7 @@
 - Group messages (``to=…@g.us``): every device of every member but the sender's gets the
   ``skmsg`` (after its own ``<to>`` enc, if any) with ``from=group``, ``participant``,
   ``addressing_mode`` and the alternate participant JID.
+- Status broadcasts (``to=status@broadcast``): the devices the stanza lists (:mod:`.broadcast`).
 - Devices that are offline get the stanza queued, in order (:func:`.login.deliver`).
 
 Receipts, chat states and presence are in :mod:`.relay`.
@@ -38,6 +39,7 @@ log = logging.getLogger("simulator.routing")
 PN_SERVER = "s.whatsapp.net"
 LID_SERVER = "lid"
 GROUP_SERVER = "g.us"
+BROADCAST_SERVER = "broadcast"
 
 DROPPED_ATTRS = frozenset(
     {"to", "device_fanout", "phash", "addressing_mode", "push_priority", "participant"}
@@ -131,6 +133,10 @@ def route_message(state: ServerState, sender: Sender, node: Node, t: int) -> str
         return _route_peer(state, sender, node, t)
     if to.server == GROUP_SERVER:
         return _route_group(state, sender, node, to, t)
+    if to.server == BROADCAST_SERVER:  # ---- status broadcast ----
+        from .broadcast import route_broadcast  # it builds on this module: imported late
+
+        return route_broadcast(state, sender, node, to, t)
     if to.server not in (PN_SERVER, LID_SERVER):
         return "400"
     world = get_world(state)
