@@ -161,6 +161,8 @@ _COPIED_KEYS = (
     # ---- dms ----
     "bridge.message_status_events",
     "bridge.message_error_notices",
+    # ---- backfill ----
+    "bridge.history_sync.max_age_days",
 )
 
 
@@ -321,3 +323,18 @@ class Config(BaseBridgeConfig):
             raise ConfigError("bridge.username_template must contain {userid}")
         if not str(self["bridge.command_prefix"] or "").strip():
             raise ConfigError("bridge.command_prefix must not be empty")
+
+    # ---- backfill ----
+
+    @property
+    def history_max_age_days(self) -> int:
+        """``bridge.history_sync.max_age_days``: no portal at login for chats silent longer
+        (0: no limit)."""
+        value = self["bridge.history_sync.max_age_days"]
+        try:
+            days = int(value or 0)
+        except (TypeError, ValueError):
+            raise ConfigError("bridge.history_sync.max_age_days must be a number") from None
+        if days < 0:
+            raise ConfigError("bridge.history_sync.max_age_days must not be negative")
+        return days

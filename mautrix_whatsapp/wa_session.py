@@ -27,6 +27,7 @@ from .db.whatsapp_store import (
     SQLSignalStore,
     delete_signal_state,
 )
+from .wa_history import translate_history_event  # ---- backfill ----
 from .wa_media import download_message_media, upload_media_data
 from .whatsapp import call, group, presence, profile
 from .whatsapp import events as ev
@@ -374,6 +375,11 @@ class ClientSession:
         contact = translate_contact_event(event)
         if contact is not None:
             await self.sink(contact)
+        # ---- backfill ----
+        if self.client is not None:
+            history = await translate_history_event(self.client, event)
+            if history is not None:
+                await self.sink(history)
 
     # ---- connection --------------------------------------------------------------------
 

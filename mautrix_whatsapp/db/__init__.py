@@ -5,6 +5,7 @@ from __future__ import annotations
 from mautrix.util.async_db import Database
 
 from .disappearing import DisappearingTable
+from .history import HistoryTable
 from .message import MessageRow, MessageTable
 from .portal import PortalRow, PortalTable
 from .puppet import PuppetRow, PuppetTable
@@ -24,6 +25,7 @@ class BridgeDB:
         self.messages = MessageTable(db)
         self.reactions = ReactionTable(db)
         self.disappearing = DisappearingTable(db)  # ---- receipts ----: also timers, reads
+        self.history = HistoryTable(db)  # ---- backfill ----
 
 
 __all__ = [

@@ -15,6 +15,7 @@ from . import (
     v05_messages,
     v06_puppet_names,
     v09_disappearing,
+    v15_history,
 )
 
 upgrade_table = UpgradeTable()
@@ -28,3 +29,5 @@ upgrade_table.register(v06_puppet_names.upgrade_v6, description=v06_puppet_names
 upgrade_table.register(
     v09_disappearing.upgrade_v9, index=8, description=v09_disappearing.DESCRIPTION
 )
+# ---- backfill ----: v15 (v10-v14 belong to other pieces)
+upgrade_table.register(v15_history.upgrade_v15, index=14, description=v15_history.DESCRIPTION)
