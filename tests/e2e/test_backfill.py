@@ -4,6 +4,8 @@ admin API). Contacts are simulator accounts acting through the admin API: no Bai
 
 from __future__ import annotations
 
+import base64
+import signal
 import time
 from typing import Any
 from urllib.parse import quote
@@ -15,7 +17,8 @@ from tests.e2e.conftest import MakeUser
 from tests.e2e.helpers import bot_notice, qr_login, sim_admin, user_with_management_room, wait_ping
 from tests.e2e.matrix_client import Event, MatrixTestUser
 from tests.e2e.synapse import SynapseInfo
-from tests.simulator_fixture import SimulatorInfo
+from tests.simulator_fixture import SimulatorInfo, simulator_tls  # noqa: F401
+from tests.whatsapp import media_samples
 
 TIMEOUT = 60.0
 PER_CHAT = 12
@@ -56,12 +59,9 @@ def _contact_of(index: int) -> str:
 
 
 @pytest.fixture
-def bridge_overrides() -> dict[str, Any]:
-    return {
-        "bridge.history_sync.max_initial_conversations": 5,
-        "bridge.history_sync.message_count": 10,
-        "bridge.history_sync.dispatch_wait": "2s",
-    }
+def simulator(simulator_tls: SimulatorInfo) -> SimulatorInfo:  # noqa: F811
+    """TLS, as media downloads need."""
+    return simulator_tls
 
 
 async def _room_events(user: MatrixTestUser, room: str) -> list[Event]:
@@ -102,6 +102,16 @@ async def _join_new_rooms(user: MatrixTestUser, known: set[str]) -> list[str]:
     return rooms
 
 
+@pytest.mark.parametrize(
+    "bridge_overrides",
+    [
+        {
+            "bridge.history_sync.max_initial_conversations": 5,
+            "bridge.history_sync.message_count": 10,
+            "bridge.history_sync.dispatch_wait": "2s",
+        }
+    ],
+)
 async def test_history_becomes_portals_with_their_last_messages(
     bridge: BridgeProcess,
     synapse: SynapseInfo,
@@ -208,3 +218,95 @@ async def test_history_becomes_portals_with_their_last_messages(
     expected = [m["text"] for m in chats[5]["messages"][-10:]]
     assert bodies[:-1][:8] == expected[:8] and bodies[-1] == "live 5", bodies
     assert len(bodies) == 11
+
+
+DEFAULT_CHATS = 10
+DEFAULT_PER_CHAT = 30
+
+
+def _default_chat(index: int, now: int, photo: bytes) -> dict[str, Any]:
+    """Chat ``index`` of the default-config account: 30 messages each (split by the phone
+    between its first and its recent chunk), groups at 3 and 7, chats 6 to 9 two months old,
+    a photo from the contact in chat 0."""
+    base = now - 3600 * (index + 1) - (60 * 86400 if index >= 6 else 0)
+    contact = f"155500032{index:02d}"
+    if index in (3, 7):
+        other = f"155500033{index:02d}"
+        spec: dict[str, Any] = {
+            "group": {"subject": f"Group {index}", "members": [contact, other]}
+        }
+        senders = [contact, "me", other]
+    else:
+        spec = {"with": contact}
+        senders = [contact, "me"]
+    messages: list[dict[str, Any]] = [
+        {"id": f"D{index}M{i}", "from": senders[i % len(senders)], "t": base + 30 * i}
+        | {"text": f"d{index} m{i}"}
+        for i in range(DEFAULT_PER_CHAT)
+    ]
+    if index == 0:
+        messages[DEFAULT_PER_CHAT - 5].pop("text")
+        messages[DEFAULT_PER_CHAT - 5]["media"] = {
+            "type": "image",
+            "data": base64.b64encode(photo).decode(),
+            "mimetype": "image/jpeg",
+            "caption": "d0 photo",
+        }
+    spec["messages"] = messages
+    return spec
+
+
+@pytest.mark.parametrize("bridge_overrides", [{"bridge.history_sync.dispatch_wait": "1s"}])
+async def test_default_backfill_survives_a_kill(
+    bridge: BridgeProcess,
+    synapse: SynapseInfo,
+    simulator: SimulatorInfo,
+    matrix_user: MakeUser,
+) -> None:
+    """Default config (but a short ``dispatch_wait``): every chat gets a portal with all its
+    messages, in order, from the right ghosts, with media; the bridge killed in the middle of
+    the backfill completes every portal after a restart, nothing missing or doubled."""
+    server = synapse.server_name
+    bot = synapse.bot_mxid
+    now = int(time.time())
+    photo = media_samples.jpeg(64, 48)
+    account = await sim_admin(simulator, "POST", "/accounts", json={"default": True})
+    phone = account["phone"]
+    chats = [_default_chat(i, now, photo) for i in range(DEFAULT_CHATS)]
+    await sim_admin(simulator, "POST", f"/accounts/{phone}/history", json={"chats": chats})
+    user, management = await user_with_management_room(matrix_user, synapse)
+    await qr_login(user, management, bot, simulator)
+
+    # Killed once the first portal is being filled.
+    started = bot_notice(bot, f"Creating portals: 0 of {DEFAULT_CHATS} chats")
+    await user.wait_for_event(management, started, TIMEOUT)
+    await _new_invite(user, {management})
+    assert bridge.process is not None
+    bridge.process.send_signal(signal.SIGKILL)
+    bridge.process.wait()
+    bridge.start()
+    await user.wait_for_event(
+        management, lambda e: "Created portals for" in str(e.get("content")), TIMEOUT * 2
+    )
+
+    rooms = await _join_new_rooms(user, {management})
+    portals = [r for r in rooms if not _is_space(user, r)]
+    assert len(portals) == DEFAULT_CHATS, rooms
+    own_ghost = f"@whatsapp_{phone}:{server}"
+    seen: set[int] = set()
+    for room in portals:
+        texts = _texts(await _room_events(user, room))
+        index = int(texts[0]["content"]["body"].split()[0][1:])
+        seen.add(index)
+        expected = chats[index]["messages"]
+        assert len(texts) == len(expected), [e["content"].get("body") for e in texts]
+        for event, message in zip(texts, expected, strict=True):
+            assert event["origin_server_ts"] == message["t"] * 1000
+            ghost = f"@whatsapp_{message['from']}:{server}"
+            assert event["sender"] == (own_ghost if message["from"] == "me" else ghost)
+            if "media" in message:
+                assert event["content"]["msgtype"] == "m.image"
+                assert await user.download_media(event["content"]["url"]) == photo
+            else:
+                assert event["content"]["body"] == message["text"]
+    assert seen == set(range(DEFAULT_CHATS))
