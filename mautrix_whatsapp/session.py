@@ -516,6 +516,13 @@ class WhatsAppSession(Protocol):
         """Every group the user is in (``sync groups``); ``LookupError`` when WhatsApp won't
         tell us."""
 
+    # ---- backfill ----
+
+    async def request_history(self, chat: str, count: int, before: float) -> None:
+        """Ask the phone for ``chat``'s last ``count`` messages before ``before`` (unix
+        seconds); they arrive as an on-demand :class:`HistoryChunk` (handled before this
+        returns). Raises ``LookupError`` when the phone doesn't answer or we're offline."""
+
 
 SessionFactory = Callable[[str, EventSink], Awaitable[WhatsAppSession]]
 """Builds the session of the Matrix user ``mxid``; events go to the sink."""

@@ -11,6 +11,7 @@ Once the portal is filled the chat's stored messages are deleted.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from ..portal.from_whatsapp import handle_message as bridge_to_matrix
@@ -67,8 +68,25 @@ async def room_created(portal: Portal, user: User) -> None:
     if portal.mxid is None:
         return
     await user.backfill.space.add(portal.mxid)
+    conv = await portal.bridge.tables.history.get_conversation(user.mxid, portal.jid)
+    if conv is not None and conv.backfilled:
+        await refill_from_phone(portal, user)
     sent = await backfill_stored(portal, user)
     user.backfill.last_filled[portal.jid] = sent
+
+
+async def refill_from_phone(portal: Portal, user: User) -> None:
+    """A portal made again for a chat it was filled before (after ``delete-portal``): the
+    stored history is gone, so the phone is asked for the chat's recent messages (on-demand
+    history sync); they are stored like any chunk and the room is filled from them."""
+    count = portal.bridge.config.history_sync.message_count
+    session = user.session
+    if count <= 0 or session is None:
+        return
+    try:
+        await session.request_history(portal.jid, count, time.time())
+    except LookupError as e:
+        portal.log.warning("No history from the phone for the recreated portal: %s", e)
 
 
 async def apply_chat_state(portal: Portal, user: User) -> None:

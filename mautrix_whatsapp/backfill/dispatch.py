@@ -79,6 +79,8 @@ class UserBackfill:
             len(chunk.chats),
             count,
         )
+        if chunk.on_demand:
+            return  # asked for by a portal, which fills itself
         if self.user.bridge.config.history_sync.backfill and not progress.dispatched_at:
             self._arm()
 

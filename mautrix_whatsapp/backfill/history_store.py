@@ -63,8 +63,10 @@ async def store_chunk(table: HistoryTable, user: str, chunk: HistoryChunk) -> in
     for chat in chunk.chats:
         await table.put_conversation(conversation_row(user, chat))
         stored = await table.get_conversation(user, chat.chat)
-        if stored is not None and stored.backfilled and not chunk.on_demand:
-            continue  # older messages of a filled portal: not bridged into its past
+        if stored is not None and stored.backfilled:
+            if not chunk.on_demand:
+                continue  # older messages of a filled portal: not bridged into its past
+            await table.reset_conversation(user, chat.chat)  # asked for: fill it again
         rows = [message_row(user, m) for m in chat.messages]
         await table.put_messages(rows)
         count += len(rows)

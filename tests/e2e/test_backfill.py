@@ -93,6 +93,17 @@ async def _new_invite(user: MatrixTestUser, known: set[str]) -> str:
     raise TimeoutError("no invite to a new room")
 
 
+async def _wait_kicked(user: MatrixTestUser, room: str) -> None:
+    """Until the user's membership of ``room`` is ``leave`` (each try waits on a sync)."""
+    path = f"/_matrix/client/v3/rooms/{quote(room, safe='')}/state/m.room.member/"
+    path += quote(user.user_id, safe="")
+    for _ in range(60):
+        if (await user.request("GET", path)).get("membership") == "leave":
+            return
+        await user.sync_once(1000)
+    raise AssertionError(f"{user.user_id} is still in {room}")
+
+
 async def _join_new_rooms(user: MatrixTestUser, known: set[str]) -> list[str]:
     await user.sync_once()
     rooms = [r for r in user.invited_rooms() if r not in known]
@@ -218,6 +229,22 @@ async def test_history_becomes_portals_with_their_last_messages(
     expected = [m["text"] for m in chats[5]["messages"][-10:]]
     assert bodies[:-1][:8] == expected[:8] and bodies[-1] == "live 5", bodies
     assert len(bodies) == 11
+
+    # A deleted portal made again is filled again, from the phone (on-demand history).
+    known.add(room_5)
+    await user.send_text(room_of[0], "!wa delete-portal")
+    await _wait_kicked(user, room_of[0])
+    await sim_admin(
+        simulator, "POST", f"/accounts/{_contact_of(0)}/send", json={"to": phone, "text": "again"}
+    )
+    fresh = await _new_invite(user, known)
+    await user.join(fresh)
+    await user.wait_for_event(fresh, lambda e: e["content"].get("body") == "again", TIMEOUT)
+    bodies = [e["content"]["body"] for e in _texts(await _room_events(user, fresh))]
+    history_0 = [m["text"] for m in chats[0]["messages"]]
+    # The last 10 before the live message (which may itself be the tenth), then it, once.
+    assert bodies[-1] == "again" and bodies.count("again") == 1, bodies
+    assert len(bodies) >= 10 and bodies[:-1] == history_0[-(len(bodies) - 1) :], bodies
 
 
 DEFAULT_CHATS = 10
