@@ -123,7 +123,7 @@ async def _chat(client: Client, conv: HistoryConversation, own: str) -> s.Histor
     messages: list[s.HistoryMessage] = []
     for info in reversed(conv.messages):  # the phone lists them newest first
         messages.extend(await _messages(client, chat, jid.is_group, own, info))
-    last = max((m.message.timestamp for m in messages), default=0.0)
+    last = max((m.message.timestamp for m in messages if not m.reaction_to), default=0.0)
     last = max(last, float(conv.raw.lastMsgTimestamp), float(conv.raw.conversationTimestamp))
     mute = conv.mute_end
     return s.HistoryChat(
