@@ -152,6 +152,10 @@ class UserBackfill:
         own = self.user.wa_jid
         if own is None or not chats:
             return
+        try:
+            await self.space.room()
+        except Exception:
+            self.user.log.warning("Failed to make the personal space", exc_info=True)
         notice = ProgressNotice(self.user, len(chats))
         await notice.start()
         for conv in chats:

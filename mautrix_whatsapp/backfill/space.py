@@ -1,6 +1,8 @@
 """The user's personal space: a Matrix space per bridge user holding their portals (as
-bridgev2's ``personal_filtering_spaces``), made by the bridge bot on the first portal and
-remembered in ``history_progress.space_room``."""
+bridgev2's ``personal_filtering_spaces``), made by the bridge bot and
+remembered in ``history_progress.space_room``. It is made when the history's portals are, so
+a user who never gets any (backfill off) isn't sent an empty space; every portal made after
+it is added."""
 
 from __future__ import annotations
 
@@ -40,10 +42,17 @@ class PersonalSpace:
             await table.put_progress(progress)
             return room_id
 
+    async def existing(self) -> RoomID | None:
+        progress = await self.user.bridge.tables.history.get_progress(self.user.mxid)
+        return RoomID(progress.space_room) if progress.space_room else None
+
     async def add(self, portal_room: RoomID) -> None:
-        """List a portal in the space (best effort: a portal works without its space)."""
+        """List a portal in the space, if the user has one yet (best effort: a portal works
+        without its space). The space is made with the first portals from the history."""
         try:
-            space = await self.room()
+            space = await self.existing()
+            if space is None:
+                return
             child: Any = {"via": [self.user.az.domain]}
             await self.user.az.intent.send_state_event(
                 space, EventType.SPACE_CHILD, child, state_key=portal_room

@@ -177,6 +177,11 @@ async def test_history_becomes_portals_with_their_last_messages(
     spaces = [r for r in rooms if _is_space(user, r)]
     portals = [r for r in rooms if r not in spaces]
     assert len(spaces) == 1 and len(portals) == 5, rooms
+    space_state = await user.request(
+        "GET", f"/_matrix/client/v3/rooms/{quote(spaces[0], safe='')}/state"
+    )
+    children = {e["state_key"] for e in space_state if e["type"] == "m.space.child"}
+    assert children == set(portals)
     by_chat: dict[int, list[Event]] = {}
     room_of: dict[int, str] = {}
     for room in portals:
