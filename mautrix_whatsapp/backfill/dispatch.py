@@ -16,6 +16,7 @@ import time
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
+from .. import metrics
 from ..db.history import HistoryConversationRow, HistoryTable
 from ..portal.jids import portal_key
 from ..session import HistoryChunk, HistoryFailed
@@ -158,6 +159,7 @@ class UserBackfill:
             self.user.log.warning("Failed to make the personal space", exc_info=True)
         notice = ProgressNotice(self.user, len(chats))
         await notice.start()
+        metrics.backfill_queued(len(chats))
         for conv in chats:
             jid, receiver = portal_key(conv.chat_jid, own)
             portal = await self.user.bridge.portals.get_by_jid(jid, receiver)
@@ -177,5 +179,6 @@ class UserBackfill:
                 except Exception as e:
                     self.user.log.exception("Filling %s failed", conv.chat_jid)
                     error = f"{conv.name or conv.chat_jid}: {e}"
+            metrics.backfill_done()
             await notice.chat_done(sent, error)
         await notice.finish()
