@@ -377,7 +377,7 @@ class User(BaseUser):
                 await self.backfill.handle(evt)
                 return
             if isinstance(evt, Connected):
-                await self.backfill.resume()
+                await self._resume_backfill()
             if isinstance(evt, Connected):
                 self._connected_metric.set(await self.is_logged_in())
             elif not isinstance(evt, PhoneSeen | MessageReceived):
@@ -516,6 +516,14 @@ class User(BaseUser):
                 portal.handle_whatsapp_call(self, evt)
 
     # ---- backfill ----
+
+    async def _resume_backfill(self) -> None:
+        """Go on with an interrupted backfill; its failure must not stop the connection's
+        own handling."""
+        try:
+            await self.backfill.resume()
+        except Exception:
+            self.log.exception("Failed to resume the backfill")
 
     @cached_property
     def backfill(self) -> UserBackfill:

@@ -83,11 +83,11 @@ def _is_space(user: MatrixTestUser, room: str) -> bool:
 
 
 async def _new_invite(user: MatrixTestUser, known: set[str]) -> str:
-    """The first invite to a room not in ``known``, syncing until one comes."""
+    """The first invite to a room (not a space) not in ``known``, syncing until one comes."""
     deadline = time.monotonic() + TIMEOUT
     while time.monotonic() < deadline:
         await user.sync_once(timeout_ms=2000)
-        new = [r for r in user.invited_rooms() if r not in known]
+        new = [r for r in user.invited_rooms() if r not in known and not _is_space(user, r)]
         if new:
             return new[0]
     raise TimeoutError("no invite to a new room")
@@ -312,7 +312,9 @@ async def test_default_backfill_survives_a_kill(
     # Killed once the first portal is being filled.
     started = bot_notice(bot, f"Creating portals: 0 of {DEFAULT_CHATS} chats")
     await user.wait_for_event(management, started, TIMEOUT)
-    await _new_invite(user, {management})
+    first = await _new_invite(user, {management})
+    await user.join(first)  # killed once it is saved and filling (not between the two)
+    await user.wait_for_event(first, lambda e: e.get("type") == "m.room.message", TIMEOUT)
     assert bridge.process is not None
     bridge.process.send_signal(signal.SIGKILL)
     bridge.process.wait()
@@ -321,7 +323,7 @@ async def test_default_backfill_survives_a_kill(
         management, lambda e: "Created portals for" in str(e.get("content")), TIMEOUT * 2
     )
 
-    rooms = await _join_new_rooms(user, {management})
+    rooms = [first, *await _join_new_rooms(user, {management, first})]
     portals = [r for r in rooms if not _is_space(user, r)]
     assert len(portals) == DEFAULT_CHATS, rooms
     own_ghost = f"@whatsapp_{phone}:{server}"
