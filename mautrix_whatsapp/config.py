@@ -161,6 +161,8 @@ _COPIED_KEYS = (
     # ---- dms ----
     "bridge.message_status_events",
     "bridge.message_error_notices",
+    # ---- backfill ----
+    "bridge.history_sync.max_age_days",
 )
 
 
@@ -341,3 +343,18 @@ class Config(BaseBridgeConfig):
             registration["de.sorunome.msc2409.push_ephemeral"] = True
             registration["receive_ephemeral"] = True
             registration["org.matrix.msc3202"] = True
+
+    # ---- backfill ----
+
+    @property
+    def history_max_age_days(self) -> int:
+        """``bridge.history_sync.max_age_days``: no portal at login for chats silent longer
+        (0: no limit)."""
+        value = self["bridge.history_sync.max_age_days"]
+        try:
+            days = int(value or 0)
+        except (TypeError, ValueError):
+            raise ConfigError("bridge.history_sync.max_age_days must be a number") from None
+        if days < 0:
+            raise ConfigError("bridge.history_sync.max_age_days must not be negative")
+        return days

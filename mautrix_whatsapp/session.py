@@ -287,6 +287,56 @@ class ParticipantResult:
         return self.status == 200
 
 
+# ---- backfill ----
+
+
+@dataclass(frozen=True)
+class HistoryMessage:
+    """One past message of a history chunk: as a live message would arrive (``message``),
+    and the phone's stored form (``raw``: a serialized ``WebMessageInfo``, kept with it).
+    ``reaction_to`` names the target of a reaction the phone kept aggregated on a message."""
+
+    message: MessageReceived
+    raw: bytes = b""
+    reaction_to: str = ""
+
+
+@dataclass(frozen=True)
+class HistoryChat:
+    """One chat of a history chunk, with the phone's state of it (unix seconds; 0 = none)."""
+
+    chat: str
+    name: str
+    last_message_at: float
+    unread_count: int = 0
+    marked_unread: bool = False
+    archived: bool = False
+    pinned_at: float = 0.0
+    mute_end: float = 0.0
+    """0: not muted; -1: muted for ever."""
+    messages: tuple[HistoryMessage, ...] = ()
+
+
+@dataclass(frozen=True)
+class HistoryChunk:
+    """A chunk of the phone's history sync: chats with some of their past messages."""
+
+    sync_type: str
+    chunk_order: int
+    progress: int | None
+    chats: tuple[HistoryChat, ...]
+    on_demand: bool = False
+
+
+@dataclass(frozen=True)
+class HistoryFailed:
+    """A chunk of history could not be read (corrupt, truncated, not downloadable)."""
+
+    sync_type: str
+    chunk_order: int
+    reason: str
+
+
 ContactEvent = ContactNames | PushNames | BusinessName | UserPictureChanged
 
 
@@ -310,6 +360,9 @@ SessionEvent = (
     | GroupChanged
     | JoinedGroup
     | GroupPictureChanged
+    # ---- backfill ----
+    | HistoryChunk
+    | HistoryFailed
 )
 EventSink = Callable[[SessionEvent], Awaitable[None]]
 
@@ -462,6 +515,13 @@ class WhatsAppSession(Protocol):
     async def get_joined_groups(self) -> list[GroupSummary]:
         """Every group the user is in (``sync groups``); ``LookupError`` when WhatsApp won't
         tell us."""
+
+    # ---- backfill ----
+
+    async def request_history(self, chat: str, count: int, before: float) -> None:
+        """Ask the phone for ``chat``'s last ``count`` messages before ``before`` (unix
+        seconds); they arrive as an on-demand :class:`HistoryChunk` (handled before this
+        returns). Raises ``LookupError`` when the phone doesn't answer or we're offline."""
 
 
 SessionFactory = Callable[[str, EventSink], Awaitable[WhatsAppSession]]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from mautrix.bridge import BaseUser
@@ -12,6 +13,7 @@ from mautrix.util import markdown
 from mautrix.util.bridge_state import BridgeState, BridgeStateEvent
 
 from . import metrics
+from .backfill import UserBackfill  # ---- backfill ----
 from .contacts import ContactSync
 from .db import UserRow
 from .login import LoginProcess
@@ -29,6 +31,8 @@ from .session import (
     Disconnected,
     GroupChanged,
     GroupPictureChanged,
+    HistoryChunk,  # ---- backfill ----
+    HistoryFailed,
     JoinedGroup,
     LoggedOut,
     LogoutKind,
@@ -373,6 +377,12 @@ class User(BaseUser):
             if isinstance(evt, GroupChanged | JoinedGroup | GroupPictureChanged):
                 await handle_group_event(self, evt)
                 return
+            # ---- backfill ----
+            if isinstance(evt, HistoryChunk | HistoryFailed):
+                await self.backfill.handle(evt)
+                return
+            if isinstance(evt, Connected):
+                await self._resume_backfill()
             if isinstance(evt, Connected):
                 self._connected_metric.set(await self.is_logged_in())
             elif not isinstance(evt, PhoneSeen | MessageReceived):
@@ -509,3 +519,18 @@ class User(BaseUser):
                 await portal.handle_whatsapp_typing(evt)
             case CallOffer():
                 portal.handle_whatsapp_call(self, evt)
+
+    # ---- backfill ----
+
+    async def _resume_backfill(self) -> None:
+        """Go on with an interrupted backfill; its failure must not stop the connection's
+        own handling."""
+        try:
+            await self.backfill.resume()
+        except Exception:
+            self.log.exception("Failed to resume the backfill")
+
+    @cached_property
+    def backfill(self) -> UserBackfill:
+        """The user's history sync, portal creation after login and personal space."""
+        return UserBackfill(self)

@@ -28,6 +28,7 @@ from .db.whatsapp_store import (
     SQLSignalStore,
     delete_signal_state,
 )
+from .wa_history import translate_history_event  # ---- backfill ----
 from .wa_media import download_message_media, upload_media_data
 from .whatsapp import call, group, presence, profile
 from .whatsapp import events as ev
@@ -39,6 +40,7 @@ from .whatsapp.client import Client, ClientError, ConnectionTiming
 from .whatsapp.client_payload import ClientConfig
 from .whatsapp.device import DeviceIdentity
 from .whatsapp.group_info import GroupInfo
+from .whatsapp.history_request import HistoryRequestError  # ---- backfill ----
 from .whatsapp.media import MediaType, UploadResult
 from .whatsapp.msgsecret import MessageSecretError
 from .whatsapp.pair_code import InvalidPhoneNumberError
@@ -55,6 +57,7 @@ CONNECTED_AFTER_PAIR_WAIT = 30.0
 """After pair-success the client restarts (515) and logs in; this long we wait for that."""
 
 CLIENT_STOP_WAIT = 15.0
+HISTORY_REQUEST_TIMEOUT = 20.0  # ---- backfill ----: how long the phone gets to answer
 """How long a failed login waits for the client to close its own connection."""
 
 _LOGOUT_KINDS = {
@@ -376,6 +379,11 @@ class ClientSession:
         contact = translate_contact_event(event)
         if contact is not None:
             await self.sink(contact)
+        # ---- backfill ----
+        if self.client is not None:
+            history = await translate_history_event(self.client, event)
+            if history is not None:
+                await self.sink(history)
 
     # ---- connection --------------------------------------------------------------------
 
@@ -752,6 +760,20 @@ class ClientSession:
         except (ClientError, IQError, SocketError, OSError) as e:
             raise LookupError(f"can't list your groups: {e}") from e
         return [summarize_group(info) for info in infos]
+
+    # ---- backfill ----
+
+    async def request_history(self, chat: str, count: int, before: float) -> None:
+        client = self.client
+        if client is None or not client.is_logged_in:
+            raise LookupError("not connected to WhatsApp")
+        anchor = datetime.fromtimestamp(before, UTC)
+        try:
+            await client.history.request_older(
+                self._jid(chat), "", False, anchor, count, timeout=HISTORY_REQUEST_TIMEOUT
+            )
+        except (HistoryRequestError, ClientError, SocketError, OSError) as e:
+            raise LookupError(f"the phone sent no history: {e}") from e
 
 
 class ClientSessionFactory:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from mautrix.util.async_db import Database
 
 from .disappearing import DisappearingTable
+from .history import HistoryTable
 from .message import MessageRow, MessageTable
 from .pending import PendingMessageRow, PendingMessageTable
 from .portal import PortalRow, PortalTable
@@ -27,6 +28,7 @@ class BridgeDB:
         self.disappearing = DisappearingTable(db)  # ---- receipts ----: also timers, reads
         # ---- crash safety ----
         self.pending = PendingMessageTable(db)
+        self.history = HistoryTable(db)  # ---- backfill ----
 
 
 __all__ = [

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from mautrix.types import RoomID
 
 from .. import double_puppet
+from ..backfill.backfill import room_created
 from ..encryption import initial_state, join_bot_to_new_portal
 from ..session import GroupSummary
 from .metadata import group_summary, invite_real_user, sync_group
@@ -36,11 +37,14 @@ async def ensure_room(portal: Portal, source: User) -> RoomID | None:
             return portal.mxid
         try:
             if portal.is_group:
-                return await _create_group_room(portal, source)
-            return await _create_dm_room(portal, source)
+                room_id = await _create_group_room(portal, source)
+            else:
+                room_id = await _create_dm_room(portal, source)
         except Exception:
             portal.log.exception("Failed to create the room for %s", portal)
             return None
+    await room_created(portal, source)  # ---- backfill ----: stored history first
+    return room_id
 
 
 async def _create_dm_room(portal: Portal, source: User) -> RoomID:

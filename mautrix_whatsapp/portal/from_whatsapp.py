@@ -56,6 +56,9 @@ async def handle_message(portal: Portal, source: User, message: MessageReceived)
     room_id = await portal.ensure_room(source)
     if room_id is None:
         return
+    # ---- backfill ----: making the room may have backfilled this very message
+    if await tables.messages.get_parts(portal.jid, portal.receiver, sender, message.id):
+        return
     intent = await _sender_intent(portal, source, message)
     await intent.ensure_joined(room_id, bot=portal.main_intent)
     timestamp = int(message.timestamp * 1000)

@@ -38,6 +38,7 @@ PLUGINS: tuple[str, ...] = (
     "tests.simulator.app_state",
     "tests.simulator.history_sync",
     "tests.simulator.admin_history",
+    "tests.simulator.history_faults",  # ---- backfill ----
     "tests.simulator.privacy",
     "tests.simulator.media",
     "tests.simulator.media_retry",

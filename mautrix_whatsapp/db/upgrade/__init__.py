@@ -19,6 +19,7 @@ from . import (
     v09_encryption_secret,
     v10_portal_relay,
     v11_double_puppet,
+    v12_history,
 )
 
 upgrade_table = UpgradeTable()
@@ -35,3 +36,4 @@ upgrade_table.register(
 )
 upgrade_table.register(v10_portal_relay.upgrade_v10, description=v10_portal_relay.DESCRIPTION)
 upgrade_table.register(v11_double_puppet.upgrade_v11, description=v11_double_puppet.DESCRIPTION)
+upgrade_table.register(v12_history.upgrade_v12, description=v12_history.DESCRIPTION)

@@ -1,0 +1,119 @@
+"""Filling one portal with the chat's stored history, before anything live.
+
+Every stored message goes through the very path a live one takes
+(:func:`..portal.from_whatsapp.handle_message`): the same converters, sender ghost (the user's
+own ghost, or double puppet, for what they sent), replies, media and reactions resolved against
+the message table, original timestamps (appservice timestamp massaging), and the same dedup (a
+message already bridged live is skipped). It runs inside the portal's queue (or inside the
+room's creation, which a queued job triggered), so live messages of the chat wait behind it.
+Once the portal is filled the chat's stored messages are deleted.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from ..db.history import HistoryConversationRow
+from ..portal.from_whatsapp import handle_message as bridge_to_matrix
+from .history_store import received_of
+
+if TYPE_CHECKING:
+    from ..portal.portal import Portal
+    from ..user import User
+
+
+class BackfillError(Exception):
+    """The portal could not be filled (its room could not be made)."""
+
+
+async def backfill_stored(portal: Portal, user: User) -> int:
+    """Bridge the chat's stored history into the portal's existing room; returns how many
+    messages were sent (0 when the chat has no stored history or was filled already)."""
+    table = portal.bridge.tables.history
+    chat = portal.jid
+    conv = await table.get_conversation(user.mxid, chat)
+    if conv is None or conv.backfilled:
+        return 0
+    count = portal.bridge.config.history_sync.message_count
+    rows = await table.last_messages(user.mxid, chat, count) if count > 0 else []
+    sent = 0
+    for row in rows:
+        message = received_of(row, portal.is_group)
+        try:
+            await bridge_to_matrix(portal, user, message)
+        except Exception:
+            portal.log.exception("Backfilling %s failed", message.id)
+            continue
+        if not row.reaction_to:
+            sent += 1
+    await table.mark_backfilled(user.mxid, chat)
+    await apply_chat_state(portal, user)
+    portal.log.info("Backfilled %d messages into %s", sent, portal.mxid)
+    return sent
+
+
+async def fill_portal(portal: Portal, user: User) -> int:
+    """Make the portal's room if needed (its creation backfills, see :func:`room_created`)
+    and backfill what is still stored; returns the messages backfilled, also those a live
+    message's room creation backfilled before. Run in the portal's queue."""
+    if portal.mxid is None and await portal.ensure_room(user) is None:
+        raise BackfillError("the room could not be created")
+    sent = await backfill_stored(portal, user)
+    return sent + user.backfill.last_filled.pop(portal.jid, 0)
+
+
+async def room_created(portal: Portal, user: User) -> None:
+    """A portal just got its room (first message, ``pm``, a group add, login): list it in the
+    user's space and fill it from the stored history before whatever made it goes on."""
+    if portal.mxid is None:
+        return
+    await user.backfill.space.add(portal.mxid)
+    conv = await portal.bridge.tables.history.get_conversation(user.mxid, portal.jid)
+    if conv is not None and conv.backfilled:
+        await refill_from_phone(portal, user)
+    sent = await backfill_stored(portal, user)
+    user.backfill.last_filled[portal.jid] = sent
+
+
+async def refill_from_phone(portal: Portal, user: User) -> None:
+    """A portal made again for a chat it was filled before (after ``delete-portal``): the
+    stored history is gone, so the phone is asked for the chat's recent messages (on-demand
+    history sync); they are stored like any chunk and the room is filled from them."""
+    count = portal.bridge.config.history_sync.message_count
+    session = user.session
+    if count <= 0 or session is None:
+        return
+    try:
+        await session.request_history(portal.jid, count, time.time())
+    except LookupError as e:
+        portal.log.warning("No history from the phone for the recreated portal: %s", e)
+
+
+async def apply_chat_state(portal: Portal, user: User) -> None:
+    """The phone's read/muted/pinned/archived state of the chat, and whether the backfilled
+    room counts as read (the phone read it, or it is older than ``unread_hours_threshold``).
+    It stays in ``history_conversation`` until double puppeting can mirror it (read marker,
+    notification setting, ``m.favourite``, ``m.lowpriority``): :func:`mirror_chat_state` is
+    that hook."""
+    conv = await portal.bridge.tables.history.get_conversation(user.mxid, portal.jid)
+    if conv is None:
+        return
+    threshold = portal.bridge.config.history_sync.unread_hours_threshold
+    stale = threshold > 0 and conv.last_message_at < time.time() - threshold * 3600
+    read = stale or (conv.unread_count == 0 and not conv.marked_unread)
+    await mirror_chat_state(portal, user, conv, read)
+
+
+async def mirror_chat_state(
+    portal: Portal, user: User, conv: HistoryConversationRow, read: bool
+) -> None:
+    """Where double puppeting will mirror the chat's state; until then it is only logged."""
+    portal.log.debug(
+        "Chat state kept for double puppeting: read=%s unread=%d pinned=%s archived=%s muted=%s",
+        read,
+        conv.unread_count,
+        bool(conv.pinned_at),
+        conv.archived,
+        conv.mute_end != 0,
+    )
