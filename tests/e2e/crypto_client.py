@@ -24,6 +24,7 @@ from mautrix.types import (
     Event,
     EventID,
     EventType,
+    Membership,
     MessageEvent,
     RoomID,
     UserID,
@@ -120,6 +121,16 @@ class CryptoClient:
         while not await self.state_store.is_encrypted(RoomID(room_id)):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{room_id} never looked encrypted to {self.user_id}")
+            await asyncio.sleep(0.2)
+
+    async def wait_until_joined(self, room_id: str, user_id: str, timeout: float = 30.0) -> None:
+        """Until this device's sync has seen ``user_id`` join: a room key is shared only with
+        the members this device knows of, so sending before that leaves them unable to read."""
+        deadline = time.monotonic() + timeout
+        room, user = RoomID(room_id), UserID(user_id)
+        while await self.state_store.get_membership(room, user) != Membership.JOIN:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.user_id} never saw {user_id} join {room_id}")
             await asyncio.sleep(0.2)
 
     async def send(self, room_id: str, content: dict[str, Any]) -> EventID:

@@ -124,6 +124,7 @@ async def test_encrypted_dm_text_and_media_on_sqlite(
         assert synapse.bot_mxid in members  # the bot's device receives the room keys
 
         # Matrix → WhatsApp: the device's encrypted reply arrives as the right text.
+        await device.wait_until_joined(room, synapse.bot_mxid, TIMEOUT)
         await device.send_text(room, "an encrypted reply")
         await alice.wait_message(lambda e: text_of(e) == "an encrypted reply", timeout=TIMEOUT)
 
@@ -166,6 +167,7 @@ async def test_encrypted_dm_text_and_media_on_sqlite(
         bot_dm = created["room_id"]
         await user.wait_for_join(bot_dm, synapse.bot_mxid, TIMEOUT)
         await device.wait_until_encrypted(bot_dm, TIMEOUT)
+        await device.wait_until_joined(bot_dm, synapse.bot_mxid, TIMEOUT)
         await device.send_text(bot_dm, "ping")
         pong = await device.wait_for_message(
             bot_dm,
