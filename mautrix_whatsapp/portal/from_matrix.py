@@ -19,6 +19,7 @@ from mautrix.types import (
 from ..db import MessageRow
 from ..session import SendFailed
 from .convert import ConversionError
+from .counting import count_to_whatsapp
 from .disappearing import add_expiration, after_matrix_message
 from .edits import check_matrix_edit
 from .jids import user_jid
@@ -72,6 +73,7 @@ async def handle_message(
     await portal.bridge.tables.messages.insert(row)
     await after_matrix_message(portal, room_id, event_id, sent.timestamp, timer)  # receipts
     await report_success(portal, sender, event_id)
+    count_to_whatsapp(content)
     await unknown_reply_notice(portal, content, event_id)
     portal.log.debug("Sent %s to %s as %s", event_id, portal.jid, sent.id)
 

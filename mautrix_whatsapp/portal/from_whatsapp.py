@@ -17,6 +17,7 @@ from ..db import MessageRow
 from ..msgconv import convert_revoke
 from ..whatsapp.message_builders import unwrap
 from .convert import ConvertedPart
+from .counting import count_to_matrix
 from .disappearing import after_whatsapp_message
 from .jids import user_jid
 from .media import set_media_origin
@@ -82,6 +83,7 @@ async def handle_message(portal: Portal, source: User, message: MessageReceived)
             part=index,
         )
         await tables.messages.insert(row)
+    count_to_matrix(str(parts[0].event_type), parts[0].content)
     await after_whatsapp_message(portal, message)  # ---- receipts ----: disappearing timers
 
 

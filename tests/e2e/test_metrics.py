@@ -133,6 +133,39 @@ async def test_metrics_move_with_login_traffic_and_logout(
         "the phone's receipt",
     )
 
+    # Messages bridged each way move the counter, by direction and kind: the user's phone
+    # writes to a friend (the DM portal gets it from the user's ghost), the user answers.
+    friend = await sim_admin(simulator, "POST", "/accounts", json={"push_name": "Friend"})
+    await sim_admin(
+        simulator, "POST", f"/accounts/{phone}/send", json={"to": friend["jid"], "text": "counted"}
+    )
+    portal = await alice.wait_for_invite(timeout=30)
+    await alice.join(portal)
+    await alice.wait_for_event(
+        portal, lambda e: e.get("content", {}).get("body") == "counted", timeout=30
+    )
+    await wait_metric(
+        metrics_port,
+        lambda m: (
+            value(
+                m, "whatsapp_messages_bridged_total", direction="whatsapp_to_matrix", kind="text"
+            )
+            == 1
+        ),
+        "the message bridged to Matrix",
+    )
+    await alice.send_text(portal, "answered")
+    await wait_metric(
+        metrics_port,
+        lambda m: (
+            value(
+                m, "whatsapp_messages_bridged_total", direction="matrix_to_whatsapp", kind="text"
+            )
+            == 1
+        ),
+        "the answer bridged to WhatsApp",
+    )
+
     # A dropped connection is a failure; the gauge follows the reconnect.
     await sim_admin(simulator, "POST", "/devices/drop", json={"jid": jid})
     await wait_metric(
