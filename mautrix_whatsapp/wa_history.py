@@ -15,6 +15,7 @@ from .whatsapp.binary.jid import DEFAULT_USER_SERVER, HIDDEN_USER_SERVER, JID
 from .whatsapp.client import Client
 from .whatsapp.events import HistoryConversation, HistorySyncChunk, HistorySyncFailed
 from .whatsapp.events import HistorySyncType as SyncType
+from .whatsapp.message import strip_wrappers
 from .whatsapp.proto import wa_e2e_pb2, wa_web_pb2
 
 
@@ -38,17 +39,8 @@ async def _person(client: Client, jid: JID) -> str:
 
 def unwrap_history(message: wa_e2e_pb2.Message) -> tuple[wa_e2e_pb2.Message, bool]:
     """The content as a live delivery hands it over (the client's order), and view-once."""
-    view_once = False
-    if message.ephemeralMessage.HasField("message"):
-        message = message.ephemeralMessage.message
-    for wrapper in ("viewOnceMessage", "viewOnceMessageV2", "viewOnceMessageV2Extension"):
-        if getattr(message, wrapper).HasField("message"):
-            message, view_once = getattr(message, wrapper).message, True
-    if message.documentWithCaptionMessage.HasField("message"):
-        message = message.documentWithCaptionMessage.message
-    if message.editedMessage.HasField("message"):
-        message = message.editedMessage.message
-    return message, view_once
+    content, _, view_once, _ = strip_wrappers(message)
+    return content, view_once
 
 
 async def _messages(

@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING
 from mautrix.types import (
     EventID,
     MessageEventContent,
-    MessageType,
-    TextMessageEventContent,
 )
 
 from ..db import MessageRow
@@ -76,11 +74,3 @@ async def handle_message(
     count_to_whatsapp(content)
     await unknown_reply_notice(portal, content, event_id)
     portal.log.debug("Sent %s to %s as %s", event_id, portal.jid, sent.id)
-
-
-async def _notice(portal: Portal, room_id: str, text: str) -> None:
-    content = TextMessageEventContent(msgtype=MessageType.NOTICE, body=text)
-    try:
-        await portal.main_intent.send_message(room_id, content)  # type: ignore[arg-type]
-    except Exception:
-        portal.log.warning("Couldn't send a notice to %s", room_id, exc_info=True)

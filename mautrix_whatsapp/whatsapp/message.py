@@ -536,10 +536,10 @@ def _has_content(message: wa_e2e_pb2.Message) -> bool:
     return any(field.name not in _PROTOCOL_ONLY for field, _ in message.ListFields())
 
 
-def _unwrap(
-    info: MessageInfo, message: wa_e2e_pb2.Message, raw: wa_e2e_pb2.Message, retry_count: int
-) -> Message:
-    """The event, with the wrappers taken off in whatsmeow's order (``UnwrapRaw``)."""
+def strip_wrappers(message: wa_e2e_pb2.Message) -> tuple[wa_e2e_pb2.Message, bool, bool, bool]:
+    """The content inside the ephemeral, view-once, document-with-caption and edit wrappers,
+    taken off in whatsmeow's order (``UnwrapRaw``); with whether it was ephemeral, view-once
+    and an edit. History sync messages come in the same wrappers as live ones."""
     ephemeral = view_once = edit = False
     if message.ephemeralMessage.HasField("message"):
         message, ephemeral = message.ephemeralMessage.message, True
@@ -550,6 +550,14 @@ def _unwrap(
         message = message.documentWithCaptionMessage.message
     if message.editedMessage.HasField("message"):
         message, edit = message.editedMessage.message, True
+    return message, ephemeral, view_once, edit
+
+
+def _unwrap(
+    info: MessageInfo, message: wa_e2e_pb2.Message, raw: wa_e2e_pb2.Message, retry_count: int
+) -> Message:
+    """The event, with the wrappers taken off in whatsmeow's order (``UnwrapRaw``)."""
+    message, ephemeral, view_once, edit = strip_wrappers(message)
     if not message.HasField("messageContextInfo") and raw.HasField("messageContextInfo"):
         unwrapped = wa_e2e_pb2.Message()
         unwrapped.CopyFrom(message)
