@@ -1,11 +1,12 @@
-"""The world of the portal-command, DM and bad-input tests: Baileys as Alice, a linked Matrix
-user, and predicates for the bridge's notices and delivery statuses."""
+"""The world most bridging tests share: Baileys as Alice and a Matrix user linked to a silent
+phone, and predicates for the bridge's notices and delivery statuses."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.baileys_peer import BaileysPeer
 from tests.e2e.conftest import MakeUser
@@ -26,6 +27,8 @@ class DMWorld:
     management: str
     phone: str
     """The bridge user's own number."""
+    scan: dict[str, Any]
+    """The simulated phone's scan result (``phone``, and the bridge's device ``jid``)."""
 
     @property
     def our_jid(self) -> str:
@@ -51,7 +54,7 @@ async def dm_world(
         user, management, scan = await linked_user(
             matrix_user, synapse, simulator, silent_phone=True
         )
-        yield DMWorld(alice, user, management, scan["phone"])
+        yield DMWorld(alice, user, management, scan["phone"], scan)
 
 
 def ghost_ids(synapse: SynapseInfo, peer: BaileysPeer) -> set[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -13,10 +13,11 @@ import pytest
 from tests.baileys_peer import BaileysPeer, text_of
 from tests.e2e.bridge import BridgeProcess
 from tests.e2e.conftest import MakeUser
-from tests.e2e.helpers import is_redaction_of, linked_user, wait_ping
+from tests.e2e.dm_world import dm_world
+from tests.e2e.helpers import is_redaction_of, wait_ping
 from tests.e2e.matrix_client import Event, MatrixTestUser
 from tests.e2e.synapse import SynapseInfo
-from tests.simulator_fixture import SimulatorInfo, run_simulator
+from tests.simulator_fixture import SimulatorInfo, simulator_tls  # noqa: F401
 
 ALICE = "15550002101"
 TIMEOUT = 60.0
@@ -27,9 +28,9 @@ REACTION_REFUSED = "Your reaction was not bridged: the message isn't known to th
 
 
 @pytest.fixture
-def simulator(tmp_path: Path) -> Iterator[SimulatorInfo]:
-    with run_simulator(tmp_path / "simulator-tls", tls=True) as info:
-        yield info
+def simulator(simulator_tls: SimulatorInfo) -> SimulatorInfo:  # noqa: F811
+    """TLS, as media downloads need."""
+    return simulator_tls
 
 
 World = tuple[BaileysPeer, MatrixTestUser, str, str]
@@ -44,13 +45,8 @@ async def world(
     tmp_path: Path,
 ) -> AsyncIterator[World]:
     """Baileys as Alice and a linked Matrix user: ``(alice, user, management room, phone)``."""
-    async with BaileysPeer.start(
-        simulator, push_name="Alice", auth_dir=tmp_path / "alice", phone=ALICE
-    ) as alice:
-        user, management, scan = await linked_user(
-            matrix_user, synapse, simulator, silent_phone=True
-        )
-        yield alice, user, management, scan["phone"]
+    async for w in dm_world(synapse, simulator, matrix_user, tmp_path, alice_phone=ALICE):
+        yield w.alice, w.user, w.management, w.phone
 
 
 def _text(body: str) -> Callable[[Event], bool]:

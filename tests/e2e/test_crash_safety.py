@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +22,10 @@ import pytest
 from tests.baileys_peer import BaileysPeer
 from tests.e2e.bridge import BridgeProcess
 from tests.e2e.conftest import MakeUser
-from tests.e2e.helpers import linked_user
+from tests.e2e.dm_world import dm_world
 from tests.e2e.matrix_client import Event, MatrixTestUser
 from tests.e2e.synapse import SynapseInfo
-from tests.simulator_fixture import SimulatorInfo, run_simulator
+from tests.simulator_fixture import SimulatorInfo, simulator_tls  # noqa: F401
 
 ALICE = "15550002101"
 MESSAGES = 300
@@ -36,9 +36,9 @@ pytestmark = pytest.mark.timeout(420)
 
 
 @pytest.fixture
-def simulator(tmp_path: Path) -> Iterator[SimulatorInfo]:
-    with run_simulator(tmp_path / "simulator-tls", tls=True) as info:
-        yield info
+def simulator(simulator_tls: SimulatorInfo) -> SimulatorInfo:  # noqa: F811
+    """TLS, as media downloads need."""
+    return simulator_tls
 
 
 World = tuple[BaileysPeer, MatrixTestUser, str, str]
@@ -52,13 +52,8 @@ async def world(
     matrix_user: MakeUser,
     tmp_path: Path,
 ) -> AsyncIterator[World]:
-    async with BaileysPeer.start(
-        simulator, push_name="Alice", auth_dir=tmp_path / "alice", phone=ALICE
-    ) as alice:
-        user, management, scan = await linked_user(
-            matrix_user, synapse, simulator, silent_phone=True
-        )
-        yield alice, user, management, scan["phone"]
+    async for w in dm_world(synapse, simulator, matrix_user, tmp_path, alice_phone=ALICE):
+        yield w.alice, w.user, w.management, w.phone
 
 
 def _body(event: Event) -> str | None:

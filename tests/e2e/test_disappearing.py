@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +15,11 @@ import pytest
 from tests.baileys_peer import BaileysPeer, text_of
 from tests.e2e.bridge import BridgeProcess
 from tests.e2e.conftest import MakeUser
-from tests.e2e.helpers import is_redaction_of, linked_user
+from tests.e2e.dm_world import dm_world
+from tests.e2e.helpers import is_redaction_of
 from tests.e2e.matrix_client import Event, MatrixTestUser
 from tests.e2e.synapse import SynapseInfo
-from tests.simulator_fixture import SimulatorInfo, run_simulator
+from tests.simulator_fixture import SimulatorInfo, simulator_tls  # noqa: F401
 
 pytestmark = [pytest.mark.synapse, pytest.mark.timeout(300)]
 
@@ -28,9 +29,9 @@ DAY = 86400
 
 
 @pytest.fixture
-def simulator(tmp_path: Path) -> Iterator[SimulatorInfo]:
-    with run_simulator(tmp_path / "simulator-tls", tls=True) as info:
-        yield info
+def simulator(simulator_tls: SimulatorInfo) -> SimulatorInfo:  # noqa: F811
+    """TLS, as media downloads need."""
+    return simulator_tls
 
 
 def _body(body: str) -> Callable[[Event], bool]:
@@ -51,13 +52,8 @@ async def world(
     matrix_user: MakeUser,
     tmp_path: Path,
 ) -> AsyncIterator[World]:
-    async with BaileysPeer.start(
-        simulator, push_name="Alice", auth_dir=tmp_path / "alice", phone=ALICE
-    ) as alice:
-        user, management, scan = await linked_user(
-            matrix_user, synapse, simulator, silent_phone=True
-        )
-        yield alice, user, management, scan
+    async for w in dm_world(synapse, simulator, matrix_user, tmp_path, alice_phone=ALICE):
+        yield w.alice, w.user, w.management, w.scan
 
 
 async def _send_ephemeral(alice: BaileysPeer, jid: str, text: str, seconds: int) -> Any:

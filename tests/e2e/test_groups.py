@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -19,10 +19,11 @@ from PIL import Image
 from tests.baileys_peer import BaileysPeer, text_of
 from tests.e2e.bridge import BridgeProcess
 from tests.e2e.conftest import MakeUser
-from tests.e2e.helpers import command, linked_user, sim_admin
+from tests.e2e.dm_world import dm_world
+from tests.e2e.helpers import command, sim_admin
 from tests.e2e.matrix_client import Event, MatrixTestUser
 from tests.e2e.synapse import SynapseInfo
-from tests.simulator_fixture import SimulatorInfo, run_simulator
+from tests.simulator_fixture import SimulatorInfo, simulator_tls  # noqa: F401
 
 pytestmark = [pytest.mark.synapse, pytest.mark.timeout(300)]
 
@@ -32,9 +33,9 @@ TIMEOUT = 60.0
 
 
 @pytest.fixture
-def simulator(tmp_path: Path) -> Iterator[SimulatorInfo]:
-    with run_simulator(tmp_path / "simulator-tls", tls=True) as info:
-        yield info
+def simulator(simulator_tls: SimulatorInfo) -> SimulatorInfo:  # noqa: F811
+    """TLS, as media downloads need."""
+    return simulator_tls
 
 
 World = tuple[BaileysPeer, MatrixTestUser, str, str]
@@ -51,13 +52,8 @@ async def world(
     """Alice on Baileys, Pat as a simulated phone, and a linked Matrix user:
     ``(alice, user, management room, the user's phone)``."""
     await sim_admin(simulator, "POST", "/accounts", json={"phone": PAT, "push_name": "Pat"})
-    async with BaileysPeer.start(
-        simulator, push_name="Alice", auth_dir=tmp_path / "alice", phone=ALICE
-    ) as alice:
-        user, management, scan = await linked_user(
-            matrix_user, synapse, simulator, silent_phone=True
-        )
-        yield alice, user, management, scan["phone"]
+    async for w in dm_world(synapse, simulator, matrix_user, tmp_path, alice_phone=ALICE):
+        yield w.alice, w.user, w.management, w.phone
 
 
 def ghost(synapse: SynapseInfo, phone: str) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +16,11 @@ import pytest
 from tests.baileys_peer import BaileysPeer, Event, text_of
 from tests.e2e.bridge import BridgeProcess
 from tests.e2e.conftest import MakeUser
-from tests.e2e.helpers import linked_user, sim_admin
+from tests.e2e.dm_world import dm_world
+from tests.e2e.helpers import sim_admin
 from tests.e2e.matrix_client import MatrixTestUser
 from tests.e2e.synapse import SynapseInfo
-from tests.simulator_fixture import SimulatorInfo, run_simulator
+from tests.simulator_fixture import SimulatorInfo, simulator_tls  # noqa: F401
 
 pytestmark = [pytest.mark.synapse, pytest.mark.timeout(300)]
 
@@ -46,9 +47,9 @@ def bridge_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
-def simulator(tmp_path: Path) -> Iterator[SimulatorInfo]:
-    with run_simulator(tmp_path / "simulator-tls", tls=True) as info:
-        yield info
+def simulator(simulator_tls: SimulatorInfo) -> SimulatorInfo:  # noqa: F811
+    """TLS, as media downloads need."""
+    return simulator_tls
 
 
 class EphemeralWatch:
@@ -130,13 +131,8 @@ async def world(
     matrix_user: MakeUser,
     tmp_path: Path,
 ) -> AsyncIterator[World]:
-    async with BaileysPeer.start(
-        simulator, push_name="Alice", auth_dir=tmp_path / "alice", phone=ALICE
-    ) as alice:
-        user, management, scan = await linked_user(
-            matrix_user, synapse, simulator, silent_phone=True
-        )
-        yield alice, user, management, scan
+    async for w in dm_world(synapse, simulator, matrix_user, tmp_path, alice_phone=ALICE):
+        yield w.alice, w.user, w.management, w.scan
 
 
 async def test_receipts_typing_and_calls_both_ways(
