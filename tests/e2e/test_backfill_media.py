@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -181,3 +182,51 @@ async def test_without_auto_request_the_placeholder_is_final(
     expired = [b for b in media["blobs"] if b["expired"] and b["type"] == "image"]
     assert len(expired) == 1, media  # no copy uploaded again: the phone was never asked
     assert not [e for e in user.events(room) if _edit_of(old["event_id"])(e)]
+
+
+def _minutes_from_now(hours: int) -> int:
+    """Local minutes after midnight ``hours`` from now (a ``request_local_time`` far off)."""
+    now = datetime.now().astimezone()
+    return (now.hour * 60 + now.minute + hours * 60) % (24 * 60)
+
+
+@pytest.mark.parametrize(
+    "bridge_overrides",
+    [
+        {
+            "bridge.history_sync.dispatch_wait": "1s",
+            "bridge.history_sync.media_requests.request_method": "local_time",
+            "bridge.history_sync.media_requests.request_local_time": _minutes_from_now(12),
+        }
+    ],
+)
+async def test_a_stored_request_survives_a_restart(
+    bridge: BridgeProcess,
+    synapse: SynapseInfo,
+    simulator: SimulatorInfo,
+    matrix_user: MakeUser,
+) -> None:
+    """``local_time`` twelve hours off: the placeholder comes, the phone is not asked. The
+    bridge is stopped, set to ``immediate`` and started again: the request it stored is
+    sent when the session connects, and the placeholder is replaced by the photo."""
+    photo = media_samples.jpeg(48, 40)
+    await _phone_with_old_photos(simulator, {"OLD3": photo})
+    user, management = await user_with_management_room(matrix_user, synapse)
+    await qr_login(user, management, synapse.bot_mxid, simulator)
+    room = await _portal(user, {management})
+    old = await user.wait_for_event(room, _notice(REQUESTED, "OLD3"), TIMEOUT)
+    await user.wait_for_event(room, lambda e: e.get("content", {}).get("body") == "after", TIMEOUT)
+    media = await sim_admin(simulator, "GET", "/media")
+    assert [b["expired"] for b in media["blobs"] if b["type"] == "image"] == [True], media
+
+    bridge.stop()
+    config = bridge.config_path.read_text()
+    assert "request_method: local_time" in config
+    bridge.config_path.write_text(
+        config.replace("request_method: local_time", "request_method: immediate")
+    )
+    bridge.start()
+    replaced = await user.wait_for_event(room, _edit_of(old["event_id"]), TIMEOUT)
+    new_content = replaced["content"]["m.new_content"]
+    assert new_content["msgtype"] == "m.image"
+    assert await user.download_media(new_content["url"]) == photo
