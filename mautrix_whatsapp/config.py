@@ -82,6 +82,24 @@ class HistorySyncSettings:
         return days, size_mb, quota_mb
 
 
+# ---- media requests ----
+
+
+@dataclass(frozen=True)
+class MediaRequestSettings:
+    """``bridge.history_sync.media_requests``: asking the phone for backfilled media whose
+    file expired (the Go bridge's legacy keys and defaults)."""
+
+    auto_request_media: bool
+    request_method: str
+    """``immediate`` or ``local_time`` (at ``request_local_time`` minutes after midnight)."""
+    request_local_time: int
+    max_async_handle: int
+
+
+MEDIA_REQUEST_METHODS = ("immediate", "local_time")
+
+
 @dataclass(frozen=True)
 class WhatsAppSettings:
     """The ``whatsapp`` section: device naming and the (test-server) connection target."""
@@ -163,6 +181,11 @@ _COPIED_KEYS = (
     "bridge.message_error_notices",
     # ---- backfill ----
     "bridge.history_sync.max_age_days",
+    # ---- media requests ----
+    "bridge.history_sync.media_requests.auto_request_media",
+    "bridge.history_sync.media_requests.request_method",
+    "bridge.history_sync.media_requests.request_local_time",
+    "bridge.history_sync.media_requests.max_async_handle",
 )
 
 
@@ -311,6 +334,7 @@ class Config(BaseBridgeConfig):
     def validate(self) -> None:
         """Check the bridge's own sections; raises :class:`ConfigError` naming the key."""
         _ = self.history_sync
+        _ = self.media_requests  # ---- media requests ----
         provisioning = self.provisioning
         secret = provisioning.shared_secret
         # "generate" is replaced by the update that precedes every start.
@@ -358,3 +382,29 @@ class Config(BaseBridgeConfig):
         if days < 0:
             raise ConfigError("bridge.history_sync.max_age_days must not be negative")
         return days
+
+    # ---- media requests ----
+
+    @property
+    def media_requests(self) -> MediaRequestSettings:
+        prefix = "bridge.history_sync.media_requests."
+        method = str(self[prefix + "request_method"] or "immediate")
+        if method not in MEDIA_REQUEST_METHODS:
+            raise ConfigError(f"{prefix}request_method must be immediate or local_time")
+        try:
+            local_time = int(self[prefix + "request_local_time"] or 0)
+            max_async = int(self[prefix + "max_async_handle"] or 0)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"{prefix}request_local_time and max_async_handle are numbers"
+            ) from None
+        if not 0 <= local_time < 24 * 60:
+            raise ConfigError(f"{prefix}request_local_time is minutes after midnight (0-1439)")
+        if max_async < 1:
+            raise ConfigError(f"{prefix}max_async_handle must be at least 1")
+        return MediaRequestSettings(
+            auto_request_media=bool(self[prefix + "auto_request_media"]),
+            request_method=method,
+            request_local_time=local_time,
+            max_async_handle=max_async,
+        )

@@ -16,10 +16,13 @@ from typing import TYPE_CHECKING
 
 from ..db.history import HistoryConversationRow
 from ..portal.from_whatsapp import handle_message as bridge_to_matrix
+from ..portal.jids import user_jid
+from ..portal.media import DeferredMedia, deferred_media
 from .history_store import received_of
 
 if TYPE_CHECKING:
     from ..portal.portal import Portal
+    from ..session import MessageReceived
     from ..user import User
 
 
@@ -41,7 +44,7 @@ async def backfill_stored(portal: Portal, user: User) -> int:
     for row in rows:
         message = received_of(row, portal.is_group)
         try:
-            await bridge_to_matrix(portal, user, message)
+            await _bridge_deferring_media(portal, user, message)
         except Exception:
             portal.log.exception("Backfilling %s failed", message.id)
             continue
@@ -117,3 +120,25 @@ async def mirror_chat_state(
         conv.archived,
         conv.mute_end != 0,
     )
+
+
+# ---- media requests ----
+
+
+async def _bridge_deferring_media(portal: Portal, user: User, message: MessageReceived) -> None:
+    """The live path, except that an expired file is not waited for: the message is bridged
+    as a placeholder and the file is requested from the phone (:mod:`.media_requests`)."""
+    deferred = DeferredMedia(portal.bridge.config.media_requests.auto_request_media)
+    token = deferred_media.set(deferred)
+    try:
+        await bridge_to_matrix(portal, user, message)
+    finally:
+        deferred_media.reset(token)
+    if not deferred.expired:
+        return
+    tables = portal.bridge.tables
+    parts = await tables.messages.get_parts(
+        portal.jid, portal.receiver, user_jid(message.sender), message.id
+    )
+    if parts:  # the media and its caption are one event: the message's first part
+        await user.backfill.media.defer(portal, message, str(parts[0].mxid), parts[0].part)

@@ -22,6 +22,7 @@ from ..portal.jids import portal_key
 from ..session import HistoryChunk, HistoryFailed
 from .backfill import fill_portal
 from .history_store import store_chunk
+from .media_requests import MediaRequests
 from .progress import ProgressNotice
 from .space import PersonalSpace
 
@@ -45,6 +46,7 @@ class UserBackfill:
         """Messages backfilled when a chat's room was made (read by the job that made it)."""
         self._timer: asyncio.Task[None] | None = None
         self._dispatching: asyncio.Task[None] | None = None
+        self.media = MediaRequests(user)  # ---- media requests ----
 
     @property
     def _table(self) -> HistoryTable:
@@ -108,6 +110,7 @@ class UserBackfill:
 
     async def resume(self) -> None:
         """On (re)connect: go on where a stopped bridge left off."""
+        await self.media.resume()  # ---- media requests ----
         if not self.user.bridge.config.history_sync.backfill:
             return
         if self._dispatching is not None and not self._dispatching.done():
@@ -126,6 +129,7 @@ class UserBackfill:
         for task in (self._timer, self._dispatching):
             if task is not None and not task.done():
                 task.cancel()
+        self.media.stop()  # ---- media requests ----
 
     # ---- dispatch ----------------------------------------------------------------------
 

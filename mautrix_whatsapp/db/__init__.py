@@ -6,6 +6,7 @@ from mautrix.util.async_db import Database
 
 from .disappearing import DisappearingTable
 from .history import HistoryTable
+from .media_request import MediaRequestTable  # ---- media requests ----
 from .message import MessageRow, MessageTable
 from .pending import PendingMessageRow, PendingMessageTable
 from .portal import PortalRow, PortalTable
@@ -29,6 +30,7 @@ class BridgeDB:
         # ---- crash safety ----
         self.pending = PendingMessageTable(db)
         self.history = HistoryTable(db)  # ---- backfill ----
+        self.media_requests = MediaRequestTable(db)  # ---- media requests ----
 
 
 __all__ = [

@@ -38,6 +38,14 @@ STICKER_SIZE = 190
 """WhatsApp shows stickers at 190 px; Matrix clients size them by ``info.w``/``info.h``."""
 
 OLD_MEDIA_SUFFIX = "Requesting old media is not enabled on this bridge."
+REQUESTED_MEDIA_SUFFIX = "Media will be automatically requested from your phone later."
+"""The Go bridge's placeholder text for a backfilled file that expired (legacy ``portal.go``)."""
+
+
+class MediaRequested(MediaExpiredError):
+    """The file expired and will be asked of the phone later (a backfill doesn't wait for
+    it): the notice is a placeholder that says so."""
+
 
 # Go's exmime.ExtensionFromMimetype prefers these over Python's first guess.
 _EXTENSIONS = {
@@ -169,7 +177,9 @@ async def upload_thumbnail(ctx: ToMatrixContext, jpeg: bytes, info: dict[str, An
 def _failure_notice(prepared: _Prepared, error: Exception) -> ConvertedPart:
     """The Go bridge's failure notice, with the reason, keeping the caption."""
     kind = prepared.type_description
-    if isinstance(error, MediaExpiredError):
+    if isinstance(error, MediaRequested):
+        text = f"Old {kind}. {REQUESTED_MEDIA_SUFFIX}"
+    elif isinstance(error, MediaExpiredError):
         text = f"Old {kind}. {OLD_MEDIA_SUFFIX}"
     else:
         reason = str(error) or type(error).__name__

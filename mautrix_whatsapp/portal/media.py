@@ -36,12 +36,14 @@ from mautrix.errors import MatrixError
 from mautrix.types import ContentURI
 
 from ..encryption import encrypt_file, portal_is_encrypted
+from ..msgconv.media import MediaRequested
+from ..whatsapp.media.errors import MediaExpiredError
 from ..whatsapp.media.types import MediaType
 from ..whatsapp.media.upload import UploadResult
 from ..whatsapp.proto import wa_e2e_pb2
 
 if TYPE_CHECKING:
-    from ..session import MessageReceived
+    from ..session import MessageReceived, WhatsAppSession
     from ..user import User
     from .portal import Portal
 
@@ -180,6 +182,13 @@ class PortalMedia:
         if session is None:
             raise MediaTransferError("the user isn't logged in to WhatsApp")
         origin = self.origin.received if self.origin is not None else None
+        # ---- media requests ----
+        prefetched = prefetched_media.get()
+        if prefetched is not None:
+            return prefetched
+        deferred = deferred_media.get()
+        if deferred is not None and origin is not None:
+            return await download_or_defer(session, wrap_media(media), deferred)
         return await session.download_media(wrap_media(media), origin)
 
     async def upload_to_matrix(self, data: bytes, mimetype: str, filename: str) -> str:
@@ -317,3 +326,36 @@ def media_converter(program: str = "ffmpeg") -> FfmpegConverter | None:
     conversion that would have been needed)."""
     path = shutil.which(program)
     return FfmpegConverter(path) if path is not None else None
+
+
+# ---- media requests ----
+
+
+@dataclass
+class DeferredMedia:
+    """Set by a backfill around each message: an expired file is not asked of the phone
+    there and then (that waits up to the retry timeout for every file); it is noted here, the
+    message is bridged as a placeholder and the file is requested later
+    (:mod:`..backfill.media_requests`)."""
+
+    auto_request: bool
+    expired: bool = False
+
+
+deferred_media: ContextVar[DeferredMedia | None] = ContextVar("deferred_media", default=None)
+prefetched_media: ContextVar[bytes | None] = ContextVar("prefetched_media", default=None)
+"""The file of the message being converted, already downloaded (a media request's answer)."""
+
+
+async def download_or_defer(
+    session: WhatsAppSession, message: wa_e2e_pb2.Message, deferred: DeferredMedia
+) -> bytes:
+    """The file if it is still on WhatsApp's servers; else note it as deferred and raise
+    the expiry (:class:`MediaRequested` when the phone will be asked automatically)."""
+    try:
+        return await session.download_media(message, None)
+    except MediaExpiredError as e:
+        deferred.expired = True
+        if deferred.auto_request:
+            raise MediaRequested(str(e), e.status) from e
+        raise

@@ -216,6 +216,10 @@ def install(state: ServerState) -> None:
             path = find_media_path(state, str(data["account"]), str(data["id"]))
             if path is None:
                 raise AdminError(404, "that phone knows no media message with that id")
+        if data.get("gone"):  # the phone lost the file too: a media retry finds nothing
+            if not store.forget(str(path)):
+                raise AdminError(404, f"no media at {path}")
+            return json_response({"gone": str(path)})
         if not store.expire(str(path)):
             raise AdminError(404, f"no media at {path}")
         return json_response({"expired": str(path)})

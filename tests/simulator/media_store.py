@@ -103,6 +103,10 @@ class MediaStore:
         stored.expired = True
         return True
 
+    def forget(self, direct_path: str) -> bool:
+        """Drop the blob: downloads answer 404 and a phone asked to re-upload it has no file."""
+        return self.blobs.pop(direct_path.split("?", 1)[0], None) is not None
+
 
 def get_media_store(state: ServerState) -> MediaStore:
     store = state.extra.get("media_store")

@@ -20,6 +20,7 @@ from . import (
     v10_portal_relay,
     v11_double_puppet,
     v12_history,
+    v13_media_requests,  # ---- media requests ----
 )
 
 upgrade_table = UpgradeTable()
@@ -37,3 +38,6 @@ upgrade_table.register(
 upgrade_table.register(v10_portal_relay.upgrade_v10, description=v10_portal_relay.DESCRIPTION)
 upgrade_table.register(v11_double_puppet.upgrade_v11, description=v11_double_puppet.DESCRIPTION)
 upgrade_table.register(v12_history.upgrade_v12, description=v12_history.DESCRIPTION)
+upgrade_table.register(  # ---- media requests ----
+    v13_media_requests.upgrade_v13, description=v13_media_requests.DESCRIPTION
+)
