@@ -353,6 +353,8 @@ class ChatStateChanged:
     """0: unmuted; -1: muted for ever; else muted until these unix seconds."""
     read: bool | None = None
     """True: read on the phone; False: marked as unread there."""
+    from_full_sync: bool = False
+    """From a snapshot of the phone's settings (e.g. at login), not a change made now."""
 
 
 ContactEvent = ContactNames | PushNames | BusinessName | UserPictureChanged

@@ -7,6 +7,8 @@ its DM portals by number.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from . import session as s
 from .whatsapp.appstate import events as app_events
 from .whatsapp.binary.jid import HIDDEN_USER_SERVER, JID
@@ -33,14 +35,19 @@ async def _chat(client: Client, jid: JID) -> str:
 async def translate_chat_state_event(client: Client, event: object) -> s.ChatStateChanged | None:
     """The chat-state change an app-state event stands for (None for any other event)."""
     match event:
-        case app_events.Pin(jid=jid, pinned=pinned, timestamp=ts):
-            return s.ChatStateChanged(await _chat(client, jid), ts.timestamp(), pinned=pinned)
-        case app_events.Archive(jid=jid, archived=archived, timestamp=ts):
-            return s.ChatStateChanged(await _chat(client, jid), ts.timestamp(), archived=archived)
-        case app_events.Mute(jid=jid, timestamp=ts):
-            return s.ChatStateChanged(
-                await _chat(client, jid), ts.timestamp(), mute_end=_mute_end(event)
-            )
-        case app_events.MarkChatAsRead(jid=jid, read=read, timestamp=ts):
-            return s.ChatStateChanged(await _chat(client, jid), ts.timestamp(), read=read)
-    return None
+        case app_events.Pin(jid=jid, pinned=pinned):
+            change = s.ChatStateChanged("", 0.0, pinned=pinned)
+        case app_events.Archive(jid=jid, archived=archived):
+            change = s.ChatStateChanged("", 0.0, archived=archived)
+        case app_events.Mute(jid=jid):
+            change = s.ChatStateChanged("", 0.0, mute_end=_mute_end(event))
+        case app_events.MarkChatAsRead(jid=jid, read=read):
+            change = s.ChatStateChanged("", 0.0, read=read)
+        case _:
+            return None
+    return replace(
+        change,
+        chat=await _chat(client, jid),
+        timestamp=event.timestamp.timestamp(),
+        from_full_sync=event.from_full_sync,
+    )

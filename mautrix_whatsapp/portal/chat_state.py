@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, cast
 
 from mautrix.errors import MatrixError, MNotFound
@@ -98,9 +98,10 @@ def live_change(evt: ChatStateChanged, settings: ChatStateSettings, now: float) 
     marked_unread: bool | None = None
     if evt.read is not None and settings.sync_manual_marked_unread:
         marked_unread = not evt.read
-    return ChatStateChange(
-        read=evt.read is True, marked_unread=marked_unread, muted=muted, tags=tags
-    )
+    # A snapshot's "read" may be from before newer messages came: only a change made now
+    # moves the read marker.
+    read = evt.read is True and not evt.from_full_sync
+    return ChatStateChange(read=read, marked_unread=marked_unread, muted=muted, tags=tags)
 
 
 async def apply(portal: Portal, user: User, change: ChatStateChange) -> bool:
@@ -151,11 +152,13 @@ async def _set_muted(intent: IntentAPI, room_id: RoomID, muted: bool) -> None:
 
 
 async def handle_chat_state_event(user: User, evt: ChatStateChanged) -> None:
-    """A setting changed on the phone: mirrored in the chat's portal, if it has a room, in
-    the portal's queue (after a backfill still running there)."""
+    """A setting changed on the phone: kept in the chat's stored history (for a portal made
+    later), and mirrored in its portal if it has a room, in the portal's queue (after a
+    backfill still running there)."""
     own = user.wa_jid
     if own is None:
         return
+    await _store(user, evt)
     jid, receiver = portal_key(evt.chat, own)
     portal = await user.bridge.portals.get_by_jid(jid, receiver, create=False)
     if portal is None or portal.mxid is None:
@@ -166,3 +169,28 @@ async def handle_chat_state_event(user: User, evt: ChatStateChanged) -> None:
         await apply(portal, user, change)
 
     portal.queue.submit(job)
+
+
+def updated_conversation(
+    conv: HistoryConversationRow, evt: ChatStateChanged
+) -> HistoryConversationRow:
+    """The stored chat with the phone's new setting."""
+    if evt.pinned is not None:
+        conv = replace(conv, pinned_at=int(evt.timestamp) if evt.pinned else 0)
+    if evt.archived is not None:
+        conv = replace(conv, archived=evt.archived)
+    if evt.mute_end is not None:
+        conv = replace(conv, mute_end=int(evt.mute_end))
+    if evt.read is True:
+        conv = replace(conv, unread_count=0, marked_unread=False)
+    elif evt.read is False:
+        conv = replace(conv, marked_unread=True)
+    return conv
+
+
+async def _store(user: User, evt: ChatStateChanged) -> None:
+    """A chat whose portal is still to be filled from history gets the new state with it."""
+    table = user.bridge.tables.history
+    conv = await table.get_conversation(user.mxid, evt.chat)
+    if conv is not None and not conv.backfilled:
+        await table.put_conversation(updated_conversation(conv, evt))

@@ -19,6 +19,7 @@ from mautrix_whatsapp.portal.chat_state import (
     backfill_change,
     is_muted,
     live_change,
+    updated_conversation,
 )
 from mautrix_whatsapp.session import ChatStateChanged
 from mautrix_whatsapp.wa_chat_state import translate_chat_state_event
@@ -98,6 +99,27 @@ def test_live_changes_map_one_setting_each() -> None:
     assert live_change(evt, GO_DEFAULTS, NOW).empty
 
 
+def test_a_snapshots_read_does_not_move_the_read_marker() -> None:
+    evt = ChatStateChanged("1555@s.whatsapp.net", NOW, read=True, from_full_sync=True)
+    assert live_change(evt, ALL, NOW) == ChatStateChange(marked_unread=False)
+
+
+def test_a_chat_not_yet_filled_keeps_the_new_setting_for_its_portal() -> None:
+    conv = _conv(unread_count=2, marked_unread=True)
+
+    def after(**fields: Any) -> HistoryConversationRow:
+        return updated_conversation(conv, ChatStateChanged(conv.chat_jid, NOW, **fields))
+
+    assert after(pinned=True).pinned_at == int(NOW)
+    assert after(pinned=False).pinned_at == 0
+    assert after(archived=True).archived
+    assert after(mute_end=-1.0).mute_end == -1
+    read = after(read=True)
+    assert (read.unread_count, read.marked_unread) == (0, False)
+    assert backfill_change(read, ALL, 0, NOW).read
+    assert after(read=False).marked_unread
+
+
 class _FakeLIDs:
     async def get_pn(self, jid: JID) -> JID | None:
         return JID("1555", "s.whatsapp.net") if jid.user == "99" else None
@@ -116,7 +138,9 @@ async def test_app_state_events_become_chat_state_changes() -> None:
         "1555@s.whatsapp.net", NOW, pinned=True
     )
     archive = app_events.Archive(dm, False, at, True, sa.ArchiveChatAction())
-    assert (await of(archive)) == ChatStateChanged(str(dm), NOW, archived=False)
+    assert (await of(archive)) == ChatStateChanged(
+        str(dm), NOW, archived=False, from_full_sync=True
+    )
     forever = app_events.Mute(dm, True, app_events.MUTED_FOREVER, at, False)
     assert (await of(forever)) == ChatStateChanged(str(dm), NOW, mute_end=-1.0)
     until = app_events.Mute(dm, True, datetime.fromtimestamp(NOW + 60, UTC), at, False)

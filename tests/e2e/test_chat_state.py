@@ -25,7 +25,9 @@ pytestmark = [pytest.mark.synapse, pytest.mark.timeout(300)]
 
 TIMEOUT = 60.0
 CHATS = ("read", "unread", "stale", "marked", "muted", "pinned", "archived")
-CONTACTS = {name: f"155500042{n:02d}" for n, name in enumerate(CHATS, start=1)}
+LATER = "later"
+"""The least recent chat: no portal at login (``max_initial_conversations``)."""
+CONTACTS = {name: f"155500042{n:02d}" for n, name in enumerate((*CHATS, LATER), start=1)}
 PINNED_TAG = "m.favourite"
 ARCHIVE_TAG = "m.lowpriority"
 
@@ -41,6 +43,7 @@ def bridge_overrides(synapse: SynapseInfo) -> dict[str, Any]:
     return {
         "double_puppet.secrets": {synapse.server_name: secret},
         "bridge.history_sync.dispatch_wait": "2s",
+        "bridge.history_sync.max_initial_conversations": len(CHATS),
         "bridge.history_sync.unread_hours_threshold": 24,
         "bridge.mute_bridging": True,
         "bridge.pinned_tag": PINNED_TAG,
@@ -50,7 +53,7 @@ def bridge_overrides(synapse: SynapseInfo) -> dict[str, Any]:
 
 def _chat_spec(name: str, now: int) -> dict[str, Any]:
     """Three messages from the contact (so no read receipt comes with the user's own)."""
-    base = now - (3 * 86400 if name == "stale" else 3600)
+    base = now - {"stale": 3 * 86400, LATER: 10 * 86400}.get(name, 3600)
     unread = name in ("unread", "stale")
     spec: dict[str, Any] = {
         "with": CONTACTS[name],
@@ -130,7 +133,7 @@ async def _portals(user: MatrixTestUser) -> dict[str, tuple[str, str]]:
         data = await user.request("GET", path, params={"dir": "b", "limit": "50"})
         texts = [e for e in data["chunk"] if e.get("type") == "m.room.message"]
         name = str(texts[0]["content"].get("body", "")).split(" ")[0] if texts else ""
-        if name in CHATS:
+        if name in (*CHATS, LATER):
             found[name] = (room, texts[0]["event_id"])  # newest first
     return found
 
@@ -145,7 +148,7 @@ async def test_chat_state_is_mirrored_through_the_double_puppet(
     now = int(time.time())
     account = await sim_admin(simulator, "POST", "/accounts", json={"default": True})
     phone = account["phone"]
-    chats = [_chat_spec(name, now) for name in CHATS]
+    chats = [_chat_spec(name, now) for name in (*CHATS, LATER)]
     await sim_admin(simulator, "POST", f"/accounts/{phone}/history", json={"chats": chats})
     user, management = await user_with_management_room(matrix_user, synapse)
     await qr_login(user, management, bot, simulator)
@@ -185,6 +188,7 @@ async def test_chat_state_is_mirrored_through_the_double_puppet(
         jid = f"{CONTACTS[name]}@s.whatsapp.net"
         await sim_admin(simulator, "POST", f"/accounts/{phone}/chats/{jid}/settings", json=body)
 
+    await settings(LATER, pinned=True)  # before the others: the same collection, in order
     await settings("read", pinned=True)
     await settings("pinned", pinned=False)
     await settings("unread", muted=True)
@@ -210,3 +214,20 @@ async def test_chat_state_is_mirrored_through_the_double_puppet(
     await _until(user, "the mute moved to the unread chat", mute_moved)
     await _until(user, "the chat marked unread was read", marked_read)
     assert await _tags(user, room["archived"]) == {ARCHIVE_TAG}
+
+    # A chat pinned while it had no portal: its portal, made by a new message, is pinned.
+    contact = CONTACTS[LATER]
+    await sim_admin(
+        simulator, "POST", f"/accounts/{contact}/send", json={"to": phone, "text": "later live"}
+    )
+
+    async def later_portal() -> bool:
+        return LATER in await _portals(user)
+
+    await _until(user, "the later chat's portal", later_portal)
+    later_room = (await _portals(user))[LATER][0]
+    await _until(user, "the later chat is pinned", lambda: _has_tags(user, later_room))
+
+
+async def _has_tags(user: MatrixTestUser, room: str) -> bool:
+    return await _tags(user, room) == {PINNED_TAG}
