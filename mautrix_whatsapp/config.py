@@ -186,6 +186,11 @@ _COPIED_KEYS = (
     "bridge.history_sync.media_requests.request_method",
     "bridge.history_sync.media_requests.request_local_time",
     "bridge.history_sync.media_requests.max_async_handle",
+    # ---- chatstate ----
+    "bridge.mute_bridging",
+    "bridge.archive_tag",
+    "bridge.pinned_tag",
+    "bridge.sync_manual_marked_unread",
 )
 
 
@@ -351,6 +356,7 @@ class Config(BaseBridgeConfig):
             raise ConfigError("bridge.username_template must contain {userid}")
         if not str(self["bridge.command_prefix"] or "").strip():
             raise ConfigError("bridge.command_prefix must not be empty")
+        _ = self.chat_state  # ---- chatstate ----
 
     # ---- encryption ----
 
@@ -408,3 +414,40 @@ class Config(BaseBridgeConfig):
             request_local_time=local_time,
             max_async_handle=max_async,
         )
+
+    # ---- chatstate ----
+
+    @property
+    def chat_state(self) -> ChatStateSettings:
+        """``bridge.mute_bridging``, ``…archive_tag``, ``…pinned_tag`` and
+        ``…sync_manual_marked_unread``: what of the phone's chat state double puppeting
+        mirrors."""
+
+        def tag(key: str) -> str | None:
+            value = self[key]
+            if value is None or value == "":
+                return None
+            if not isinstance(value, str):
+                raise ConfigError(f"{key} must be a room tag such as m.favourite, or null")
+            return value
+
+        return ChatStateSettings(
+            mute_bridging=bool(self["bridge.mute_bridging"]),
+            archive_tag=tag("bridge.archive_tag"),
+            pinned_tag=tag("bridge.pinned_tag"),
+            sync_manual_marked_unread=bool(self["bridge.sync_manual_marked_unread"]),
+        )
+
+
+# ---- chatstate ----
+
+
+@dataclass(frozen=True)
+class ChatStateSettings:
+    """What of the phone's chat state goes to the user's own Matrix account (legacy
+    mautrix-whatsapp's keys and defaults: off, except manual marked-unread)."""
+
+    mute_bridging: bool
+    archive_tag: str | None
+    pinned_tag: str | None
+    sync_manual_marked_unread: bool

@@ -337,6 +337,26 @@ class HistoryFailed:
     reason: str
 
 
+# ---- chatstate ----
+
+
+@dataclass(frozen=True)
+class ChatStateChanged:
+    """The user changed a chat's settings on the phone (app state); exactly one of the
+    optional fields says what."""
+
+    chat: str
+    timestamp: float
+    pinned: bool | None = None
+    archived: bool | None = None
+    mute_end: float | None = None
+    """0: unmuted; -1: muted for ever; else muted until these unix seconds."""
+    read: bool | None = None
+    """True: read on the phone; False: marked as unread there."""
+    from_full_sync: bool = False
+    """From a snapshot of the phone's settings (e.g. at login), not a change made now."""
+
+
 ContactEvent = ContactNames | PushNames | BusinessName | UserPictureChanged
 
 
@@ -363,6 +383,8 @@ SessionEvent = (
     # ---- backfill ----
     | HistoryChunk
     | HistoryFailed
+    # ---- chatstate ----
+    | ChatStateChanged
 )
 EventSink = Callable[[SessionEvent], Awaitable[None]]
 

@@ -18,11 +18,13 @@ from .contacts import ContactSync
 from .db import UserRow
 from .login import LoginProcess
 from .portal import status_broadcast
+from .portal.chat_state import handle_chat_state_event  # ---- chatstate ----
 from .portal.jids import portal_key
 from .portal.metadata import handle_group_event
 from .session import (
     BusinessName,
     CallOffer,
+    ChatStateChanged,  # ---- chatstate ----
     ChatTyping,
     ClientOutdated,
     Connected,
@@ -380,6 +382,10 @@ class User(BaseUser):
             # ---- backfill ----
             if isinstance(evt, HistoryChunk | HistoryFailed):
                 await self.backfill.handle(evt)
+                return
+            # ---- chatstate ----
+            if isinstance(evt, ChatStateChanged):
+                await handle_chat_state_event(self, evt)
                 return
             if isinstance(evt, Connected):
                 await self._resume_backfill()

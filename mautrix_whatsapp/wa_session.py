@@ -28,6 +28,7 @@ from .db.whatsapp_store import (
     SQLSignalStore,
     delete_signal_state,
 )
+from .wa_chat_state import translate_chat_state_event  # ---- chatstate ----
 from .wa_history import translate_history_event  # ---- backfill ----
 from .wa_media import download_message_media, upload_media_data
 from .whatsapp import call, group, presence, profile
@@ -384,6 +385,11 @@ class ClientSession:
             history = await translate_history_event(self.client, event)
             if history is not None:
                 await self.sink(history)
+        # ---- chatstate ----
+        if self.client is not None:
+            chat_state = await translate_chat_state_event(self.client, event)
+            if chat_state is not None:
+                await self.sink(chat_state)
 
     # ---- connection --------------------------------------------------------------------
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from ..db.history import HistoryConversationRow
+from ..portal.chat_state import apply as apply_change
+from ..portal.chat_state import backfill_change
 from ..portal.from_whatsapp import handle_message as bridge_to_matrix
 from ..portal.jids import user_jid
 from ..portal.media import DeferredMedia, deferred_media
@@ -94,32 +95,18 @@ async def refill_from_phone(portal: Portal, user: User) -> None:
 
 
 async def apply_chat_state(portal: Portal, user: User) -> None:
-    """The phone's read/muted/pinned/archived state of the chat, and whether the backfilled
-    room counts as read (the phone read it, or it is older than ``unread_hours_threshold``).
-    It stays in ``history_conversation`` until double puppeting can mirror it (read marker,
-    notification setting, ``m.favourite``, ``m.lowpriority``): :func:`mirror_chat_state` is
-    that hook."""
+    """The phone's read/muted/pinned/archived state of the chat, kept in
+    ``history_conversation``, mirrored on the user's own account when they are double
+    puppeted (see :mod:`..portal.chat_state`); otherwise it stays stored only."""
     conv = await portal.bridge.tables.history.get_conversation(user.mxid, portal.jid)
     if conv is None:
         return
-    threshold = portal.bridge.config.history_sync.unread_hours_threshold
-    stale = threshold > 0 and conv.last_message_at < time.time() - threshold * 3600
-    read = stale or (conv.unread_count == 0 and not conv.marked_unread)
-    await mirror_chat_state(portal, user, conv, read)
-
-
-async def mirror_chat_state(
-    portal: Portal, user: User, conv: HistoryConversationRow, read: bool
-) -> None:
-    """Where double puppeting will mirror the chat's state; until then it is only logged."""
-    portal.log.debug(
-        "Chat state kept for double puppeting: read=%s unread=%d pinned=%s archived=%s muted=%s",
-        read,
-        conv.unread_count,
-        bool(conv.pinned_at),
-        conv.archived,
-        conv.mute_end != 0,
+    config = portal.bridge.config
+    change = backfill_change(
+        conv, config.chat_state, config.history_sync.unread_hours_threshold, time.time()
     )
+    if not await apply_change(portal, user, change):
+        portal.log.debug("Chat state kept, not mirrored (no double puppet): %s", change)
 
 
 # ---- media requests ----

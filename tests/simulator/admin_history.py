@@ -101,6 +101,7 @@ class Importer:
         if pinned:
             chat.pinned = int(time.time()) if pinned is True else int(pinned)
         chat.archived = bool(data.get("archived", chat.archived))
+        chat.marked_unread = bool(data.get("marked_unread", chat.marked_unread))
         muted = data.get("muted_until")
         if isinstance(muted, int):
             chat.mute_end = muted
@@ -201,6 +202,7 @@ def chat_json(chat: Chat, with_messages: bool) -> dict[str, Any]:
         "unread": chat.unread_count,
         "pinned": chat.pinned,
         "archived": chat.archived,
+        "marked_unread": chat.marked_unread,
         "muted_until": chat.mute_end,
         "message_count": len(chat.messages),
         "last_t": chat.last_timestamp,

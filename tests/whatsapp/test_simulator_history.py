@@ -208,6 +208,8 @@ def _past(now: int) -> dict[str, Any]:
             {
                 "group": {"subject": "Book club", "members": ["15550008811", "15550008812"]},
                 "archived": True,
+                "marked_unread": True,
+                "muted_until": -1,
                 "messages": [
                     {
                         "id": f"G{i}",
@@ -307,7 +309,8 @@ async def test_first_syncs_and_on_demand_history(simulator: SimulatorInfo) -> No
     assert dm.name == "Dora Contact" and dm.unreadCount == 1 and dm.pinned > 0
     assert dm.lidJID.endswith("@lid")
     group = bootstrap[group_jid]
-    assert group.name == "Book club" and group.archived
+    assert group.name == "Book club" and group.archived and group.markedAsUnread
+    assert group.muteEndTime > 2**62 and not dm.markedAsUnread and not dm.muteEndTime
     assert len(group.messages) == 20  # the bootstrap holds a chat's last 20; RECENT the rest
     assert group.messages[1].message.key.participant == "15550008811@s.whatsapp.net"
     recent = {c.ID: c for c in syncs[3].conversations}
