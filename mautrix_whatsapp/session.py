@@ -545,6 +545,12 @@ class WhatsAppSession(Protocol):
         seconds); they arrive as an on-demand :class:`HistoryChunk` (handled before this
         returns). Raises ``LookupError`` when the phone doesn't answer or we're offline."""
 
+    # ---- initial sync ----
+
+    async def history_idle(self) -> None:
+        """Return once no history chunk the phone announced is still being fetched or read
+        (a chunk still on its way is not "the last one" yet)."""
+
 
 SessionFactory = Callable[[str, EventSink], Awaitable[WhatsAppSession]]
 """Builds the session of the Matrix user ``mxid``; events go to the sink."""

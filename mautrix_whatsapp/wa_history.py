@@ -43,6 +43,21 @@ def unwrap_history(message: wa_e2e_pb2.Message) -> tuple[wa_e2e_pb2.Message, boo
     return content, view_once
 
 
+def applied_edit(content: wa_e2e_pb2.Message, message_id: str) -> tuple[wa_e2e_pb2.Message, str]:
+    """The phone keeps an edited message as its last edit (a ``MESSAGE_EDIT`` protocol
+    message): like whatsmeow's ``ParseWebMessage``, it becomes the edited message's own id with
+    the new content, so the room shows the message as it reads now."""
+    protocol = content.protocolMessage
+    if (
+        content.HasField("protocolMessage")
+        and protocol.HasField("type")
+        and protocol.type == wa_e2e_pb2.ProtocolMessage.MESSAGE_EDIT
+        and protocol.HasField("editedMessage")
+    ):
+        return protocol.editedMessage, protocol.key.ID or message_id
+    return content, message_id
+
+
 async def _messages(
     client: Client, chat: str, is_group: bool, own: str, info: wa_web_pb2.WebMessageInfo
 ) -> list[s.HistoryMessage]:
@@ -50,6 +65,7 @@ async def _messages(
     if not info.key.ID or not info.HasField("message"):
         return []
     content, view_once = unwrap_history(info.message)
+    content, message_id = applied_edit(content, info.key.ID)
     if content.ByteSize() == 0:
         return []
     if info.key.fromMe:
@@ -64,7 +80,7 @@ async def _messages(
     received = s.MessageReceived(
         chat=chat,
         sender=sender,
-        id=info.key.ID,
+        id=message_id,
         timestamp=float(info.messageTimestamp),
         is_from_me=info.key.fromMe,
         is_group=is_group,
@@ -88,7 +104,7 @@ async def _messages(
         react = wa_e2e_pb2.Message()
         react.reactionMessage.key.remoteJID = info.key.remoteJID
         react.reactionMessage.key.fromMe = info.key.fromMe
-        react.reactionMessage.key.ID = info.key.ID
+        react.reactionMessage.key.ID = message_id
         if info.key.participant:
             react.reactionMessage.key.participant = info.key.participant
         react.reactionMessage.text = reaction.text
@@ -97,13 +113,13 @@ async def _messages(
         reaction_msg = s.MessageReceived(
             chat=chat,
             sender=reactor,
-            id=f"history-reaction-{info.key.ID}-{reactor.split('@', 1)[0]}",
+            id=f"history-reaction-{message_id}-{reactor.split('@', 1)[0]}",
             timestamp=at,
             is_from_me=reactor == own,
             is_group=is_group,
             message=react,
         )
-        out.append(s.HistoryMessage(reaction_msg, reaction_to=info.key.ID))
+        out.append(s.HistoryMessage(reaction_msg, reaction_to=message_id))
     return out
 
 

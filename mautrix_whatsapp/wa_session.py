@@ -781,6 +781,12 @@ class ClientSession:
         except (HistoryRequestError, ClientError, SocketError, OSError) as e:
             raise LookupError(f"the phone sent no history: {e}") from e
 
+    # ---- initial sync ----
+
+    async def history_idle(self) -> None:
+        if self.client is not None:
+            await self.client.history.idle()
+
 
 class ClientSessionFactory:
     """Builds each user's session with the bridge's config and database."""

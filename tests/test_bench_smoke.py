@@ -68,3 +68,23 @@ def test_bridge_throughput_bench_prints_both_directions() -> None:
             rf"^{re.escape(direction)}\s+[\d.]+\s+[\d.]+\s+[\d.]+$", result.stdout, re.M
         )
         assert row is not None, f"no row for {direction!r} in:\n{result.stdout}"
+
+
+# ---- initial sync ----
+
+
+@pytest.mark.timeout(300)
+def test_initial_sync_bench_prints_its_table() -> None:
+    result = subprocess.run(
+        [sys.executable, "bench/initial_sync.py", "--chats", "2", "--messages", "3"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    for measure in ("seconds", "messages/second"):
+        row = re.search(rf"^{re.escape(measure)}\s+[\d.]+\s+[\d.]+\s+[\d.]+$", result.stdout, re.M)
+        assert row is not None, f"no row for {measure!r} in:\n{result.stdout}"
+    assert re.search(r"^ratio \(bridge / peer time\): [\d.]+x", result.stdout, re.M)
+    assert "less dispatch_wait 1 s" in result.stdout

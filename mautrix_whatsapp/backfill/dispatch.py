@@ -1,7 +1,8 @@
 """Per user: take in history chunks, and ``history_sync.dispatch_wait`` after the last one
 create the portals of the most recent chats and fill them.
 
-The timer restarts with every chunk. At dispatch the chats are chosen (most recent first, at
+The timer restarts with every chunk, and does not run out while a chunk the phone announced is
+still being fetched or read. At dispatch the chats are chosen (most recent first, at
 most ``max_initial_conversations``, -1 all; none silent longer than ``max_age_days``) and the
 choice is stored, so a bridge killed in the middle resumes with the same chats when it
 reconnects; a chat already filled (or filled meanwhile because a message made its portal) is
@@ -93,7 +94,11 @@ class UserBackfill:
         self._timer = asyncio.create_task(self._wait_then_dispatch())
 
     async def _wait_then_dispatch(self) -> None:
+        """``dispatch_wait`` after the last chunk, and not while a further chunk is still
+        being fetched or read: its handling re-arms the timer (this task is cancelled)."""
         await asyncio.sleep(self.user.bridge.config.history_sync.dispatch_wait)
+        if self.user.session is not None:
+            await self.user.session.history_idle()
         self._timer = None
         await self._run(self.dispatch())
 

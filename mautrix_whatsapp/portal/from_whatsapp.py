@@ -54,11 +54,15 @@ async def handle_message(portal: Portal, source: User, message: MessageReceived)
     if not parts:
         portal.log.debug("Nothing to show for %s from %s", message.id, sender)
         return
+    room_made_now = portal.mxid is None
     room_id = await portal.ensure_room(source)
     if room_id is None:
         return
-    # ---- backfill ----: making the room may have backfilled this very message
-    if await tables.messages.get_parts(portal.jid, portal.receiver, sender, message.id):
+    # ---- backfill ----: making the room may have backfilled this very message (only then:
+    # the queue runs one job at a time, so a room that was there bridged nothing meanwhile)
+    if room_made_now and await tables.messages.get_parts(
+        portal.jid, portal.receiver, sender, message.id
+    ):
         return
     intent = await _sender_intent(portal, source, message)
     await intent.ensure_joined(room_id, bot=portal.main_intent)

@@ -246,3 +246,23 @@ def assert_no_secrets_above_debug(log: str, *secrets: str) -> None:
     for record in log_records_above_debug(log):
         for secret in secrets:
             assert secret not in record, f"a secret was logged above DEBUG: {record[:300]}"
+
+
+# ---- initial sync ----
+
+
+async def login_with_history(
+    matrix_user: MakeUser,
+    synapse: SynapseInfo,
+    simulator: SimulatorInfo,
+    chats: list[dict[str, Any]],
+) -> tuple[MatrixTestUser, str, str]:
+    """A new default phone given ``chats`` as its past (the simulator's history import), then a
+    fresh user linked to it by QR (the bot's login notice seen); returns the user, the
+    management room and the phone number. The phone sends its history after the login."""
+    account = await sim_admin(simulator, "POST", "/accounts", json={"default": True})
+    phone = str(account["phone"])
+    await sim_admin(simulator, "POST", f"/accounts/{phone}/history", json={"chats": chats})
+    user, management = await user_with_management_room(matrix_user, synapse)
+    await qr_login(user, management, synapse.bot_mxid, simulator)
+    return user, management, phone

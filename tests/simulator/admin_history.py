@@ -5,6 +5,8 @@
   encryption (only media is encrypted and put in the media store, as an upload would), so
   1,000 chats x 100 messages import in seconds.
 - ``GET /admin/accounts/{phone}/chats``: the memory as JSON (``?messages=0`` omits messages).
+- ``GET /admin/accounts/{phone}/history-sent``: per linked device, how many history chunks the
+  phone sent it and when the last one went (see :mod:`.history_sent`).
 - ``POST /admin/accounts/{phone}/history-silent`` ``{"silent": bool}``: a silent phone sends no
   history syncs to new companions.
 """
@@ -23,6 +25,7 @@ from .accounts import Account
 from .admin_phone import _body
 from .core import json_response
 from .groups import Group, Participant, get_groups
+from .history_sent import get_history_sent
 from .phone import get_world
 from .phone_media import media_message
 from .phone_memory import (
@@ -143,6 +146,10 @@ class Importer:
         if edits:
             stored.message = wa_e2e_pb2.Message(conversation=str(edits[-1]))
             stored.edited = True
+            edited_at = data.get("edited_at", timestamp + 60)
+            if not isinstance(edited_at, int):
+                raise AdminError(400, "'edited_at' is unix seconds")
+            stored.edited_at_ms = edited_at * 1000
         self.imported += 1
         return stored.id
 
@@ -248,6 +255,11 @@ def install(state: ServerState) -> None:
         get_memories(state).of(account_of(params)).silent = silent
         return json_response({"silent": silent})
 
+    async def history_sent(request: web.Request, params: dict[str, str]) -> web.StreamResponse:
+        account = account_of(params)
+        return json_response({"devices": get_history_sent(state).of(account.phone)})
+
     state.admin_routes.add("POST", "/accounts/{phone}/history", import_history)
+    state.admin_routes.add("GET", "/accounts/{phone}/history-sent", history_sent)
     state.admin_routes.add("GET", "/accounts/{phone}/chats", read_chats)
     state.admin_routes.add("POST", "/accounts/{phone}/history-silent", silence)

@@ -5,7 +5,8 @@ companion reads them):
 
 - a message is a ``WebMessageInfo`` (key with ``participant`` in groups, ``messageTimestamp``,
   ``pushName`` for others' messages, ``participant``, ``status``, ``reactions``, the message;
-  a revoked one is a ``REVOKE`` stub without content);
+  a revoked one is a ``REVOKE`` stub without content, an edited one its last edit, see
+  :func:`edit_of`);
 - a chat is a ``Conversation`` (``ID``, messages newest first, ``name`` = group subject or
   contact name, ``lidJID`` of a DM, unread count, pinned, archived, ``muteEndTime``,
   timestamps);
@@ -21,7 +22,12 @@ import time
 import zlib
 from dataclasses import dataclass
 
-from mautrix_whatsapp.whatsapp.proto import wa_companion_reg_pb2, wa_history_sync_pb2, wa_web_pb2
+from mautrix_whatsapp.whatsapp.proto import (
+    wa_companion_reg_pb2,
+    wa_e2e_pb2,
+    wa_history_sync_pb2,
+    wa_web_pb2,
+)
 
 from .phone_memory import Chat, PhoneMemory, StoredMessage
 
@@ -66,6 +72,8 @@ def web_message(stored: StoredMessage, own_jid: str = "") -> wa_web_pb2.WebMessa
         info.pushName = stored.push_name
     if stored.revoked:
         info.messageStubType = wa_web_pb2.WebMessageInfo.REVOKE
+    elif stored.edited:
+        info.message.CopyFrom(edit_of(stored))
     else:
         info.message.CopyFrom(stored.message)
     for reaction in stored.reactions:
@@ -77,6 +85,25 @@ def web_message(stored: StoredMessage, own_jid: str = "") -> wa_web_pb2.WebMessa
         added.text = reaction.emoji
         added.senderTimestampMS = reaction.timestamp * 1000
     return info
+
+
+def edit_of(stored: StoredMessage) -> wa_e2e_pb2.Message:
+    """An edited message as the phone keeps it for history: the edit itself (an
+    ``editedMessage`` wrapping a ``protocolMessage`` ``MESSAGE_EDIT`` whose key is the original
+    message and whose ``editedMessage`` is the latest content), under the original's key and
+    timestamp; whatsmeow's ``ParseWebMessage`` turns it back into the original id with the new
+    content."""
+    edit = wa_e2e_pb2.Message()
+    protocol = edit.editedMessage.message.protocolMessage
+    protocol.type = wa_e2e_pb2.ProtocolMessage.MESSAGE_EDIT
+    protocol.key.remoteJID = stored.chat
+    protocol.key.fromMe = stored.from_me
+    protocol.key.ID = stored.id
+    if stored.chat.endswith("@g.us") and not stored.from_me:
+        protocol.key.participant = stored.sender
+    protocol.editedMessage.CopyFrom(stored.message)
+    protocol.timestampMS = stored.edited_at_ms or stored.timestamp * 1000
+    return edit
 
 
 def conversation(

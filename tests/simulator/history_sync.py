@@ -39,6 +39,7 @@ from .admin_phone import _body, _str
 from .connection import Connection
 from .core import json_response
 from .groups import get_groups
+from .history_sent import get_history_sent
 from .media_crypto import encrypt_media
 from .media_store import get_media_store
 from .phone import get_world
@@ -174,6 +175,7 @@ async def send_first_syncs(
         message_id = await send_peer(state, account, device.device_id, message)
         if message_id is None:
             raise AdminError(409, "the device has no pre-keys on the server")
+        get_history_sent(state).record(account.phone, device.device_id)
         sent.append(message_id)
     return sent
 
@@ -253,7 +255,8 @@ async def answer_on_demand(
         sync.conversations.extend(conversations(state, account, [(memory.chats[chat], messages)]))
     log.debug("on-demand %s: %d messages of %s", request_id, len(messages), chat)
     message = notification_message(sync, encode.compress(sync), state, False, request_id)
-    await send_peer(state, account, device, message)
+    if await send_peer(state, account, device, message) is not None:
+        get_history_sent(state).record(account.phone, device, on_demand=True)
 
 
 def install(state: ServerState) -> None:

@@ -44,6 +44,8 @@ class StoredMessage:
     push_name: str = ""
     reactions: list[Reaction] = field(default_factory=list)
     edited: bool = False
+    edited_at_ms: int = 0
+    """When the last edit was made (``protocolMessage.timestampMS``); 0 = never edited."""
     revoked: bool = False
     status: int = STATUS_SERVER_ACK
     """``WebMessageInfo.Status``: what the phone knows of its delivery (own messages) or
@@ -151,6 +153,7 @@ class PhoneMemory:
                 target.message = wa_e2e_pb2.Message()
                 target.message.CopyFrom(protocol.editedMessage)
                 target.edited = True
+                target.edited_at_ms = protocol.timestampMS or stored.timestamp * 1000
                 return True
             if protocol.type == wa_e2e_pb2.ProtocolMessage.REVOKE:
                 target.message = wa_e2e_pb2.Message()

@@ -213,7 +213,10 @@ async def test_fifty_chats_arrive_as_the_config_allows_and_older_ones_on_demand(
         assert downloaded == IMAGE
         (reaction,) = received[chat_jids[1]]["H01M17"].reactions
         assert reaction.text == "👍"
-        assert received[chat_jids[2]]["H02M18"].message.conversation == "edited text"
+        # An edited message is kept as its last edit, under the original's key.
+        edit = received[chat_jids[2]]["H02M18"].message.editedMessage.message.protocolMessage
+        assert edit.type == wa_e2e_pb2.ProtocolMessage.MESSAGE_EDIT and edit.key.ID == "H02M18"
+        assert edit.editedMessage.conversation == "edited text"
         settings = convs[chat_jids[3]]
         assert settings.archived and settings.pinned_at is not None and settings.unread_count == 2
         assert settings.mute_end == datetime.fromtimestamp(now + 3600, UTC)

@@ -186,7 +186,9 @@ async def test_baileys_receives_the_history_the_config_allows(
         if not ours["from_me"]:
             assert theirs["pushName"] == ours["push_name"], key
     dm = "15550006100@s.whatsapp.net"
-    assert got[(dm, "D0-2")]["message"]["conversation"] == "dm 0 edited"
+    # An edited message is kept as its last edit (a MESSAGE_EDIT of itself).
+    edit = got[(dm, "D0-2")]["message"]["editedMessage"]["message"]["protocolMessage"]
+    assert edit["key"]["id"] == "D0-2" and edit["editedMessage"]["conversation"] == "dm 0 edited"
     assert got[(dm, "D0-3")]["message"]["extendedTextMessage"]["contextInfo"]["stanzaId"] == "D0-1"
     [reaction] = got[(dm, "D0-1")]["reactions"]
     assert reaction["text"] == "👍" and reaction["key"]["fromMe"] is True

@@ -299,10 +299,13 @@ async def test_first_syncs_and_on_demand_history(simulator: SimulatorInfo) -> No
     assert all(s.progress == 100 for s in syncs)
     bootstrap = {c.ID: c for c in syncs[0].conversations}
     dm = bootstrap["15550008811@s.whatsapp.net"]
-    # Newest first; the edit shows its final text, the reply quotes, the reaction is attached.
+    # Newest first; the edited one is kept as its last edit (MESSAGE_EDIT of itself, its final
+    # text), the reply quotes, the reaction is attached.
     assert [m.message.key.ID for m in dm.messages] == ["D4", "D3", "D2", "D1"]
     d4, d3, d2, _ = (m.message for m in dm.messages)
-    assert d3.message.conversation == "typo" and not d3.key.fromMe and d3.pushName
+    edit = d3.message.editedMessage.message.protocolMessage
+    assert edit.type == wa_e2e_pb2.ProtocolMessage.MESSAGE_EDIT and edit.key.ID == "D3"
+    assert edit.editedMessage.conversation == "typo" and not d3.key.fromMe and d3.pushName
     assert d2.key.fromMe and d2.message.extendedTextMessage.contextInfo.stanzaID == "D1"
     assert [(r.text, r.key.fromMe) for r in d2.reactions] == [("❤️", False)]
     assert d4.message.imageMessage.caption == "pic" and d4.message.imageMessage.directPath
