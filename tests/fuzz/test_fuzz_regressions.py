@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
+import pytest
 from mautrix.types import MessageType
 
 from mautrix_whatsapp.portal.malformed import malformed_reason
 
-from .matrix_world import ALICE, CONTACT, DM_ROOM, matrix_world
+from .matrix_world import ALICE, BOB, CONTACT, DM_ROOM, matrix_world
 from .runner import drain
 
 
@@ -62,3 +64,26 @@ async def test_the_fuzz_world_reaches_whatsapp() -> None:
         [(chat, message)] = session.sent
         text = message.conversation or message.extendedTextMessage.text
         assert (chat, text) == (CONTACT, "hi")
+
+
+async def test_a_relayed_file_that_only_parses_once_gets_a_notice(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A relayed image whose ``file`` has no ``hashes`` and an object for a URL (the fuzzer's
+    find): mautrix parsed it, but not again after the relay formatted it, and the error
+    escaped as an unexpected one."""
+    async with matrix_world() as world:
+        before = asyncio.all_tasks()
+        key = {"kty": "oct", "alg": "A256CTR", "ext": True, "k": "a" * 43, "key_ops": []}
+        url = {"filename": None, "m.sticker": "mxc://a/b"}
+        file = {"url": url, "v": "v2", "key": key, "iv": "A" * 22, "hashes": None}
+        raw = _message({"msgtype": "m.image", "body": "x", "file": file, "info": {"size": 10}})
+        raw["sender"] = BOB  # not logged in: the relay sends for them
+        set_relay = _message({"msgtype": "m.text", "body": "!wa set-relay"})
+        set_relay["event_id"] = "$set-relay"
+        await world.bridge.az.handle_transaction("t0", events=[set_relay])
+        await world.bridge.az.handle_transaction("t1", events=[raw])
+        await drain(before)
+        bodies = [str(getattr(c, "body", c)) for _, c in world.sent]
+        assert any("content is malformed" in body for body in bodies), bodies
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
