@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.fuzz.all_targets import TARGETS
 from tests.fuzz.runner import Result, run_seeds
 
-# Inputs per unit of a target's share: the shares sum to 11, so 9,500 gives 104,500.
+# Inputs per unit of a target's share: the shares sum to 12, so 9,500 gives 114,000.
 PER_SHARE = 9_500
 
 

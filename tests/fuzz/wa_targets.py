@@ -13,8 +13,9 @@ from mautrix_whatsapp.whatsapp.appstate.errors import AppStateError
 from mautrix_whatsapp.whatsapp.binary import BinaryError, Node
 from mautrix_whatsapp.whatsapp.binary.jid import JID
 from mautrix_whatsapp.whatsapp.call import parse_call
+from mautrix_whatsapp.whatsapp.group import parse_group_notification
 from mautrix_whatsapp.whatsapp.group_info import GroupError, parse_group_node
-from mautrix_whatsapp.whatsapp.history_sync import HistorySyncError, decode_blob
+from mautrix_whatsapp.whatsapp.history_sync import HistorySyncError, build_chunk, decode_blob
 from mautrix_whatsapp.whatsapp.media.retry import MediaRetryError, parse_media_retry
 from mautrix_whatsapp.whatsapp.message_info import MessageInfoError, parse_message_info
 from mautrix_whatsapp.whatsapp.notification import (
@@ -23,7 +24,7 @@ from mautrix_whatsapp.whatsapp.notification import (
     parse_pictures,
     parse_privacy_tokens,
 )
-from mautrix_whatsapp.whatsapp.proto import wa_history_sync_pb2
+from mautrix_whatsapp.whatsapp.proto import wa_e2e_pb2, wa_history_sync_pb2
 from mautrix_whatsapp.whatsapp.receipt import ReceiptError, parse_receipt
 
 from .gen import mutate_bytes
@@ -80,6 +81,13 @@ TAGS = [
     "locked",
     "announcement",
     "ephemeral",
+    "create",
+    "subject",
+    "promote",
+    "demote",
+    "leave",
+    "not_ephemeral",
+    "membership_approval_mode",
 ]
 ATTRS = [
     "id",
@@ -186,6 +194,12 @@ def _history_blob(rng: random.Random) -> bytes:
     return mutate_bytes(rng, compressed) if rng.random() < 0.5 else compressed
 
 
+def _history_chunk(blob: bytes) -> object:
+    """Inflate and parse a blob, then make its typed event as the client does."""
+    sync = decode_blob(blob)
+    return build_chunk(sync, wa_e2e_pb2.HistorySyncNotification(), "M")
+
+
 def _check(decode: Callable[[Any], Any], *allowed: type[BaseException]) -> Callable[[Any], Any]:
     """Decode; the typed errors are the allowed outcome besides a result."""
 
@@ -214,7 +228,7 @@ def _target(
 
 
 TARGETS = [
-    _target("wa.history_blob", _history_blob, _check(decode_blob, HistorySyncError)),
+    _target("wa.history_blob", _history_blob, _check(_history_chunk, HistorySyncError)),
     _target(
         "wa.call",
         lambda rng: _stanza(rng, "call", {"from": rng.choice(JIDS)}),
@@ -244,6 +258,13 @@ TARGETS = [
         "wa.group_info",
         lambda rng: _stanza(rng, "group", {"id": "120363000000000001"}),
         _check(parse_group_node, GroupError),
+    ),
+    _target(
+        "wa.group_notification",
+        lambda rng: _stanza(
+            rng, "notification", {"type": "w:gp2", "from": rng.choice(JIDS), "id": "N"}
+        ),
+        _check(parse_group_notification, GroupError),
     ),
     _target(
         "wa.appstate_patches",
