@@ -340,6 +340,13 @@ async def transaction_world() -> AsyncIterator[Check]:
 
 TARGETS = [
     Target("matrix.events", transaction, transaction_world, share=2.0),
+    # The same kinds from other seeds: a second half the fuzz job runs on the other worker.
+    Target(
+        "matrix.events.b",
+        lambda rng: transaction(random.Random(rng.getrandbits(64) ^ 0x5EED)),
+        transaction_world,
+        share=2.0,
+    ),
     Target(
         "matrix.commands",
         lambda rng: {"events": [command_event(rng)], "ephemeral": []},
