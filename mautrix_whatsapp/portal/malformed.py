@@ -39,6 +39,18 @@ def malformed_reason(raw: Any) -> str | None:
         Event.deserialize(raw)
     except SerializerError as e:
         return _describe(raw.get("content"), e)
+    return _non_text(raw.get("content"))
+
+
+def _non_text(content: Any) -> str | None:
+    """mautrix parses a body or formatted body of any JSON type, then treats a message with
+    a msgtype as text (stripping reply fallbacks) and fails: those are malformed too (without
+    a msgtype the portal refuses it)."""
+    if not isinstance(content, dict) or "msgtype" not in content:
+        return None
+    for key in ("body", "formatted_body"):
+        if key in content and not isinstance(content[key], str):
+            return f"its {key} is not a string"
     return None
 
 

@@ -27,6 +27,7 @@ from mautrix.types import (
     ReactionEvent,
     RedactionEvent,
     RoomID,
+    SerializerError,
     UserID,
 )
 
@@ -213,7 +214,11 @@ async def format_relayed(
     else:
         base = raw
     apply_format(formats, base, sender.mxid, name)
-    return type(content).deserialize(cast(JSON, base))
+    try:
+        return type(content).deserialize(cast(JSON, base))
+    except SerializerError as e:
+        # mautrix parses a partial ``file`` leniently, but not once it's serialized again.
+        raise ConversionError(f"the message content is malformed ({e})") from None
 
 
 # ---- reactions, redactions and polls ----

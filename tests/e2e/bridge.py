@@ -26,6 +26,7 @@ from typing import Any
 import aiohttp
 from ruamel.yaml import YAML
 
+from tests.e2e.secrets_scan import SECRETS
 from tests.e2e.synapse import SynapseInfo
 from tests.processes import log_tail, stop_process
 from tests.simulator_fixture import SimulatorInfo
@@ -194,6 +195,7 @@ def run_bridge(
 ) -> Iterator[BridgeProcess]:
     """Write the config, start the bridge, yield it; stop it (and show its log) at the end."""
     directory.mkdir(parents=True, exist_ok=True)
+    SECRETS.add_bridge(directory)  # ---- secrets scanner ----: its log is scanned at the end
     config_path = directory / "config.yaml"
     write_bridge_config(
         config_path,

@@ -17,6 +17,7 @@ import pytest
 
 from tests.e2e.bridge import BridgeProcess, run_bridge
 from tests.e2e.matrix_client import MatrixTestUser
+from tests.e2e.secrets_scan import SECRETS
 from tests.e2e.synapse import SynapseInfo, synapse
 from tests.postgres import pg_url, throwaway_database
 from tests.simulator_fixture import SimulatorInfo, simulator
@@ -91,3 +92,20 @@ def postgres_database() -> Iterator[str]:
     """A throwaway PostgreSQL database for one bridge process (fails if there is no server)."""
     with throwaway_database("mautrix_whatsapp_e2e") as name:
         yield pg_url(name)
+
+
+# ---- secrets scanner ----
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secrets_in_bridge_logs() -> Iterator[None]:
+    """After the session: no secret the tests met is in any bridge log at INFO or above."""
+    yield
+    findings = SECRETS.scan()
+    print(
+        f"\nsecrets scanner: {len(SECRETS.secrets)} secret forms, "
+        f"{len(SECRETS.directories)} bridge logs, {len(findings)} findings"
+    )
+    assert not findings, "secrets in bridge logs at INFO+:\n" + "\n".join(
+        f"{f.log}: {f.kind} in [{f.level}] {f.line}" for f in findings
+    )

@@ -14,6 +14,7 @@ from PIL import Image
 
 from tests.e2e.conftest import MakeUser
 from tests.e2e.matrix_client import Event, MatrixTestUser
+from tests.e2e.secrets_scan import SECRETS
 from tests.e2e.synapse import SynapseInfo
 from tests.simulator_fixture import SimulatorInfo
 
@@ -115,6 +116,7 @@ def read_qr_png(png: bytes) -> str:
         image, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
     )
     assert len(results) == 1, f"expected one QR code, got {len(results)}"
+    SECRETS.add("QR contents", str(results[0].text))  # ---- secrets scanner ----
     return str(results[0].text)
 
 
@@ -145,7 +147,11 @@ async def sim_admin(
 
 def is_pairing_code(event: Event) -> bool:
     """A message that is nothing but a pairing code (``ABCD-1234``)."""
-    return bool(CODE_RE.fullmatch(event.get("content", {}).get("body", "")))
+    body = event.get("content", {}).get("body", "")
+    if not CODE_RE.fullmatch(body):
+        return False
+    SECRETS.add("pairing code", body)  # ---- secrets scanner ----
+    return True
 
 
 async def start_qr_login(user: MatrixTestUser, room: str, bot: str) -> Event:

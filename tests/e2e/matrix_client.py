@@ -21,6 +21,8 @@ from urllib.parse import quote
 
 import aiohttp
 
+from tests.e2e.secrets_scan import SECRETS
+
 Event = dict[str, Any]
 EventPredicate = Callable[[Event], bool]
 
@@ -49,6 +51,7 @@ class MatrixTestUser:
         self.base_url = base_url.rstrip("/")
         self.user_id = user_id
         self.access_token = access_token
+        SECRETS.add("Matrix access token", access_token)  # ---- secrets scanner ----
         self.device_id = device_id
         self.next_batch: str | None = None
         self._http: aiohttp.ClientSession | None = None
