@@ -18,6 +18,7 @@ from .config import Config, ConfigError, parse_duration
 from .db import BridgeDB, PuppetRow, UserRow, upgrade_table
 from .double_puppet import DoublePuppet, DoublePuppets
 from .matrix import MatrixHandler
+from .matrix_pending import MatrixEventKeeper  # ---- faults ----
 from .metrics import MetricsServer, install_matrix_request_timing
 from .portal import Portal, PortalRegistry
 from .portal.disappearing import DisappearingLoop
@@ -177,11 +178,13 @@ class WhatsAppBridge(Bridge):
             install_matrix_request_timing()
             self.metrics_server = MetricsServer(*listen)
             await self.metrics_server.start()
+        self.matrix_events.install()  # ---- faults ----
         await super().start()
         for signum in (signal.SIGINT, signal.SIGTERM):
             self.loop.add_signal_handler(signum, self._stop_on_signal)
         self.disappearing.start()  # ---- receipts ----
         await self.resubmit_pending_messages()
+        await self.matrix_events.resubmit_all()  # ---- faults ----
         await self._reconnect_users()
 
     def _stop_on_signal(self) -> None:
@@ -345,6 +348,13 @@ class WhatsAppBridge(Bridge):
     def double_puppets(self) -> DoublePuppets:
         """Users' own Matrix accounts, for what they do on WhatsApp outside the bridge."""
         return DoublePuppets(self)
+
+    # ---- faults ----
+
+    @functools.cached_property
+    def matrix_events(self) -> MatrixEventKeeper:
+        """Keeps Matrix message events from the transaction's reply until handled."""
+        return MatrixEventKeeper(self)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from .disappearing import DisappearingTable
 from .history import HistoryTable
 from .message import MessageRow, MessageTable
 from .pending import PendingMessageRow, PendingMessageTable
+from .pending_matrix import PendingMatrixTable  # ---- faults ----
 from .portal import PortalRow, PortalTable
 from .puppet import PuppetRow, PuppetTable
 from .reaction import ReactionRow, ReactionTable
@@ -29,6 +30,8 @@ class BridgeDB:
         # ---- crash safety ----
         self.pending = PendingMessageTable(db)
         self.history = HistoryTable(db)  # ---- backfill ----
+        # ---- faults ----
+        self.pending_matrix = PendingMatrixTable(db)
 
 
 __all__ = [

@@ -20,6 +20,7 @@ from . import (
     v10_portal_relay,
     v11_double_puppet,
     v12_history,
+    v16_pending_matrix,  # ---- faults ----
 )
 
 upgrade_table = UpgradeTable()
@@ -37,3 +38,5 @@ upgrade_table.register(
 upgrade_table.register(v10_portal_relay.upgrade_v10, description=v10_portal_relay.DESCRIPTION)
 upgrade_table.register(v11_double_puppet.upgrade_v11, description=v11_double_puppet.DESCRIPTION)
 upgrade_table.register(v12_history.upgrade_v12, description=v12_history.DESCRIPTION)
+# ---- faults ----
+upgrade_table.register(v16_pending_matrix.upgrade_v16, description=v16_pending_matrix.DESCRIPTION)
