@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from mautrix.types import Event, EventID, MessageEvent, RoomID, UserID
 
-from .portal.transient import retry_transient
+from .transient import retry_transient
 
 if TYPE_CHECKING:
     from .__main__ import WhatsAppBridge
@@ -57,16 +57,16 @@ class MatrixEventKeeper:
         az.handle_transaction = keep_then_handle  # type: ignore[method-assign]
 
     async def _keep(self, events: list[Any]) -> None:
+        # A database restart: hold the reply a moment rather than fail the transaction (the
+        # homeserver would retry, but after a backoff of its own).
+        await retry_transient(
+            lambda: self._keep_once(events), log, "Keeping Matrix events", KEEP_RETRY_SECONDS
+        )
+
+    async def _keep_once(self, events: list[Any]) -> None:
         kept = [event for event in events if await self._worth_keeping(event)]
         if kept:
-            # A database restart: hold the reply a moment rather than fail the transaction
-            # (the homeserver would retry, but after a backoff of its own).
-            await retry_transient(
-                lambda: self.bridge.tables.pending_matrix.insert_many(kept),
-                log,
-                "Keeping Matrix events",
-                KEEP_RETRY_SECONDS,
-            )
+            await self.bridge.tables.pending_matrix.insert_many(kept)
             self._pending.update(event["event_id"] for event in kept)
 
     async def _worth_keeping(self, event: Any) -> bool:

@@ -21,10 +21,10 @@ from mautrix.types import UserID
 
 from ..db.pending import PendingMessageRow
 from ..session import MessageReceived
+from ..transient import retry_transient
 from ..whatsapp.proto import wa_e2e_pb2
 from .from_whatsapp import handle_message as bridge_to_matrix
 from .jids import user_jid
-from .transient import retry_transient
 
 if TYPE_CHECKING:
     from ..__main__ import WhatsAppBridge
