@@ -16,6 +16,7 @@ from mautrix.util.config import ConfigValueError
 
 from .config import Config, ConfigError, parse_duration
 from .db import BridgeDB, PuppetRow, UserRow, upgrade_table
+from .db.outage import retry_statements_through_outages  # ---- faults ----
 from .double_puppet import DoublePuppet, DoublePuppets
 from .matrix import MatrixHandler
 from .matrix_pending import MatrixEventKeeper  # ---- faults ----
@@ -138,6 +139,7 @@ class WhatsAppBridge(Bridge):
 
     def prepare_db(self) -> None:
         super().prepare_db()
+        retry_statements_through_outages(self.db, self.log.getChild("db"))  # ---- faults ----
         self.tables = BridgeDB(self.db)
 
     def prepare_bridge(self) -> None:
