@@ -138,6 +138,13 @@ class WhatsAppBridge(Bridge):
     # ---- setup and lifecycle -----------------------------------------------------------
 
     def prepare_db(self) -> None:
+        # ---- faults ---- mautrix exits the process on an asyncpg internal client error by
+        # default; a PostgreSQL restart causes them on connections in use (a server message
+        # arriving mid-transaction), and the bridge must ride that out: the failed statement
+        # raises instead, and the pool drops the connection when it is released.
+        opts = self.config["appservice.database_opts"]
+        if isinstance(opts, dict) and "meow_exit_on_ice" not in opts:
+            opts["meow_exit_on_ice"] = False
         super().prepare_db()
         retry_statements_through_outages(self.db, self.log.getChild("db"))  # ---- faults ----
         self.tables = BridgeDB(self.db)

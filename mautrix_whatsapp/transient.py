@@ -35,6 +35,7 @@ def is_transient(error: BaseException) -> bool:
             TimeoutError,
             asyncpg.PostgresConnectionError,
             asyncpg.InterfaceError,
+            asyncpg.InternalClientError,  # a connection a restart left in a broken state
             asyncpg.CannotConnectNowError,
             asyncpg.AdminShutdownError,
             sqlite3.OperationalError,
