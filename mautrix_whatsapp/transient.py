@@ -49,9 +49,11 @@ async def retry_transient(
     log: logging.Logger,
     what: str,
     give_up_after: float = GIVE_UP_AFTER,
+    on_outage: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     """Run ``attempt`` until it succeeds or fails for a reason other than an outage (raised);
-    after ``give_up_after`` seconds of outage the last error is raised too."""
+    after ``give_up_after`` seconds of outage the last error is raised too. ``on_outage``
+    runs after each transient failure (e.g. to drop a pool's dead connections)."""
     loop = asyncio.get_running_loop()
     give_up = loop.time() + give_up_after
     pause = FIRST_PAUSE
@@ -63,5 +65,7 @@ async def retry_transient(
             if not is_transient(e) or loop.time() > give_up:
                 raise
             log.warning("%s failed (%s), retrying in %.2fs", what, e, pause)
+            if on_outage is not None:
+                await on_outage()
         await asyncio.sleep(pause)
         pause = min(pause * 2, MAX_PAUSE)

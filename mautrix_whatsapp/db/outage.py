@@ -17,25 +17,40 @@ from typing import Any
 from mautrix.util.async_db import Database
 from mautrix.util.async_db.database import conn_var
 
-from ..transient import retry_transient
+from ..transient import is_transient, retry_transient
 
 RETRY_SECONDS = 30.0
 STATEMENTS = ("execute", "executemany", "fetch", "fetchrow", "fetchval")
 
 
 def _retrying(
-    statement: Callable[..., Awaitable[Any]], log: logging.Logger
+    db: Database, statement: Callable[..., Awaitable[Any]], log: logging.Logger
 ) -> Callable[..., Awaitable[Any]]:
+    async def expire_connections() -> None:
+        # After a restart the pool's connections are dead or in a broken protocol state
+        # (asyncpg: "got result for unknown protocol state"); the pool would hand them out
+        # again. Expired, each is replaced by a fresh one when next acquired.
+        pool = getattr(db, "pool", None)
+        if pool is not None:
+            await pool.expire_connections()
+
     @functools.wraps(statement)
     async def run(*args: Any, **kwargs: Any) -> Any:
-        if conn_var.get(None) is not None:  # inside a transaction
-            return await statement(*args, **kwargs)
+        if conn_var.get(None) is not None:  # inside a transaction: the caller retries it
+            try:
+                return await statement(*args, **kwargs)
+            except Exception as e:
+                if is_transient(e):
+                    await expire_connections()
+                raise
         result: list[Any] = []
 
         async def attempt() -> None:
             result.append(await statement(*args, **kwargs))
 
-        await retry_transient(attempt, log, "A database statement", RETRY_SECONDS)
+        await retry_transient(
+            attempt, log, "A database statement", RETRY_SECONDS, expire_connections
+        )
         return result[-1]
 
     return run
@@ -44,4 +59,4 @@ def _retrying(
 def retry_statements_through_outages(db: Database, log: logging.Logger) -> None:
     """Wrap ``db``'s single-statement methods (on this instance only)."""
     for name in STATEMENTS:
-        setattr(db, name, _retrying(getattr(db, name), log))
+        setattr(db, name, _retrying(db, getattr(db, name), log))
