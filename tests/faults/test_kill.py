@@ -12,7 +12,7 @@ import pytest
 from tests.e2e.bridge import BridgeProcess
 from tests.faults.traffic import MX_MESSAGES, WA_MESSAGES, Progress, Traffic
 
-pytestmark = [pytest.mark.faults, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(420)]
 
 DEFAULT_SEED = 13
 

@@ -17,7 +17,7 @@ from tests.e2e.bridge import BridgeProcess
 from tests.faults.private_postgres import PrivatePostgres, private_postgres
 from tests.faults.traffic import WA_MESSAGES, Progress, Traffic
 
-pytestmark = [pytest.mark.faults, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(420)]
 
 DEFAULT_SEED = 13
 

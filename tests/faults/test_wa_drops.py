@@ -19,7 +19,7 @@ from tests.faults.leaks import assert_settles_back, holdings
 from tests.faults.traffic import WA_MESSAGES, Progress, Traffic
 from tests.simulator_fixture import SimulatorInfo
 
-pytestmark = [pytest.mark.faults, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(420)]
 
 DROPS = 50
 DEFAULT_SEED = 13
