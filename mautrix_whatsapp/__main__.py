@@ -143,7 +143,8 @@ class WhatsAppBridge(Bridge):
         # arriving mid-transaction), and the bridge must ride that out: the failed statement
         # raises instead, and the pool drops the connection when it is released.
         opts = self.config["appservice.database_opts"]
-        if isinstance(opts, dict) and "meow_exit_on_ice" not in opts:
+        postgres = str(self.config["appservice.database"]).startswith(("postgres", "cockroach"))
+        if postgres and isinstance(opts, dict) and "meow_exit_on_ice" not in opts:
             opts["meow_exit_on_ice"] = False
         super().prepare_db()
         retry_statements_through_outages(self.db, self.log.getChild("db"))  # ---- faults ----

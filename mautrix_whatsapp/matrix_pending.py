@@ -9,7 +9,7 @@ retries. An event's row goes once its handler returns; at start, what is left is
 
 Exactly once towards WhatsApp: a re-run event already in the ``message`` table is dropped, and
 one whose send had started (``attempted``) is reported as possibly not sent instead of being
-sent again (see :func:`check_not_started`).
+sent again (see :mod:`.portal.send_once`).
 """
 
 from __future__ import annotations
@@ -29,10 +29,6 @@ log = logging.getLogger("mau.matrix.pending")
 
 KEPT_TYPES = frozenset({"m.room.message", "m.sticker"})
 KEEP_RETRY_SECONDS = 30.0
-
-
-class InterruptedSend(Exception):
-    """The bridge stopped while sending this event; WhatsApp may or may not have it."""
 
 
 class MatrixEventKeeper:
@@ -127,9 +123,3 @@ class MatrixEventKeeper:
                 await self.done(event_id)
 
         portal.queue.submit(job)
-
-    async def check_not_started(self, event_id: EventID) -> None:
-        """Mark the event's WhatsApp send as started; raises :class:`InterruptedSend` if a
-        previous run had started it (it may have reached WhatsApp: never send it twice)."""
-        if await self.bridge.tables.pending_matrix.start_attempt(event_id):
-            raise InterruptedSend("the bridge restarted while sending it")

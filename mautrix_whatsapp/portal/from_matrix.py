@@ -15,7 +15,6 @@ from mautrix.types import (
 )
 
 from ..db import MessageRow
-from ..matrix_pending import InterruptedSend
 from ..session import SendFailed
 from .connection_wait import wait_until_connected
 from .convert import ConversionError
@@ -25,6 +24,7 @@ from .edits import check_matrix_edit
 from .jids import user_jid
 from .media import set_media_origin
 from .relay import choose_sender
+from .send_once import InterruptedSend, check_not_started
 from .status import NotLoggedIn, report_failure, report_success, unknown_reply_notice
 from .status_broadcast import check_send as check_status_send
 
@@ -58,7 +58,7 @@ async def handle_message(
             raise NotLoggedIn("you're not logged in to WhatsApp")
         if not portal.is_group and user_jid(sender.wa_jid) != portal.receiver:
             raise NotLoggedIn("this is another user's private chat")
-        await portal.bridge.matrix_events.check_not_started(event_id)  # ---- faults ----
+        await check_not_started(portal, event_id)  # ---- faults ----
         sent = await session.send_message(portal.jid, message)
     except (ConversionError, SendFailed, InterruptedSend) as e:
         await report_failure(portal, sender, event_id, e)
