@@ -5,6 +5,7 @@ Every test module here is bounded by ``pytest.mark.timeout`` and marked ``faults
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -49,13 +50,15 @@ def metrics_port() -> int:
 def bridge_overrides(metrics_port: int) -> dict[str, Any]:
     """Metrics on (the task count), failures marked with status events too, and INFO logs:
     DEBUG logs every node, which would make the stream the logger's benchmark."""
-    return {
+    overrides: dict[str, Any] = {
         "metrics.enabled": True,
         "metrics.listen": f"127.0.0.1:{metrics_port}",
         "bridge.message_status_events": True,
-        "logging.root.level": "INFO",
-        "logging.loggers.mau.level": "INFO",
     }
+    if not os.environ.get("FAULTS_DEBUG"):  # FAULTS_DEBUG=1 keeps the DEBUG logs
+        overrides["logging.root.level"] = "INFO"
+        overrides["logging.loggers.mau.level"] = "INFO"
+    return overrides
 
 
 @pytest.fixture
