@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from mautrix.types import Event, EventID, MessageEvent, RoomID, UserID
 
+from .transaction_ids import NeverSeen, TransactionMemory
 from .transient import retry_transient
 
 if TYPE_CHECKING:
@@ -43,12 +44,19 @@ class MatrixEventKeeper:
         """Wrap the appservice's transaction handler (mautrix has no hook before the reply)."""
         az = self.bridge.az
         handle_transaction = az.handle_transaction
+        az.transactions = NeverSeen()
+        memory = TransactionMemory()
 
         async def keep_then_handle(txn_id: str, *, events: list[Any], **kwargs: Any) -> Any:
+            digest = memory.digest(events, kwargs)
+            if memory.is_repeat(txn_id, digest):
+                return {}
             await self._keep(events)
             # What a previous run left goes first (a retried transaction may hold newer ones).
             await self._resubmitted.wait()
-            return await handle_transaction(txn_id, events=events, **kwargs)
+            result = await handle_transaction(txn_id, events=events, **kwargs)
+            memory.remember(txn_id, digest)
+            return result
 
         az.handle_transaction = keep_then_handle  # type: ignore[method-assign]
 
