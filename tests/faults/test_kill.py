@@ -10,14 +10,24 @@ import random
 import pytest
 
 from tests.e2e.bridge import BridgeProcess
-from tests.faults.traffic import MX_MESSAGES, WA_MESSAGES, Progress, Traffic
+from tests.faults.traffic import (
+    MX_MESSAGES,
+    POSTGRES_WA_LOSS,
+    WA_MESSAGES,
+    Progress,
+    Traffic,
+)
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(420)]
 
 DEFAULT_SEED = 13
 
 
-@pytest.mark.parametrize("bridge_database", ["sqlite", "postgres"], indirect=True)
+@pytest.mark.parametrize(
+    "bridge_database",
+    ["sqlite", pytest.param("postgres", marks=pytest.mark.xfail(reason=POSTGRES_WA_LOSS))],
+    indirect=True,
+)
 async def test_kill_9_under_two_way_traffic(traffic: Traffic, bridge: BridgeProcess) -> None:
     seed = int(os.environ.get("FAULTS_SEED", DEFAULT_SEED))
     rng = random.Random(seed)

@@ -15,7 +15,7 @@ import pytest
 
 from tests.e2e.bridge import BridgeProcess
 from tests.faults.private_postgres import PrivatePostgres, private_postgres
-from tests.faults.traffic import WA_MESSAGES, Progress, Traffic
+from tests.faults.traffic import POSTGRES_WA_LOSS, WA_MESSAGES, Progress, Traffic
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(420)]
 
@@ -33,12 +33,7 @@ def bridge_database(postgres_server: PrivatePostgres) -> str:
     return postgres_server.url
 
 
-@pytest.mark.xfail(
-    reason="open bug: after the restart a few new WhatsApp messages are dropped by the client "
-    "as 'message key N was already used' (the Signal session state seen by decryption "
-    "diverges from the store after a rolled-back decryption transaction)",
-    strict=False,
-)
+@pytest.mark.xfail(reason=POSTGRES_WA_LOSS)
 async def test_postgres_restart_under_two_way_traffic(
     traffic: Traffic, bridge: BridgeProcess, postgres_server: PrivatePostgres
 ) -> None:

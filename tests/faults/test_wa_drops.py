@@ -16,7 +16,7 @@ import pytest
 from tests.e2e.bridge import BridgeProcess
 from tests.e2e.helpers import sim_admin
 from tests.faults.leaks import assert_settles_back, holdings
-from tests.faults.traffic import WA_MESSAGES, Progress, Traffic
+from tests.faults.traffic import POSTGRES_WA_LOSS, WA_MESSAGES, Progress, Traffic
 from tests.simulator_fixture import SimulatorInfo
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(420)]
@@ -39,16 +39,9 @@ async def _wait_device_connected(simulator: SimulatorInfo, traffic: Traffic) -> 
         await asyncio.sleep(0.1)
 
 
-POSTGRES_OPEN_BUG = pytest.mark.xfail(
-    reason="open bug: on PostgreSQL one WhatsApp message in 1,000 was lost without a warning "
-    "(seen once; likely the client's Signal state when a drop cuts a decryption short)",
-    strict=False,
-)
-
-
 @pytest.mark.parametrize(
     "bridge_database",
-    ["sqlite", pytest.param("postgres", marks=POSTGRES_OPEN_BUG)],
+    ["sqlite", pytest.param("postgres", marks=pytest.mark.xfail(reason=POSTGRES_WA_LOSS))],
     indirect=True,
 )
 async def test_50_whatsapp_drops_under_two_way_traffic(
