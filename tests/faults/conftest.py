@@ -71,11 +71,13 @@ def simulator(tmp_path: Path) -> Iterator[SimulatorInfo]:
 def _reporter(request: pytest.FixtureRequest) -> Callable[[str], None]:
     """A line on the terminal (past output capture), or print without a terminal."""
     terminal = request.config.pluginmanager.get_plugin("terminalreporter")
-    if terminal is None:
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if terminal is None or capture is None:
         return print
 
     def report(line: str) -> None:
-        terminal.write_line(f"[{request.node.name}] {line}")
+        with capture.global_and_fixture_disabled():  # past output capture, even on success
+            terminal.write_line(f"[{request.node.name}] {line}")
 
     return report
 
