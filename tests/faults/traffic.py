@@ -160,7 +160,7 @@ class Traffic:
         received = [n for e in self.alice.events if (n := _mx_number(e)) is not None]
         failed = _failed_targets(room_events) & mx_ids.keys()
         outcome = Outcome(
-            wa_delivered=len(wa_bodies),
+            wa_delivered=sum(1 for body in wa_bodies if body != "wa end"),
             mx_delivered=len(received),
             mx_failed=len(failed),
             seconds=time.monotonic() - start,
