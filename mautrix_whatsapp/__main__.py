@@ -16,8 +16,10 @@ from mautrix.util.config import ConfigValueError
 
 from .config import Config, ConfigError, parse_duration
 from .db import BridgeDB, PuppetRow, UserRow, upgrade_table
+from .db.outage import retry_statements_through_outages  # ---- faults ----
 from .double_puppet import DoublePuppet, DoublePuppets
 from .matrix import MatrixHandler
+from .matrix_pending import MatrixEventKeeper  # ---- faults ----
 from .metrics import MetricsServer, install_matrix_request_timing
 from .portal import Portal, PortalRegistry
 from .portal.disappearing import DisappearingLoop
@@ -136,7 +138,16 @@ class WhatsAppBridge(Bridge):
     # ---- setup and lifecycle -----------------------------------------------------------
 
     def prepare_db(self) -> None:
+        # ---- faults ---- mautrix exits the process on an asyncpg internal client error by
+        # default; a PostgreSQL restart causes them on connections in use (a server message
+        # arriving mid-transaction), and the bridge must ride that out: the failed statement
+        # raises instead, and the pool drops the connection when it is released.
+        opts = self.config["appservice.database_opts"]
+        postgres = str(self.config["appservice.database"]).startswith(("postgres", "cockroach"))
+        if postgres and isinstance(opts, dict) and "meow_exit_on_ice" not in opts:
+            opts["meow_exit_on_ice"] = False
         super().prepare_db()
+        retry_statements_through_outages(self.db, self.log.getChild("db"))  # ---- faults ----
         self.tables = BridgeDB(self.db)
 
     def prepare_bridge(self) -> None:
@@ -177,11 +188,13 @@ class WhatsAppBridge(Bridge):
             install_matrix_request_timing()
             self.metrics_server = MetricsServer(*listen)
             await self.metrics_server.start()
+        self.matrix_events.install()  # ---- faults ----
         await super().start()
         for signum in (signal.SIGINT, signal.SIGTERM):
             self.loop.add_signal_handler(signum, self._stop_on_signal)
         self.disappearing.start()  # ---- receipts ----
         await self.resubmit_pending_messages()
+        await self.matrix_events.resubmit_all()  # ---- faults ----
         await self._reconnect_users()
 
     def _stop_on_signal(self) -> None:
@@ -345,6 +358,13 @@ class WhatsAppBridge(Bridge):
     def double_puppets(self) -> DoublePuppets:
         """Users' own Matrix accounts, for what they do on WhatsApp outside the bridge."""
         return DoublePuppets(self)
+
+    # ---- faults ----
+
+    @functools.cached_property
+    def matrix_events(self) -> MatrixEventKeeper:
+        """Keeps Matrix message events from the transaction's reply until handled."""
+        return MatrixEventKeeper(self)
 
 
 def main() -> None:

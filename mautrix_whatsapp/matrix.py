@@ -253,3 +253,15 @@ class MatrixHandler(BaseMatrixHandler):
     async def allow_command(user: BaseUser) -> bool:
         """``relay``-level users too, so the command processor can tell them they may not."""
         return bool(user.is_whitelisted or user.relay_whitelisted)
+
+    # ---- faults ----
+
+    async def int_handle_event(self, evt: Event, was_encrypted: bool = False) -> None:
+        """Handle the event, then drop its crash-safety row (kept before the transaction was
+        answered, see :mod:`.matrix_pending`), whatever the outcome."""
+        try:
+            await super().int_handle_event(evt, was_encrypted)
+        finally:
+            event_id = getattr(evt, "event_id", None)
+            if event_id is not None and not was_encrypted:
+                await self.bridge.matrix_events.done(event_id)

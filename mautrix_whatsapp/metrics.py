@@ -242,3 +242,22 @@ class MetricsServer:
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
+
+
+# ---- faults ----
+
+ASYNCIO_TASKS = Gauge(
+    "bridge_asyncio_tasks",
+    "asyncio tasks alive in the bridge's event loop (a steady count shows no task leaks)",
+)
+
+
+def _count_tasks() -> float:
+    """Read at scrape time, on the loop's thread (the endpoint runs in the loop)."""
+    try:
+        return float(len(asyncio.all_tasks()))
+    except RuntimeError:  # scraped outside the loop (e.g. a test's own registry dump)
+        return 0.0
+
+
+ASYNCIO_TASKS.set_function(_count_tasks)

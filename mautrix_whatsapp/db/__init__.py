@@ -9,6 +9,7 @@ from .history import HistoryTable
 from .media_request import MediaRequestTable  # ---- media requests ----
 from .message import MessageRow, MessageTable
 from .pending import PendingMessageRow, PendingMessageTable
+from .pending_matrix import PendingMatrixTable  # ---- faults ----
 from .portal import PortalRow, PortalTable
 from .puppet import PuppetRow, PuppetTable
 from .reaction import ReactionRow, ReactionTable
@@ -31,6 +32,8 @@ class BridgeDB:
         self.pending = PendingMessageTable(db)
         self.history = HistoryTable(db)  # ---- backfill ----
         self.media_requests = MediaRequestTable(db)  # ---- media requests ----
+        # ---- faults ----
+        self.pending_matrix = PendingMatrixTable(db)
 
 
 __all__ = [

@@ -16,6 +16,7 @@ from mautrix.types import (
 
 from ..db import MessageRow
 from ..session import SendFailed
+from .connection_wait import wait_until_connected
 from .convert import ConversionError
 from .counting import count_to_whatsapp
 from .disappearing import add_expiration, after_matrix_message
@@ -23,6 +24,7 @@ from .edits import check_matrix_edit
 from .jids import user_jid
 from .media import set_media_origin
 from .relay import choose_sender
+from .send_once import InterruptedSend, check_not_started
 from .status import NotLoggedIn, report_failure, report_success, unknown_reply_notice
 from .status_broadcast import check_send as check_status_send
 
@@ -39,6 +41,10 @@ async def handle_message(
     room_id = portal.mxid
     if room_id is None:
         return
+    # ---- faults ---- (a re-run after a crash, or a retried transaction: sent already)
+    if await portal.bridge.tables.messages.get_by_mxid(event_id, room_id) is not None:
+        portal.log.debug("Dropping %s: already sent to WhatsApp", event_id)
+        return
     set_media_origin(sender)  # ---- media ---- (whose session uploads files)
     try:
         sender, content = await choose_sender(portal, sender, content)  # ---- relay ----
@@ -46,13 +52,15 @@ async def handle_message(
         check_status_send(portal)  # ---- receipts ----
         message = await portal.from_matrix.to_whatsapp(portal, content)
         timer = await add_expiration(portal, message)  # ---- receipts ----
+        await wait_until_connected(sender)  # ---- faults ----
         session = sender.session
         if session is None or sender.wa_jid is None:
             raise NotLoggedIn("you're not logged in to WhatsApp")
         if not portal.is_group and user_jid(sender.wa_jid) != portal.receiver:
             raise NotLoggedIn("this is another user's private chat")
+        await check_not_started(portal, event_id)  # ---- faults ----
         sent = await session.send_message(portal.jid, message)
-    except (ConversionError, SendFailed) as e:
+    except (ConversionError, SendFailed, InterruptedSend) as e:
         await report_failure(portal, sender, event_id, e)
         return
     except Exception as e:  # a converter's bug must still be reported, and not stop the queue

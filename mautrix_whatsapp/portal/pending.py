@@ -21,6 +21,7 @@ from mautrix.types import UserID
 
 from ..db.pending import PendingMessageRow
 from ..session import MessageReceived
+from ..transient import retry_transient
 from ..whatsapp.proto import wa_e2e_pb2
 from .from_whatsapp import handle_message as bridge_to_matrix
 from .jids import user_jid
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from .portal import Portal
 
 log = logging.getLogger("mau.portal.pending")
+KEEP_RETRY_SECONDS = 30.0
 
 
 def _row(portal: Portal, source: User, message: MessageReceived) -> PendingMessageRow:
@@ -65,13 +67,20 @@ def _message(row: PendingMessageRow) -> MessageReceived:
 
 async def accept(portal: Portal, source: User, message: MessageReceived) -> None:
     """Keep ``message`` in the database and queue it; raises if it could not be kept."""
-    await portal.bridge.tables.pending.insert(_row(portal, source, message))
+    row = _row(portal, source, message)
+    # ---- faults ---- (a database restart: hold the receipt a moment rather than fail)
+    await retry_transient(
+        lambda: portal.bridge.tables.pending.insert(row), log, "Keeping", KEEP_RETRY_SECONDS
+    )
     _submit(portal, source, message)
 
 
 def _submit(portal: Portal, source: User, message: MessageReceived) -> None:
     async def job() -> None:
-        await bridge_to_matrix(portal, source, message)
+        # ---- faults ---- (through a homeserver or database outage; idempotent)
+        await retry_transient(
+            lambda: bridge_to_matrix(portal, source, message), portal.log, f"Bridging {message.id}"
+        )
         # Also when it was dropped as already bridged: the row has served its purpose.
         portal.bridge.tables.pending.delete_soon(
             portal.jid, portal.receiver, user_jid(message.sender), message.id

@@ -26,6 +26,7 @@ whatsmeow does by default (:class:`~.events.IdentityChanged`).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import math
@@ -74,6 +75,8 @@ NACK_INVALID_PROTOBUF = 491
 NACK_UNHANDLED_ERROR = 500
 BUFFER_CLEAN_EVERY = 3600.0
 """Seconds between deletions of old hashes from the event buffer."""
+HANDLE_RETRY_PAUSES = (0.5, 1.0, 2.0, 4.0)
+"""Pauses before handling a failed ``<message>`` again (about 7.5 s in all)."""
 RECENT_MESSAGES = 2048
 """Message keys remembered to drop duplicates (whatsmeow keeps 256 sent; we keep more)."""
 
@@ -118,14 +121,29 @@ class MessageHandler:
     # --- the stanza ---------------------------------------------------------------------------
 
     async def handle(self, node: Node) -> None:
-        """Handle one ``<message>``; whatever goes wrong, it is answered and the next one runs."""
-        try:
-            await self._handle(node)
-        except Exception:
-            # A bug or a store outage: whatsmeow recovers and acks too, so the server does not
-            # redeliver a stanza that would fail again forever.
-            self.client.log.exception("Failed to handle message %s", node.attrs.get("id"))
-            await self.client._ack(node, NACK_UNHANDLED_ERROR)
+        """Handle one ``<message>``; whatever goes wrong, it is answered and the next one runs.
+
+        A failure is retried a few times first (a store outage of a second or two, e.g. a
+        database restart, must not cost the message: decryption runs in a store transaction
+        that rolled back, and the event buffer and the handlers take a repeat as one)."""
+        for pause in (*HANDLE_RETRY_PAUSES, None):
+            try:
+                await self._handle(node)
+                return
+            except Exception:
+                if pause is None:
+                    break
+                self.client.log.warning(
+                    "Failed to handle message %s, retrying in %.1fs",
+                    node.attrs.get("id"),
+                    pause,
+                    exc_info=True,
+                )
+                await asyncio.sleep(pause)
+        # A bug or a lasting store outage: whatsmeow recovers and acks too, so the server does
+        # not redeliver a stanza that would fail again forever.
+        self.client.log.exception("Failed to handle message %s", node.attrs.get("id"))
+        await self.client._ack(node, NACK_UNHANDLED_ERROR)
 
     async def _handle(self, node: Node) -> None:
         client = self.client

@@ -38,7 +38,7 @@ async def _users(db: Database, *mxids: UserID) -> BridgeDB:
 
 async def test_upgrades_reach_latest_version(database: Database) -> None:
     version = await database.fetchval("SELECT version FROM version")
-    assert version == len(upgrade_table.upgrades) == 13
+    assert version == len(upgrade_table.upgrades) == 14
     for table in (
         "user",
         "puppet",

@@ -20,7 +20,7 @@ from mautrix_whatsapp.whatsapp.binary import Node
 from mautrix_whatsapp.whatsapp.proto.wa_wa6_pb2 import ClientPayload
 
 from .accounts import Account
-from .connection import Connection
+from .connection import Connection, ConnectionClosedError
 from .core import json_response
 from .login import deliver
 from .phone import get_world
@@ -47,10 +47,19 @@ def _track(conn: Connection) -> None:
     unanswered = _unanswered(conn)
 
     async def send_node(node: Node) -> None:
-        await send(node)
         message_id = node.attrs.get("id")
-        if node.tag == "message" and isinstance(message_id, str):
-            unanswered[message_id] = node
+        if node.tag != "message" or not isinstance(message_id, str):
+            await send(node)
+            return
+        # Noted before sending: a message sent into a closing connection (closed, its close
+        # hooks not run yet) is then requeued with the others instead of lost.
+        unanswered[message_id] = node
+        try:
+            await send(node)
+        except ConnectionClosedError:
+            if conn.extra.get(_KEY) is not unanswered:  # requeued already: queue it now
+                unanswered.pop(message_id, None)
+                _requeue(conn, [node])
 
     conn.__dict__["send_node"] = send_node
 
@@ -78,14 +87,19 @@ def _checking_off(original: StanzaHandler | None) -> StanzaHandler:
 
 async def _requeue_on_close(conn: Connection) -> None:
     unanswered = conn.extra.pop(_KEY, None)
+    if unanswered:
+        _requeue(conn, list(unanswered.values()))
+
+
+def _requeue(conn: Connection, unanswered: list[Node]) -> None:
     account = conn.extra.get("account")
     device = conn.extra.get("linked_device")
-    if not unanswered or not isinstance(account, Account) or device is None:
+    if not isinstance(account, Account) or device is None:
         return
     world = get_world(conn.state)
     nodes = [
         Node(n.tag, {k: v for k, v in n.attrs.items() if k != "offline"}, n.content)
-        for n in unanswered.values()
+        for n in unanswered
     ]
     live = world.connection_of(account, device.device_id)
     if live is not None and live is not conn:

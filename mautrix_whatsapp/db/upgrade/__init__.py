@@ -21,6 +21,7 @@ from . import (
     v11_double_puppet,
     v12_history,
     v13_media_requests,  # ---- media requests ----
+    v14_pending_matrix,  # ---- faults ----
 )
 
 upgrade_table = UpgradeTable()
@@ -41,3 +42,5 @@ upgrade_table.register(v12_history.upgrade_v12, description=v12_history.DESCRIPT
 upgrade_table.register(  # ---- media requests ----
     v13_media_requests.upgrade_v13, description=v13_media_requests.DESCRIPTION
 )
+# ---- faults ----
+upgrade_table.register(v14_pending_matrix.upgrade_v14, description=v14_pending_matrix.DESCRIPTION)

@@ -1,0 +1,1 @@
+"""Fault tests: two-way traffic through the bridge while something breaks (issue 13)."""
