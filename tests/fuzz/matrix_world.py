@@ -37,6 +37,7 @@ from mautrix_whatsapp.db import BridgeDB, PortalRow, upgrade_table
 from mautrix_whatsapp.double_puppet import DoublePuppets
 from mautrix_whatsapp.login import LoginProcess, PairingCode, QRCode
 from mautrix_whatsapp.matrix import MatrixHandler
+from mautrix_whatsapp.matrix_pending import MatrixEventKeeper
 from mautrix_whatsapp.portal import Portal, portal_key, user_jid
 from mautrix_whatsapp.portal.portal import PortalRegistry
 from mautrix_whatsapp.session import GroupSummary, ParticipantResult, SentMessage
@@ -419,6 +420,7 @@ class FakeBridge:
         self.relay = None
         self.matrix: MatrixHandler
         self.double_puppets: DoublePuppets
+        self.matrix_events: MatrixEventKeeper
 
     def is_bridge_ghost(self, user_id: UserID) -> bool:
         return str(user_id).startswith("@whatsapp_") and str(user_id).endswith(f":{DOMAIN}")
@@ -496,6 +498,10 @@ async def matrix_world() -> AsyncIterator[MatrixWorld]:
             handler = MatrixHandler(cast(Any, bridge))
             bridge.matrix = handler
             bridge.double_puppets = DoublePuppets(cast(Any, bridge))
+            # Transactions go through the crash-safety keeper, as in the bridge.
+            bridge.matrix_events = MatrixEventKeeper(cast(Any, bridge))
+            bridge.matrix_events.install()
+            await bridge.matrix_events.resubmit_all()
             world = MatrixWorld(bridge, handler, database)
             await world.ensure_portals()
             yield world
