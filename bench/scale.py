@@ -62,7 +62,7 @@ QUIET_LOGS = {"logging.root.level": "INFO", "logging.loggers.mau.level": "INFO"}
 CONNECTED_GAUGE = re.compile(r"^whatsapp_connected_users (\S+)$", re.M)
 HEADER = (
     f"{'db':<9}{'users':>6}{'RSS MiB':>9}{'KiB/user':>9}{'idle CPU %':>11}"
-    f"{'start-up s':>11}{'p50 ms':>8}{'p99 ms':>8}"
+    f"{'start-up s':>11}{'p50 ms':>8}{'p99 ms':>8}{'load':>6}"
 )
 
 
@@ -84,6 +84,8 @@ class Result:
     startup_seconds: float
     p50_ms: float
     p99_ms: float
+    load_average: float
+    """The machine's 1-minute load average as the run ended (the machine may be shared)."""
 
     def line(self, smallest: Result) -> str:
         """KiB/user: the RSS growth over the smallest N, per added user."""
@@ -96,7 +98,7 @@ class Result:
         return (
             f"{self.database:<9}{self.users:>6}{self.rss_bytes / 2**20:>9.1f}{per_user}"
             f"{self.idle_cpu_percent:>11.2f}{self.startup_seconds:>11.1f}"
-            f"{self.p50_ms:>8.0f}{self.p99_ms:>8.0f}"
+            f"{self.p50_ms:>8.0f}{self.p99_ms:>8.0f}{self.load_average:>6.1f}"
         )
 
 
@@ -358,6 +360,7 @@ def run_one(
         startup,
         statistics.median(latencies) * 1000,
         percentile(latencies, 0.99) * 1000,
+        os.getloadavg()[0],
     )
 
 

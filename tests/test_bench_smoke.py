@@ -106,7 +106,9 @@ def test_scale_bench_prints_a_row_per_database() -> None:
     assert re.search(r"^db\s+users\s+RSS MiB\s+KiB/user\s+idle CPU %", result.stdout, re.M)
     for database in ("sqlite", "postgres"):
         row = re.search(
-            rf"^{database}\s+2\s+([\d.]+)\s+-\s+[\d.]+\s+[\d.]+\s+\d+\s+\d+$", result.stdout, re.M
+            rf"^{database}\s+2\s+([\d.]+)\s+-\s+[\d.]+\s+[\d.]+\s+\d+\s+\d+\s+[\d.]+$",
+            result.stdout,
+            re.M,
         )
         assert row is not None, f"no row for {database} in:\n{result.stdout}"
         assert float(row.group(1)) > 10, "a bridge process takes more than 10 MiB"
