@@ -73,6 +73,7 @@ class Settings:
     load_messages: int
     rate: float
     latency_users: int
+    pool_size: int | None
 
 
 @dataclass(frozen=True)
@@ -328,6 +329,8 @@ def run_one(
         "metrics.enabled": True,
         "metrics.listen": f"127.0.0.1:{metrics_port}",
     }
+    if settings.pool_size is not None:
+        overrides["appservice.database_opts.max_size"] = settings.pool_size
     with (
         contextlib.redirect_stdout(sys.stderr),  # the processes' logs, printed on exit
         bridge_database(kind, directory) as database_url,
@@ -374,6 +377,7 @@ def main() -> None:
     parser.add_argument("--load-messages", type=int, default=100)
     parser.add_argument("--rate", type=float, default=5.0, help="texts per second under load")
     parser.add_argument("--latency-users", type=int, default=4)
+    parser.add_argument("--pool-size", type=int, help="database_opts.max_size (default: config's)")
     args = parser.parse_args()
     settings = Settings(
         SeedSize(args.portals, args.messages),
@@ -381,6 +385,7 @@ def main() -> None:
         args.load_messages,
         args.rate,
         args.latency_users,
+        args.pool_size,
     )
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="bridge-scale-") as tmp:
