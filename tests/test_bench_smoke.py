@@ -88,3 +88,47 @@ def test_initial_sync_bench_prints_its_table() -> None:
         assert row is not None, f"no row for {measure!r} in:\n{result.stdout}"
     assert re.search(r"^ratio \(bridge / peer time\): [\d.]+x", result.stdout, re.M)
     assert "less dispatch_wait 1 s" in result.stdout
+
+
+# ---- scale ----
+
+
+@pytest.mark.synapse
+@pytest.mark.postgres
+@pytest.mark.timeout(420)
+def test_scale_bench_prints_a_row_per_database() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "bench/scale.py",
+            "--users",
+            "2",
+            "--db",
+            "sqlite",
+            "postgres",
+            "--portals",
+            "3",
+            "--messages",
+            "2",
+            "--idle-seconds",
+            "1",
+            "--load-messages",
+            "4",
+            "--latency-users",
+            "1",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert re.search(r"^db\s+users\s+RSS MiB\s+KiB/user\s+idle CPU %", result.stdout, re.M)
+    for database in ("sqlite", "postgres"):
+        row = re.search(
+            rf"^{database}\s+2\s+([\d.]+)\s+-\s+[\d.]+\s+[\d.]+\s+\d+\s+\d+\s+[\d.]+$",
+            result.stdout,
+            re.M,
+        )
+        assert row is not None, f"no row for {database} in:\n{result.stdout}"
+        assert float(row.group(1)) > 10, "a bridge process takes more than 10 MiB"

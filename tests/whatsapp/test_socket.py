@@ -221,3 +221,11 @@ async def test_connect_timeout() -> None:
 def test_ssl_options_are_exclusive() -> None:
     with pytest.raises(ValueError):
         FrameSocket(ssl_context=ssl.create_default_context(), ca_file="/nonexistent")
+
+
+def test_sockets_share_one_trust_context() -> None:
+    """Every context holds its own copy of the system's CA store (about 850 KiB): a bridge
+    with 1,000 connected users must not hold 1,000 of them, nor load one per reconnect."""
+    first, second = FrameSocket(), FrameSocket()
+    assert first._ssl is second._ssl
+    assert first._ssl.verify_mode == ssl.CERT_REQUIRED
