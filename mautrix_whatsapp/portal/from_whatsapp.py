@@ -20,6 +20,7 @@ from .convert import ConvertedPart
 from .counting import count_to_matrix
 from .disappearing import after_whatsapp_message
 from .jids import user_jid
+from .matrix_send import send_part
 from .media import set_media_origin
 from .polls import handle_whatsapp_vote
 from .reactions import handle_whatsapp_reaction
@@ -69,12 +70,14 @@ async def handle_message(portal: Portal, source: User, message: MessageReceived)
     timestamp = int(message.timestamp * 1000)
     for index, part in enumerate(parts):
         double_puppet.mark_edit(intent, part.content)  # ---- double puppet ----
-        event_id = await intent.send_message_event(
+        event_id = await send_part(
+            portal,
+            intent,
             room_id,
             part.event_type,
             part.content,
-            timestamp=timestamp,
-            txn_id=matrix_txn_id(portal, sender, message.id, index),
+            timestamp,
+            matrix_txn_id(portal, sender, message.id, index),
         )
         row = MessageRow(
             chat_jid=portal.jid,

@@ -54,6 +54,8 @@ class Portal:
         self.queue = PortalQueue(self.log)
         self.main_intent: IntentAPI = bridge.az.intent
         self.create_lock = asyncio.Lock()
+        self.uncertain_sends: set[str] = set()
+        """Transaction ids whose send failed in an outage (see :mod:`.matrix_send`)."""
 
     async def postinit(self) -> None:
         """A DM room belongs to the contact's ghost (as in mautrix bridges); groups to the bot."""

@@ -41,22 +41,11 @@ def synapse(private_synapse: RestartableSynapse) -> SynapseInfo:
     return private_synapse.info
 
 
-SYNAPSE_RETRY_DUPLICATE = (
-    "open (seen once): a WhatsApp message whose Matrix send was cut off by the Synapse stop "
-    "appeared twice after the bridge's retry with the same transaction id; presumably the "
-    "restarted Synapse no longer knows the transaction (to confirm, then look the event up "
-    "before re-sending)"
-)
-
-
 @pytest.mark.parametrize(
     "bridge_database",
     [
-        pytest.param("sqlite", marks=pytest.mark.xfail(reason=SYNAPSE_RETRY_DUPLICATE)),
-        pytest.param(
-            "postgres",
-            marks=pytest.mark.xfail(reason=f"{SYNAPSE_RETRY_DUPLICATE}; {POSTGRES_WA_LOSS}"),
-        ),
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.xfail(reason=POSTGRES_WA_LOSS)),
     ],
     indirect=True,
 )
