@@ -21,7 +21,7 @@ import pytest
 
 from tests.e2e.synapse import SynapseInfo
 from tests.faults.private_synapse import RestartableSynapse, restartable_synapse
-from tests.faults.traffic import POSTGRES_WA_LOSS, WA_MESSAGES, Progress, Traffic
+from tests.faults.traffic import WA_MESSAGES, Progress, Traffic
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(480)]
 
@@ -53,10 +53,7 @@ SYNAPSE_RETRY_DUPLICATE = (
     "bridge_database",
     [
         pytest.param("sqlite", marks=pytest.mark.xfail(reason=SYNAPSE_RETRY_DUPLICATE)),
-        pytest.param(
-            "postgres",
-            marks=pytest.mark.xfail(reason=f"{SYNAPSE_RETRY_DUPLICATE}; {POSTGRES_WA_LOSS}"),
-        ),
+        pytest.param("postgres", marks=pytest.mark.xfail(reason=SYNAPSE_RETRY_DUPLICATE)),
     ],
     indirect=True,
 )
