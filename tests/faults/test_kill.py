@@ -12,7 +12,6 @@ import pytest
 from tests.e2e.bridge import BridgeProcess
 from tests.faults.traffic import (
     MX_MESSAGES,
-    POSTGRES_WA_LOSS,
     WA_MESSAGES,
     Progress,
     Traffic,
@@ -25,7 +24,7 @@ DEFAULT_SEED = 13
 
 @pytest.mark.parametrize(
     "bridge_database",
-    ["sqlite", pytest.param("postgres", marks=pytest.mark.xfail(reason=POSTGRES_WA_LOSS))],
+    ["sqlite", "postgres"],
     indirect=True,
 )
 async def test_kill_9_under_two_way_traffic(traffic: Traffic, bridge: BridgeProcess) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from tests.e2e.bridge import BridgeProcess
 from tests.faults.private_postgres import PrivatePostgres, private_postgres
-from tests.faults.traffic import POSTGRES_WA_LOSS, WA_MESSAGES, Progress, Traffic
+from tests.faults.traffic import WA_MESSAGES, Progress, Traffic
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(420)]
 
@@ -33,7 +33,6 @@ def bridge_database(postgres_server: PrivatePostgres) -> str:
     return postgres_server.url
 
 
-@pytest.mark.xfail(reason=POSTGRES_WA_LOSS)
 async def test_postgres_restart_under_two_way_traffic(
     traffic: Traffic, bridge: BridgeProcess, postgres_server: PrivatePostgres
 ) -> None:

@@ -21,7 +21,7 @@ import pytest
 
 from tests.e2e.synapse import SynapseInfo
 from tests.faults.private_synapse import RestartableSynapse, restartable_synapse
-from tests.faults.traffic import POSTGRES_WA_LOSS, WA_MESSAGES, Progress, Traffic
+from tests.faults.traffic import WA_MESSAGES, Progress, Traffic
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(480)]
 
@@ -45,7 +45,7 @@ def synapse(private_synapse: RestartableSynapse) -> SynapseInfo:
     "bridge_database",
     [
         "sqlite",
-        pytest.param("postgres", marks=pytest.mark.xfail(reason=POSTGRES_WA_LOSS)),
+        "postgres",
     ],
     indirect=True,
 )

@@ -16,7 +16,7 @@ import pytest
 from tests.e2e.bridge import BridgeProcess
 from tests.e2e.helpers import sim_admin
 from tests.faults.leaks import assert_settles_back, holdings
-from tests.faults.traffic import POSTGRES_WA_LOSS, WA_MESSAGES, Progress, Traffic
+from tests.faults.traffic import WA_MESSAGES, Progress, Traffic
 from tests.simulator_fixture import SimulatorInfo
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(420)]
@@ -41,7 +41,7 @@ async def _wait_device_connected(simulator: SimulatorInfo, traffic: Traffic) -> 
 
 @pytest.mark.parametrize(
     "bridge_database",
-    ["sqlite", pytest.param("postgres", marks=pytest.mark.xfail(reason=POSTGRES_WA_LOSS))],
+    ["sqlite", "postgres"],
     indirect=True,
 )
 async def test_50_whatsapp_drops_under_two_way_traffic(

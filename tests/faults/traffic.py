@@ -31,11 +31,6 @@ TIMEOUT = 240.0
 RETRY_PAUSE = 0.5
 STATUS_EVENT = "com.beeper.message_send_status"
 SHUTDOWN_LOSS_WINDOW = 2.0
-POSTGRES_WA_LOSS = (
-    "open bug: on PostgreSQL a few WhatsApp messages in 1,000 are dropped by the client as "
-    "'message key N was already used' (DEBUG log), with or without a fault; the Signal session "
-    "state decryption sees diverges from the store"
-)
 FAILED_NOTICE_PARTS = ("was not bridged", "may not have been bridged")
 
 

@@ -2,7 +2,7 @@
 //
 // Import it from a harness in this folder (`import { ... } from './simulator_socket.mjs'`).
 import pino from 'pino'
-import makeWASocket, { WA_CERT_DETAILS } from '@whiskeysockets/baileys'
+import makeWASocket, { DEFAULT_CONNECTION_CONFIG, WA_CERT_DETAILS } from '@whiskeysockets/baileys'
 
 /** A 64-digit hex string: the simulator's root public key as the harnesses take it. */
 export const isRootKey = value => /^[0-9a-f]{64}$/i.test(value ?? '')
@@ -36,6 +36,29 @@ export const simulatorMediaDispatcher = url => {
 	}
 }
 
+/** The 1:1 session operations of Baileys' Signal repository (each reads and writes sessions). */
+const SESSION_OPERATIONS = ['decryptMessage', 'encryptMessage', 'injectE2ESession', 'deleteSession', 'migrateSession']
+
+/** Baileys' Signal repository with every 1:1 session operation in one transaction lane.
+ *
+ * Baileys 7.0.0-rc14 runs each operation in a key-store transaction (keys read once, all
+ * written back at the end), serialized per transaction key: a send (relayMessage) under our own
+ * JID, a decryption under the sender's. A decryption overlapping a send to the same device starts
+ * from the same session record, and the later commit undoes the other's ratchet step: after a
+ * lost send step the next message reuses a message key, which the receiver must drop as
+ * already used. Here each session operation takes the send's key too (inside a transaction
+ * Baileys joins it), so one operation at a time reads and writes the sessions. (The same
+ * kind of lost update between a contact's PN and LID keys: WhiskeySockets/Baileys pull 2372.) */
+const serializedSignalRepository = (auth, ...rest) => {
+	const repository = DEFAULT_CONNECTION_CONFIG.makeSignalRepository(auth, ...rest)
+	for (const name of SESSION_OPERATIONS) {
+		const operation = repository[name]
+		repository[name] = (...args) =>
+			auth.keys.transaction(() => operation(...args), auth.creds.me?.id ?? 'signal-sessions')
+	}
+	return repository
+}
+
 /** A quiet Baileys socket with short timeouts, connecting to `url` with the given auth state;
  * `extra` adds or overrides socket options (e.g. `getMessage` for retries and polls). */
 export const makeSimulatorSocket = (url, auth, extra = {}) =>
@@ -51,5 +74,6 @@ export const makeSimulatorSocket = (url, auth, extra = {}) =>
 		// snapshots, and ours, are then proven by a client we did not write.
 		appStateMacVerification: { patch: true, snapshot: true },
 		options: { dispatcher: simulatorMediaDispatcher(url) },
+		makeSignalRepository: serializedSignalRepository,
 		...extra
 	})
