@@ -13,7 +13,7 @@ from mautrix.types import EventID, MessageType, TextMessageEventContent
 if TYPE_CHECKING:
     from ..user import User
 
-EDIT_EVERY = 2.0
+EDIT_EVERY = 5.0
 """Seconds between two edits of the progress notice."""
 
 
