@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from ..portal.portal import Portal
     from ..user import User
 
+PORTALS_AT_ONCE = 3
+"""Chats filled at the same time after login."""
+
 FAILED_CHUNK_NOTICE = (
     "Part of your WhatsApp history could not be read ({kind} chunk {order}: {reason}). "
     "The rest of the history is still bridged."
@@ -169,25 +172,44 @@ class UserBackfill:
         notice = ProgressNotice(self.user, len(chats))
         await notice.start()
         metrics.backfill_queued(len(chats))
-        for conv in chats:
-            jid, receiver = portal_key(conv.chat_jid, own)
-            portal = await self.user.bridge.portals.get_by_jid(jid, receiver)
-            sent = 0
-            error: str | None = None
-            if portal is None:
-                error = f"{conv.name or conv.chat_jid}: no portal"
-            else:
-                result: list[int] = []
+        # A few portals fill at once (each in its own queue, so each room's order holds): the
+        # bridge's work on one message overlaps the homeserver's on another's. They start most
+        # recent first.
+        slots = asyncio.Semaphore(PORTALS_AT_ONCE)
 
-                async def job(portal: Portal = portal, result: list[int] = result) -> None:
-                    result.append(await fill_portal(portal, self.user))
+        async def fill_one(conv: HistoryConversationRow) -> None:
+            try:
+                sent, error = await self._fill_chat(conv, own)
+                metrics.backfill_done()
+                await notice.chat_done(sent, error)
+            finally:
+                slots.release()
 
-                try:
-                    await portal.queue.run(job)
-                    sent = result[0] if result else 0
-                except Exception as e:
-                    self.user.log.exception("Filling %s failed", conv.chat_jid)
-                    error = f"{conv.name or conv.chat_jid}: {e}"
-            metrics.backfill_done()
-            await notice.chat_done(sent, error)
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            for conv in chats:
+                await slots.acquire()  # the next chat starts once a slot is free
+                tasks.append(asyncio.create_task(fill_one(conv)))
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
         await notice.finish()
+
+    async def _fill_chat(self, conv: HistoryConversationRow, own: str) -> tuple[int, str | None]:
+        """Fill one chosen chat's portal in its queue: (messages sent, error or None)."""
+        jid, receiver = portal_key(conv.chat_jid, own)
+        portal = await self.user.bridge.portals.get_by_jid(jid, receiver)
+        if portal is None:
+            return 0, f"{conv.name or conv.chat_jid}: no portal"
+        result: list[int] = []
+
+        async def job(portal: Portal = portal) -> None:
+            result.append(await fill_portal(portal, self.user))
+
+        try:
+            await portal.queue.run(job)
+        except Exception as e:
+            self.user.log.exception("Filling %s failed", conv.chat_jid)
+            return 0, f"{conv.name or conv.chat_jid}: {e}"
+        return (result[0] if result else 0), None
