@@ -18,3 +18,20 @@ def node_harness_dir() -> Path:
     if not (JS_DIR / "node_modules" / "@whiskeysockets" / "baileys").is_dir():
         pytest.fail("tests/js/node_modules is missing: run scripts/setup-dev.sh")
     return JS_DIR
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The fault runs' message counts, whichever process (an xdist worker) ran them: a test's
+    teardown report carries every line its setup, call and teardown added."""
+    lines = [
+        str(value)
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "when", None) == "teardown"
+        for name, value in getattr(report, "user_properties", [])
+        if name == "faults"
+    ]
+    if lines:
+        terminalreporter.section("fault runs")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -68,14 +68,22 @@ def simulator(tmp_path: Path) -> Iterator[SimulatorInfo]:
         yield info
 
 
+FAULTS_REPORT = "faults"
+"""The ``user_properties`` name of a fault run's report lines."""
+
+
 def _reporter(request: pytest.FixtureRequest) -> Callable[[str], None]:
-    """A line on the terminal (past output capture), or print without a terminal."""
+    """A line on the terminal (past output capture), or print without a terminal; also kept in
+    the test's report, which the session summary prints (``tests/conftest.py``) — the only way
+    out of a pytest-xdist worker, whose terminal nobody sees."""
     terminal = request.config.pluginmanager.get_plugin("terminalreporter")
     capture = request.config.pluginmanager.get_plugin("capturemanager")
-    if terminal is None or capture is None:
-        return print
 
     def report(line: str) -> None:
+        request.node.user_properties.append((FAULTS_REPORT, f"[{request.node.name}] {line}"))
+        if terminal is None or capture is None:
+            print(line)
+            return
         with capture.global_and_fixture_disabled():  # past output capture, even on success
             terminal.write_line(f"[{request.node.name}] {line}")
 
