@@ -4,8 +4,9 @@ mautrix answers an appservice transaction at once and handles its events in back
 tasks, so a crash used to lose every Matrix message still queued behind a portal's work,
 although the homeserver considered it delivered and would never send it again. Now the
 message events of portal rooms (from real users, not the bridge's own puppets) are written to
-``pending_matrix_event`` first; a failure there fails the transaction, which the homeserver
-retries. An event's row goes once its handler returns; at start, what is left is handled again.
+``pending_matrix_event`` first; a failure there answers the transaction with 503, and the
+homeserver retries it (mautrix itself answers 200 whatever its handler raises). An event's
+row goes once its handler returns; at start, what is left is handled again.
 
 Exactly once towards WhatsApp: a re-run event already in the ``message`` table is dropped, and
 one whose send had started (``attempted``) is reported as possibly not sent instead of being
@@ -16,8 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from aiohttp import web
 from mautrix.types import Event, EventID, MessageEvent, RoomID, UserID
 
 from .transaction_ids import NeverSeen, TransactionMemory
@@ -30,6 +35,37 @@ log = logging.getLogger("mau.matrix.pending")
 
 KEPT_TYPES = frozenset({"m.room.message", "m.sticker"})
 KEEP_RETRY_SECONDS = 30.0
+
+
+@dataclass
+class _Reply:
+    """Whether the transaction being answered may be acknowledged."""
+
+    unkept: bool = False
+
+
+_reply: ContextVar[_Reply | None] = ContextVar("matrix_pending_reply", default=None)
+
+
+@web.middleware
+async def fail_unkept_transactions(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Answer 503 to a transaction whose events could not be kept, so it is sent again."""
+    if request.method != "PUT" or "/transactions/" not in request.path:
+        return await handler(request)
+    reply = _Reply()
+    token = _reply.set(reply)
+    try:
+        response = await handler(request)
+    finally:
+        _reply.reset(token)
+    if reply.unkept:
+        return web.json_response(
+            {"errcode": "M_UNKNOWN", "error": "The bridge could not store the events"},
+            status=503,
+        )
+    return response
 
 
 class MatrixEventKeeper:
@@ -45,13 +81,22 @@ class MatrixEventKeeper:
         az = self.bridge.az
         handle_transaction = az.handle_transaction
         az.transactions = NeverSeen()
+        az.app.middlewares.append(fail_unkept_transactions)
         memory = TransactionMemory()
 
         async def keep_then_handle(txn_id: str, *, events: list[Any], **kwargs: Any) -> Any:
             digest = memory.digest(events, kwargs)
             if memory.is_repeat(txn_id, digest):
                 return {}
-            await self._keep(events)
+            try:
+                await self._keep(events)
+            except Exception:
+                log.exception("Could not keep the events of transaction %s; refusing it", txn_id)
+                reply = _reply.get()
+                if reply is None:  # not called through the HTTP route: let the caller see it
+                    raise
+                reply.unkept = True
+                return {}
             # What a previous run left goes first (a retried transaction may hold newer ones).
             await self._resubmitted.wait()
             result = await handle_transaction(txn_id, events=events, **kwargs)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+from aiohttp import web
 from mautrix.client.state_store.memory import MemoryStateStore
 from mautrix.errors import MNotFound
 from mautrix.types import (
@@ -362,6 +363,7 @@ class FakeAppService:
         self.state_store = MemoryStateStore()
         self.http_session = None
         self.handler: Any = None
+        self.app = web.Application()
 
     def matrix_event_handler(self, handler: Any) -> Any:
         self.handler = handler
