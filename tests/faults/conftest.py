@@ -117,6 +117,7 @@ async def traffic(
             room=room,
             our_chat=our_chat,
             device_jid=scan["jid"],
+            homeserver_db=synapse.data_dir / "homeserver.db",
             report=_reporter(request),
         )
         await world.send_matrix("hello back")
