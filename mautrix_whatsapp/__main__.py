@@ -9,6 +9,7 @@ import pkgutil
 import re
 import signal
 import sys
+import time
 
 from mautrix.bridge import Bridge
 from mautrix.types import RoomID, UserID
@@ -183,6 +184,7 @@ class WhatsAppBridge(Bridge):
         action is a coroutine made up front, and a stop during startup (SIGTERM while waiting
         for the homeserver) would leave it never awaited.
         """
+        recovery_from = int(time.time() * 1000)  # the homeserver resends from now on
         listen = self.config.metrics_listen
         if listen is not None:
             install_matrix_request_timing()
@@ -195,6 +197,7 @@ class WhatsAppBridge(Bridge):
         self.disappearing.start()  # ---- receipts ----
         await self.resubmit_pending_messages()
         await self.matrix_events.resubmit_all()  # ---- faults ----
+        self.matrix_events.missed.started(recovery_from)  # ---- faults ----
         await self._reconnect_users()
 
     def _stop_on_signal(self) -> None:
@@ -224,6 +227,7 @@ class WhatsAppBridge(Bridge):
         self.add_shutdown_actions(*(user.disconnect() for user in self._users.values()))
         self.add_shutdown_actions(self.portals.stop())
         self.add_shutdown_actions(self.disappearing.stop())  # ---- receipts ----
+        self.add_shutdown_actions(self.matrix_events.missed.stop())  # ---- faults ----
         if self.metrics_server is not None:
             self.add_shutdown_actions(self.metrics_server.stop())
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from mautrix.types import Event, EventID, MessageEvent, RoomID, UserID
 
+from .matrix_catchup import MissedEventSweep
 from .transaction_ids import NeverSeen, TransactionMemory
 from .transient import retry_transient
 
@@ -75,6 +76,8 @@ class MatrixEventKeeper:
         self.bridge = bridge
         self._pending: set[str] = set()
         self._resubmitted = asyncio.Event()
+        self.missed = MissedEventSweep(bridge)
+        """Finds the messages the homeserver accepted but never pushed."""
 
     def install(self) -> None:
         """Wrap the appservice's transaction handler (mautrix has no hook before the reply)."""
@@ -88,6 +91,7 @@ class MatrixEventKeeper:
             digest = memory.digest(events, kwargs)
             if memory.is_repeat(txn_id, digest):
                 return {}
+            events = self.missed.arrived(events)
             try:
                 await self._keep(events)
             except Exception:

@@ -39,8 +39,10 @@ async def send_part(
 ) -> EventID:
     """Send the part, or find it already in the room when an earlier attempt may have landed."""
     content[TXN_ID_KEY] = txn_id
+    missed = portal.bridge.matrix_events.missed  # ---- faults ---- (what an outage hid)
     if txn_id in portal.uncertain_sends:
         found = await find_sent(intent, room_id, txn_id)
+        missed.homeserver_answered()
         if found is not None:
             portal.log.info("Found %s already in %s after an outage", txn_id, room_id)
             portal.uncertain_sends.discard(txn_id)
@@ -52,8 +54,11 @@ async def send_part(
     except Exception as e:
         if is_transient(e):
             portal.uncertain_sends.add(txn_id)
+            missed.homeserver_failed()
         raise
     portal.uncertain_sends.discard(txn_id)
+    missed.homeserver_answered()
+    missed.room_active(room_id)
     return event_id
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 from mautrix.errors import MatrixConnectionError
 from mautrix.types import EventID, EventType, RoomID, UserID
 
+from mautrix_whatsapp.matrix_catchup import MissedEventSweep
 from mautrix_whatsapp.portal.matrix_send import TXN_ID_KEY, send_part
 
 ROOM = RoomID("!room:example.org")
@@ -52,6 +55,8 @@ class FakePortal:
     def __init__(self) -> None:
         self.uncertain_sends: set[str] = set()
         self.log = logging.getLogger("test.portal")
+        self.missed = MissedEventSweep(cast(Any, None))
+        self.bridge = SimpleNamespace(matrix_events=SimpleNamespace(missed=self.missed))
 
 
 async def _send(portal: FakePortal, homeserver: HomeserverThatStops, txn_id: str) -> EventID:
@@ -67,19 +72,30 @@ async def _send(portal: FakePortal, homeserver: HomeserverThatStops, txn_id: str
     )
 
 
-async def test_a_part_persisted_before_an_outage_is_found_not_sent_twice() -> None:
-    portal, homeserver = FakePortal(), HomeserverThatStops()
+@pytest.fixture
+async def portal() -> AsyncIterator[FakePortal]:
+    portal = FakePortal()
+    yield portal
+    await portal.missed.stop()
+
+
+async def test_a_part_persisted_before_an_outage_is_found_not_sent_twice(
+    portal: FakePortal,
+) -> None:
+    homeserver = HomeserverThatStops()
     with pytest.raises(MatrixConnectionError):
         await _send(portal, homeserver, "txn-1")
     assert portal.uncertain_sends == {"txn-1"}
+    assert portal.missed.sweeps_scheduled == 0  # the homeserver is still away
     assert await _send(portal, homeserver, "txn-1") == EventID("$e0")
+    assert portal.missed.sweeps_scheduled == 1  # it answers again: look for what it hid
     assert len(homeserver.room) == 1
     assert homeserver.room[0]["content"][TXN_ID_KEY] == "txn-1"
     assert portal.uncertain_sends == set()
 
 
-async def test_a_part_that_never_landed_is_sent_again() -> None:
-    portal, homeserver = FakePortal(), HomeserverThatStops()
+async def test_a_part_that_never_landed_is_sent_again(portal: FakePortal) -> None:
+    homeserver = HomeserverThatStops()
     with pytest.raises(MatrixConnectionError):
         await _send(portal, homeserver, "txn-1")
     homeserver.room.clear()  # the homeserver lost it
@@ -88,8 +104,9 @@ async def test_a_part_that_never_landed_is_sent_again() -> None:
     assert len(homeserver.room) == 1
 
 
-async def test_a_send_without_an_outage_needs_no_lookup() -> None:
-    portal, homeserver = FakePortal(), HomeserverThatStops()
+async def test_a_send_without_an_outage_needs_no_lookup(portal: FakePortal) -> None:
+    homeserver = HomeserverThatStops()
     homeserver.stop_after_persisting = False
     await _send(portal, homeserver, "txn-2")
     assert homeserver.api.lookups == 0
+    assert portal.missed.sweeps_scheduled == 0

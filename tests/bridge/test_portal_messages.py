@@ -21,6 +21,7 @@ from mautrix.util.async_db import Database
 from mautrix.util.message_send_checkpoint import MessageSendCheckpointStatus
 
 from mautrix_whatsapp.db import BridgeDB, PortalRow
+from mautrix_whatsapp.matrix_catchup import MissedEventSweep
 from mautrix_whatsapp.portal import (
     ConversionError,
     PlainTextToMatrix,
@@ -96,6 +97,7 @@ def _setup(database: Database) -> tuple[Portal, Any, FakeIntent, dict[str, FakeI
         az=SimpleNamespace(intent=shared),
         get_puppet_by_jid=get_puppet_by_jid,
         config={},  # the defaults: error notices on, status events off
+        matrix_events=SimpleNamespace(missed=MissedEventSweep(cast(Any, None))),
     )
     jid, receiver = portal_key(CONTACT, ME)
     row = PortalRow(jid=jid, receiver=receiver, mxid=ROOM)

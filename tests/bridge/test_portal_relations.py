@@ -25,6 +25,7 @@ from mautrix.types import (
 from mautrix.util.async_db import Database
 
 from mautrix_whatsapp.db import BridgeDB, MessageRow, PortalRow, ReactionRow
+from mautrix_whatsapp.matrix_catchup import MissedEventSweep
 from mautrix_whatsapp.msgconv import poll_option_id
 from mautrix_whatsapp.portal import (
     MsgconvToMatrix,
@@ -150,6 +151,7 @@ async def _world(database: Database, log: Log | None = None) -> World:
         az=SimpleNamespace(intent=bot),
         get_puppet_by_jid=get_puppet_by_jid,
         config={"bridge.disable_view_once": False, "bridge.disable_status_broadcast_send": True},
+        matrix_events=SimpleNamespace(missed=MissedEventSweep(cast(Any, None))),
     )
     jid, receiver = portal_key(CONTACT, ME)
     registry_row = PortalRow(jid=jid, receiver=receiver, mxid=ROOM)

@@ -35,6 +35,7 @@ TIMEOUT = 240.0
 RETRY_PAUSE = 0.5
 STATUS_EVENT = "com.beeper.message_send_status"
 SHUTDOWN_LOSS_WINDOW = 2.0
+STRANDED_WAIT = 150.0
 FAILED_NOTICE_PARTS = ("was not bridged", "may not have been bridged")
 
 
@@ -156,10 +157,19 @@ class Traffic:
         await self.user.wait_for_event(self.room, lambda e: _body(e) == "wa end", TIMEOUT)
 
         room_events = await all_events(self.user, self.room)
-        wa_bodies = [b for e in room_events if (b := _body(e)) and b.startswith("wa ")]
-        expected = [f"wa {n}" for n in range(wa_count)]
         received = [n for e in self.alice.events if (n := _mx_number(e)) is not None]
         failed = _failed_targets(room_events) & mx_ids.keys()
+        unaccounted = set(range(mx_count)) - set(received) - {mx_ids[e] for e in failed}
+        stranded = stranded_by_homeserver(self.homeserver_db, mx_ids, unaccounted)
+        if stranded:
+            self.report(
+                f"faults: Synapse stranded Matrix messages {sorted(stranded)} (its recoverer "
+                "race); waiting for the bridge to find them and mark them failed"
+            )
+            room_events = await self._wait_marked_failed(stranded, mx_ids)
+            failed = _failed_targets(room_events) & mx_ids.keys()
+        wa_bodies = [b for e in room_events if (b := _body(e)) and b.startswith("wa ")]
+        expected = [f"wa {n}" for n in range(wa_count)]
         outcome = Outcome(
             wa_delivered=sum(1 for body in wa_bodies if body != "wa end"),
             mx_delivered=len(received),
@@ -187,18 +197,22 @@ class Traffic:
                 f"within {SHUTDOWN_LOSS_WINDOW} s of its shutdown and never pushed to the bridge"
             )
         vanished -= lost_by_homeserver
-        stranded = stranded_by_homeserver(self.homeserver_db, mx_ids, vanished)
-        if stranded:
-            self.report(
-                f"faults: Matrix messages {sorted(stranded)} sit in a transaction Synapse "
-                "created while the bridge was down and never sent (its recoverer race)"
-            )
-        vanished -= stranded
         assert not vanished, (
             f"Matrix messages neither delivered nor marked failed: {sorted(vanished)}; "
             + _where_they_went(vanished, mx_ids, room_events, self.alice.events)
         )
         return outcome
+
+    async def _wait_marked_failed(self, numbers: set[int], mx_ids: dict[str, int]) -> list[Event]:
+        """The room's events once the bridge marked all of ``numbers`` failed, or after
+        :data:`STRANDED_WAIT` seconds (its sweeps run 20 s and 90 s after a recovery)."""
+        deadline = time.monotonic() + STRANDED_WAIT
+        while True:
+            events = await all_events(self.user, self.room)
+            marked = {mx_ids[e] for e in _failed_targets(events) & mx_ids.keys()}
+            if numbers <= marked or time.monotonic() > deadline:
+                return events
+            await asyncio.sleep(1.0)  # polling the room: the bridge announces nothing else
 
 
 async def _run(fault: Fault, progress: Progress) -> None:
