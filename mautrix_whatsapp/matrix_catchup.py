@@ -17,6 +17,7 @@ queued behind a long backlog.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections import OrderedDict
@@ -44,7 +45,6 @@ MAX_PAGES = 5
 REMEMBERED = 100_000
 ACTIVE_ROOMS = 10_000
 SWEPT_TYPES = frozenset({"m.room.message", "m.sticker"})
-STATUS_TYPE = "com.beeper.message_send_status"
 
 
 class NeverDelivered(SendFailed):
@@ -151,18 +151,18 @@ class MissedEventSweep:
         return missed
 
     async def _sweep_room(self, portal: Portal, room_id: RoomID, since: int, until: int) -> int:
-        events = await self._read_back(portal, room_id, since)
-        answered = _answered_events(events)
-        pending = await self.bridge.tables.pending_matrix.all()
-        answered.update(str(e.get("event_id")) for e in pending)  # being handled
+        members = await portal.main_intent.get_joined_members(room_id)
+        senders = [user_id for user_id in members if await self._bridge_user(user_id)]
+        if not senders:
+            return 0
+        events = await self._read_back(portal, room_id, senders, since)
+        in_hand = {str(e.get("event_id")) for e in await self.bridge.tables.pending_matrix.all()}
         missed = 0
         for event in reversed(events):  # oldest first
             if not since <= event.get("origin_server_ts", 0) < until:
                 continue
-            if event.get("type") not in SWEPT_TYPES or event.get("event_id") in answered:
-                continue
             event_id = EventID(str(event.get("event_id")))
-            if await self._was_handled(event_id, room_id):
+            if event_id in in_hand or await self._was_handled(event_id, room_id):
                 continue
             user = await self._bridge_user(event.get("sender"))
             if user is None:
@@ -173,10 +173,16 @@ class MissedEventSweep:
             portal.queue.submit(_report_job(portal, user, event_id))
         return missed
 
-    async def _read_back(self, portal: Portal, room_id: RoomID, since: int) -> list[Any]:
-        """The room's events, newest first, back to ``since``."""
+    async def _read_back(
+        self, portal: Portal, room_id: RoomID, senders: list[UserID], since: int
+    ) -> list[Any]:
+        """The senders' messages in the room, newest first, back to ``since``.
+
+        Since the bridge started (or the outage began), every event the homeserver pushed came
+        to this process, so what arrived is all there is to compare with."""
         events: list[Any] = []
-        query: dict[str, str] = {"dir": "b", "limit": str(PAGE)}
+        only = {"types": sorted(SWEPT_TYPES), "senders": senders, "lazy_load_members": True}
+        query = {"dir": "b", "limit": str(PAGE), "filter": json.dumps(only)}
         for _ in range(MAX_PAGES):
             data = await portal.main_intent.api.request(
                 Method.GET, Path.v3.rooms[room_id].messages, query_params=query
@@ -201,24 +207,6 @@ class MissedEventSweep:
         if self.bridge.is_bridge_ghost(UserID(sender)):
             return None
         return await self.bridge.get_user(UserID(sender), create=False)
-
-
-def _answered_events(events: list[Any]) -> set[str]:
-    """Events the bridge already answered in the room (a status or a failure notice)."""
-    answered: set[str] = set()
-    for event in events:
-        content = event.get("content")
-        if not isinstance(content, dict):
-            continue
-        relates = content.get("m.relates_to")
-        if not isinstance(relates, dict):
-            continue
-        if event.get("type") == STATUS_TYPE and isinstance(relates.get("event_id"), str):
-            answered.add(relates["event_id"])
-        reply = relates.get("m.in_reply_to")
-        if content.get("msgtype") == "m.notice" and isinstance(reply, dict):
-            answered.add(str(reply.get("event_id")))
-    return answered
 
 
 def _report_job(portal: Portal, user: Any, event_id: EventID) -> Any:
