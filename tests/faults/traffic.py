@@ -182,6 +182,8 @@ class Traffic:
             f"{outcome.mx_failed} marked failed; {outcome.seconds:.1f} s "
             f"({streamed:.1f} s to send both streams)"
         )
+        if failed:
+            self.report(f"faults: marked failed: {_failure_reasons(room_events, mx_ids, failed)}")
         assert wa_bodies == [*expected, "wa end"], _first_difference(
             wa_bodies, expected, room_events
         )
@@ -272,6 +274,19 @@ def _where_they_went(
     return (
         f"bridge statuses {statuses}, event ids { {n: e for e, n in numbers.items()} }; "
         f"Alice's undecryptable messages: {undecryptable}"
+    )
+
+
+def _failure_reasons(events: list[Event], mx_ids: dict[str, int], failed: set[str]) -> str:
+    """Each failed message's number with the bridge's notice for it."""
+    notices = {
+        (e["content"].get("m.relates_to") or {}).get("m.in_reply_to", {}).get("event_id"): _body(e)
+        for e in events
+        if e.get("content", {}).get("msgtype") == "m.notice"
+    }
+    return "; ".join(
+        f"mx {mx_ids[event_id]}: {notices.get(event_id) or 'a failure status'}"
+        for event_id in sorted(failed, key=mx_ids.__getitem__)
     )
 
 
