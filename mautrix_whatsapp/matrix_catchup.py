@@ -7,7 +7,9 @@ events, until some later failure. This happens where a recovery ends: after the 
 or after the homeserver comes back from an outage. So after each, the bridge reads its recently
 active portal rooms back to that moment, and reports every message of a bridge user that no
 transaction brought as not bridged: sending it now would put it on WhatsApp after newer ones.
-If the homeserver pushes it after all, it is dropped (its sender has been told).
+If the homeserver pushes it after all, it is dropped (its sender has been told). The same look
+finds what Synapse dropped from its in-memory appservice queue when it stopped. Encrypted
+messages are not looked for: their type is hidden.
 
 Only events older than the newest one a transaction brought are looked at: the homeserver pushes
 in order, so anything before that was pushed or stranded, while anything after it may simply be
