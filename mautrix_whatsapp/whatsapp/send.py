@@ -43,7 +43,7 @@ from .binary.jid import (
 )
 from .binary.node import Node
 from .bundles import BundleError, fetch_bundles
-from .connection import ClientError, NotPairedError
+from .connection import ClientError, NotConnectedError, NotPairedError
 from .message_builders import Message, edit_attribute, media_type, message_type, poll_type
 from .proto import wa_e2e_pb2
 from .request import IQDisconnectedError
@@ -81,6 +81,14 @@ class ServerAckError(SendError):
 
 class SendTimeoutError(SendError, TimeoutError):
     """No ack for the message in time (it may still have been delivered)."""
+
+
+class NotSentError(SendError):
+    """The connection was down before the message left: the server has nothing of it."""
+
+
+class AckLostError(SendError):
+    """The connection dropped after the message left, before its ack: it may have arrived."""
 
 
 @dataclass(frozen=True)
@@ -215,6 +223,9 @@ class Sender:
                     # Votes on a poll of ours are encrypted with it (see msgsecret).
                     await self.client.secrets.put(to, sender, message_id, secret)
                 await self.client.send_node(node)
+        except (NotConnectedError, IQDisconnectedError) as e:
+            self.client._requests.forget(message_id)
+            raise NotSentError(f"not connected: {message_id} was not sent") from e
         except BaseException:
             self.client._requests.forget(message_id)
             raise
@@ -511,7 +522,7 @@ class Sender:
         except TimeoutError:
             raise SendTimeoutError(f"no ack for message {message_id} in {timeout} s") from None
         except IQDisconnectedError as e:
-            raise SendError(f"connection lost before the ack of {message_id}") from e
+            raise AckLostError(f"connection lost before the ack of {message_id}") from e
         finally:
             self.client._requests.forget(message_id)
 

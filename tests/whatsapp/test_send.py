@@ -7,9 +7,12 @@ import pytest
 from mautrix_whatsapp.whatsapp import message_builders as mb
 from mautrix_whatsapp.whatsapp.binary.jid import JID
 from mautrix_whatsapp.whatsapp.binary.node import Node
+from mautrix_whatsapp.whatsapp.connection import NotConnectedError
 from mautrix_whatsapp.whatsapp.msgsecret import decrypt_poll_vote, encrypt_poll_vote
 from mautrix_whatsapp.whatsapp.proto import wa_e2e_pb2
 from mautrix_whatsapp.whatsapp.send import (
+    AckLostError,
+    NotSentError,
     SendError,
     SendTimeoutError,
     ServerAckError,
@@ -94,6 +97,35 @@ async def test_error_ack_and_timeout_raise_typed_errors() -> None:
     world.ack = False
     with pytest.raises(SendTimeoutError):
         await world.client.send_message(BOB, mb.text("lost"), timeout=0.2)
+    assert world.client._requests.pending == 0
+
+
+async def test_a_drop_before_the_send_and_one_before_the_ack_are_told_apart() -> None:
+    """Nothing left when the socket was already down (safe to send again); a drop after the
+    message left may have delivered it."""
+    world = World()
+    world.add_user(BOB.user, [0])
+    world.add_user(ME.user, [0, 5])
+    receive = world.client.send_node
+
+    async def socket_down(node: Node) -> None:
+        raise NotConnectedError("not connected")
+
+    world.client.send_node = socket_down  # type: ignore[method-assign]
+    with pytest.raises(NotSentError):
+        await world.client.send_message(BOB, mb.text("not sent"))
+    assert world.messages == []
+
+    async def drop_after_sending(node: Node) -> None:
+        await receive(node)
+        if node.tag == "message":
+            world.client._requests.fail_all()
+
+    world.ack = False
+    world.client.send_node = drop_after_sending  # type: ignore[method-assign]
+    with pytest.raises(AckLostError):
+        await world.client.send_message(BOB, mb.text("maybe sent"))
+    assert len(world.messages) == 1
     assert world.client._requests.pending == 0
 
 
