@@ -169,6 +169,14 @@ class SendFailed(Exception):
     """A message could not be sent; the text is the reason, fit to show the user."""
 
 
+class SendNotStarted(SendFailed):
+    """Nothing of the message left (the connection was down): sending again is safe."""
+
+
+class SendUnconfirmed(SendFailed):
+    """The message left but WhatsApp never confirmed it: it may have arrived."""
+
+
 @dataclass(frozen=True)
 class UserPictureChanged:
     """A user's profile picture was set (``picture_id``) or removed (``picture_id=""``)."""

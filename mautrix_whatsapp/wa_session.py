@@ -49,6 +49,7 @@ from .whatsapp.proto import wa_companion_reg_pb2 as companion_reg
 from .whatsapp.proto import wa_e2e_pb2
 from .whatsapp.qrchan import LoginChannel, QRTiming
 from .whatsapp.request import IQDisconnectedError, IQError, IQTimeoutError
+from .whatsapp.send import AckLostError, NotSentError, SendTimeoutError
 from .whatsapp.socket.errors import SocketError
 
 if TYPE_CHECKING:
@@ -464,6 +465,10 @@ class ClientSession:
             raise s.SendFailed(f"invalid chat JID {chat!r}") from e
         try:
             sent = await client.send_message(to, message)
+        except NotSentError as e:
+            raise s.SendNotStarted(str(e)) from e
+        except (AckLostError, SendTimeoutError) as e:
+            raise s.SendUnconfirmed(str(e)) from e
         except (ClientError, IQError, SocketError, OSError) as e:
             raise s.SendFailed(str(e) or type(e).__name__) from e
         return s.SentMessage(id=sent.id, timestamp=sent.timestamp.timestamp())

@@ -16,7 +16,7 @@ from mautrix.types import (
 
 from ..db import MessageRow
 from ..session import SendFailed
-from .connection_wait import wait_until_connected
+from .connection_wait import send_through_drops, wait_until_connected
 from .convert import ConversionError
 from .counting import count_to_whatsapp
 from .disappearing import add_expiration, after_matrix_message
@@ -59,7 +59,7 @@ async def handle_message(
         if not portal.is_group and user_jid(sender.wa_jid) != portal.receiver:
             raise NotLoggedIn("this is another user's private chat")
         await check_not_started(portal, event_id)  # ---- faults ----
-        sent = await session.send_message(portal.jid, message)
+        sent = await send_through_drops(sender, portal.jid, message)  # ---- faults ----
     except (ConversionError, SendFailed, InterruptedSend) as e:
         await report_failure(portal, sender, event_id, e)
         return

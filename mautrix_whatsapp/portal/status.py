@@ -26,7 +26,7 @@ from mautrix.types import (
 )
 from mautrix.util.message_send_checkpoint import MessageSendCheckpointStatus
 
-from ..session import SendFailed
+from ..session import SendFailed, SendUnconfirmed
 from .convert import ConversionError
 
 if TYPE_CHECKING:
@@ -67,6 +67,8 @@ def classify(error: Exception) -> Failure:
         return Failure(MessageStatus.FAIL, MessageStatusReason.UNSUPPORTED, True, perm)
     if isinstance(error, NotLoggedIn):
         return Failure(MessageStatus.RETRIABLE, MessageStatusReason.NO_PERMISSION, True, perm)
+    if isinstance(error, SendUnconfirmed):  # it left, but no ack came: it may be there
+        return Failure(MessageStatus.RETRIABLE, MessageStatusReason.NETWORK_ERROR, False, perm)
     if isinstance(error, SendFailed):  # WhatsApp refused it, or it never left
         return Failure(
             MessageStatus.RETRIABLE,
