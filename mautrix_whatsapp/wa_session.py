@@ -457,8 +457,8 @@ class ClientSession:
 
     async def send_message(self, chat: str, message: wa_e2e_pb2.Message) -> s.SentMessage:
         client = self.client
-        if client is None or not client.is_logged_in:
-            raise s.SendFailed("not connected to WhatsApp")
+        if client is None or not client.is_logged_in:  # e.g. between two connections
+            raise s.SendNotStarted("not connected to WhatsApp")
         try:
             to = JID.parse(chat)
         except JIDParseError as e:
