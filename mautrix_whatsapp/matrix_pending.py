@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from mautrix.types import Event, EventID, MessageEvent, RoomID, UserID
+from mautrix.util import background_task
 
 from .matrix_catchup import MissedEventSweep
 from .transaction_ids import NeverSeen, TransactionMemory
@@ -101,13 +102,32 @@ class MatrixEventKeeper:
                     raise
                 reply.unkept = True
                 return {}
-            # What a previous run left goes first (a retried transaction may hold newer ones).
-            await self._resubmitted.wait()
-            result = await handle_transaction(txn_id, events=events, **kwargs)
             memory.remember(txn_id, digest)
-            return result
+            if not self._resubmitted.is_set():
+                # What a previous run left goes first (a retried transaction may hold newer
+                # ones). The reply does not wait for that: these events are kept, and Synapse
+                # answers the bridge's start-up ping with 502 while its recoverer waits on a
+                # transaction (it cancels a call that already ran), and mautrix gives up.
+                background_task.create(
+                    self._handle_later(handle_transaction, txn_id, events, kwargs)
+                )
+                return {}
+            return await handle_transaction(txn_id, events=events, **kwargs)
 
         az.handle_transaction = keep_then_handle  # type: ignore[method-assign]
+
+    async def _handle_later(
+        self,
+        handle_transaction: Callable[..., Awaitable[Any]],
+        txn_id: str,
+        events: list[Any],
+        kwargs: dict[str, Any],
+    ) -> None:
+        await self._resubmitted.wait()  # waiters wake in arrival order: transactions keep theirs
+        try:
+            await handle_transaction(txn_id, events=events, **kwargs)
+        except Exception:
+            log.exception("Handling transaction %s after the start-up failed", txn_id)
 
     async def _keep(self, events: list[Any]) -> None:
         # A database restart: hold the reply a moment rather than fail the transaction (the

@@ -52,6 +52,9 @@ class PortalBridge:
     def is_bridge_ghost(self, user_id: UserID) -> bool:
         return False
 
+    async def get_user(self, user_id: UserID, create: bool = False) -> None:
+        return None  # a previous run's event of someone unknown is dropped
+
 
 def _message(event_id: str) -> dict[str, Any]:
     return {
@@ -64,9 +67,8 @@ def _message(event_id: str) -> dict[str, Any]:
     }
 
 
-async def test_unkept_transaction_is_refused_then_taken_on_retry(
-    database: Database, tmp_path: Path
-) -> None:
+def _appservice(tmp_path: Path) -> tuple[AppService, asyncio.Queue[Event]]:
+    """mautrix's appservice, its handlers run before the answer (what isn't handled, wasn't)."""
     az = AppService(
         server="http://127.0.0.1:1",
         domain="example.org",
@@ -82,7 +84,23 @@ async def test_unkept_transaction_is_refused_then_taken_on_retry(
         await handled.put(event)
 
     az.matrix_event_handler(record)
-    az.synchronous_handlers = True  # handled before the answer: what is not handled, wasn't
+    az.synchronous_handlers = True
+    return az, handled
+
+
+async def _put(client: TestClient[Any, Any], txn_id: str, event_id: str = "$hello") -> int:
+    response = await client.put(
+        f"/_matrix/app/v1/transactions/{txn_id}",
+        json={"events": [_message(event_id)]},
+        headers={"Authorization": f"Bearer {HS_TOKEN}"},
+    )
+    return response.status
+
+
+async def test_unkept_transaction_is_refused_then_taken_on_retry(
+    database: Database, tmp_path: Path
+) -> None:
+    az, handled = _appservice(tmp_path)
     bridge = PortalBridge(az, database)
     keeper = MatrixEventKeeper(cast(Any, bridge))
     keeper.install()
@@ -91,12 +109,7 @@ async def test_unkept_transaction_is_refused_then_taken_on_retry(
     async with TestClient(TestServer(az.app)) as client:
 
         async def put(txn_id: str) -> int:
-            response = await client.put(
-                f"/_matrix/app/v1/transactions/{txn_id}",
-                json={"events": [_message("$hello")]},
-                headers={"Authorization": f"Bearer {HS_TOKEN}"},
-            )
-            return response.status
+            return await _put(client, txn_id)
 
         assert await put("1") == 503
         assert handled.empty()
@@ -109,3 +122,23 @@ async def test_unkept_transaction_is_refused_then_taken_on_retry(
 
         assert await put("1") == 200  # a repeat of a taken transaction: answered, not re-run
         assert handled.empty()
+
+
+async def test_a_transaction_during_start_up_is_answered_at_once_and_handled_after(
+    database: Database, tmp_path: Path
+) -> None:
+    """Synapse's recoverer must not wait on the bridge's start-up (its ping then fails)."""
+    az, handled = _appservice(tmp_path)
+    bridge = PortalBridge(az, database)
+    cast(DiskFullOnce, bridge.tables.pending_matrix).failures_left = 0
+    keeper = MatrixEventKeeper(cast(Any, bridge))
+    keeper.install()
+
+    async with TestClient(TestServer(az.app)) as client:
+        assert await _put(client, "1", "$early") == 200
+        assert handled.empty()  # the previous run's events go first
+        kept = await bridge.tables.pending_matrix.all()
+        assert [e["event_id"] for e in kept] == ["$early"]
+        await keeper.resubmit_all()
+        event = await asyncio.wait_for(handled.get(), 10)
+        assert event.event_id == "$early"
