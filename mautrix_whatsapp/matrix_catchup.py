@@ -23,6 +23,7 @@ import json
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from mautrix.api import Method, Path
@@ -33,6 +34,7 @@ from .session import SendFailed
 if TYPE_CHECKING:
     from .__main__ import WhatsAppBridge
     from .portal import Portal
+    from .user import User
 
 log = logging.getLogger("mau.matrix.catchup")
 
@@ -145,29 +147,40 @@ class MissedEventSweep:
     async def sweep(self, since_ms: int, until_ms: int) -> int:
         """Report the missed messages sent in ``[since_ms, until_ms)``; returns how many."""
         rooms = [room for room, last in self._active_rooms.items() if last >= since_ms]
+        if not rooms:
+            return 0
+        being_handled = {
+            str(e.get("event_id")) for e in await self.bridge.tables.pending_matrix.all()
+        }
         missed = 0
         for room_id in rooms:
             portal = await self.bridge.get_portal(room_id)
             if portal is not None:
-                missed += await self._sweep_room(portal, room_id, since_ms, until_ms)
+                missed += await self._sweep_room(
+                    portal, room_id, since_ms, until_ms, being_handled
+                )
         return missed
 
-    async def _sweep_room(self, portal: Portal, room_id: RoomID, since: int, until: int) -> int:
-        members = await portal.main_intent.get_joined_members(room_id)
-        senders = [user_id for user_id in members if await self._bridge_user(user_id)]
-        if not senders:
+    async def _sweep_room(
+        self, portal: Portal, room_id: RoomID, since: int, until: int, being_handled: set[str]
+    ) -> int:
+        users: dict[UserID, User] = {}
+        for user_id in await portal.main_intent.get_joined_members(room_id):
+            user = await self._bridge_user(user_id)
+            if user is not None:
+                users[user_id] = user
+        if not users:
             return 0
-        events = await self._read_back(portal, room_id, senders, since)
-        in_hand = {str(e.get("event_id")) for e in await self.bridge.tables.pending_matrix.all()}
+        events = await self._read_back(portal, room_id, list(users), since)
         missed = 0
         for event in reversed(events):  # oldest first
             if not since <= event.get("origin_server_ts", 0) < until:
                 continue
             event_id = EventID(str(event.get("event_id")))
-            if event_id in in_hand or await self._was_handled(event_id, room_id):
+            user = users.get(event.get("sender"))
+            if user is None or event_id in being_handled:
                 continue
-            user = await self._bridge_user(event.get("sender"))
-            if user is None:
+            if await self._was_handled(event_id, room_id):
                 continue
             log.warning("%s in %s never reached the bridge: reporting it", event_id, room_id)
             _remember(self._reported, event_id, REMEMBERED)
@@ -203,15 +216,13 @@ class MissedEventSweep:
         messages = self.bridge.tables.messages
         return await messages.get_by_mxid(event_id, room_id) is not None
 
-    async def _bridge_user(self, sender: object) -> Any:
-        if not isinstance(sender, str) or sender == self.bridge.az.bot_mxid:
+    async def _bridge_user(self, sender: UserID) -> User | None:
+        if sender == self.bridge.az.bot_mxid or self.bridge.is_bridge_ghost(sender):
             return None
-        if self.bridge.is_bridge_ghost(UserID(sender)):
-            return None
-        return await self.bridge.get_user(UserID(sender), create=False)
+        return await self.bridge.get_user(sender, create=False)
 
 
-def _report_job(portal: Portal, user: Any, event_id: EventID) -> Any:
+def _report_job(portal: Portal, user: User, event_id: EventID) -> Callable[[], Awaitable[None]]:
     async def job() -> None:
         from .portal.status import report_failure  # the portal package imports us
 
